@@ -1,0 +1,271 @@
+// Package config reads and validates the configuration of Panda's two binaries
+// from the environment. It is called once, from main; nothing else reads the
+// environment. Every error names the variable that is wrong, in one line.
+package config
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Lookup is os.LookupEnv's shape, so tests pass a map instead of the process environment.
+type Lookup func(key string) (string, bool)
+
+// GitHub is what both binaries need to act as the GitHub App.
+type GitHub struct {
+	// AppID is GITHUB_APP_ID.
+	AppID int64
+	// PrivateKey is the App's PEM private key, from GITHUB_APP_PRIVATE_KEY or
+	// the file named by GITHUB_APP_PRIVATE_KEY_FILE.
+	PrivateKey Secret
+	// URL is GITHUB_URL, the web and git base. If unset, https://github.com.
+	URL string
+	// APIURL is GITHUB_API_URL. If unset, https://api.github.com; anything else
+	// is treated as GitHub Enterprise Server (or a test server).
+	APIURL string
+}
+
+// Common holds the settings both binaries share.
+type Common struct {
+	// RedisURL is PANDA_REDIS_URL. If unset, redis://127.0.0.1:6379/0.
+	RedisURL string
+	GitHub   GitHub
+	// PublicURL is PANDA_PUBLIC_URL, the base of links put on GitHub.
+	// If unset, http://localhost:8080.
+	PublicURL string
+	// EncryptionKey is PANDA_ENCRYPTION_KEY decoded: 32 raw bytes (given in standard
+	// base64, as `openssl rand -base64 32` prints). If unset, storing secrets is refused.
+	EncryptionKey Secret
+	// LogLevel is PANDA_LOG_LEVEL (debug, info, warn, error). If unset, info.
+	LogLevel string
+}
+
+// App is the configuration of cmd/app.
+type App struct {
+	Common
+	// Addr is PANDA_ADDR. If unset, :8080.
+	Addr string
+	// WebhookSecret is GITHUB_WEBHOOK_SECRET. Required: an app that cannot verify
+	// signatures must not start.
+	WebhookSecret Secret
+	// APIToken is PANDA_API_TOKEN, the bearer token of the /api/v1 routes. Required.
+	APIToken Secret
+}
+
+// Worker is the configuration of cmd/worker.
+type Worker struct {
+	Common
+	// Concurrency is PANDA_WORKER_CONCURRENCY. If zero, 4 tasks at a time.
+	Concurrency int
+	// DeployTimeout is PANDA_DEPLOY_TIMEOUT, how long an execution may run before
+	// the deployment is TIMEOUT. If unset, 30 minutes.
+	DeployTimeout time.Duration
+	// BuildTimeout is PANDA_BUILD_TIMEOUT. If unset, 20 minutes.
+	BuildTimeout time.Duration
+	// MaxContextBytes is PANDA_MAX_CONTEXT_MB in MiB. If unset, 500 MiB.
+	MaxContextBytes int64
+	// WorkDir is PANDA_WORK_DIR, where checkouts are made. If unset, the OS temp dir.
+	WorkDir string
+}
+
+// LoadApp reads the app's configuration.
+func LoadApp(env Lookup) (App, error) {
+	r := reader{env: env}
+	cfg := App{
+		Common:        r.common(),
+		Addr:          r.str("PANDA_ADDR", ":8080"),
+		WebhookSecret: Secret(r.required("GITHUB_WEBHOOK_SECRET")),
+		APIToken:      Secret(r.required("PANDA_API_TOKEN")),
+	}
+	if len(cfg.APIToken) > 0 && len(cfg.APIToken) < 16 && r.err == nil {
+		r.err = errors.New("PANDA_API_TOKEN must be at least 16 characters")
+	}
+	return cfg, r.err
+}
+
+// LoadWorker reads the worker's configuration.
+func LoadWorker(env Lookup) (Worker, error) {
+	r := reader{env: env}
+	cfg := Worker{
+		Common:          r.common(),
+		Concurrency:     r.int("PANDA_WORKER_CONCURRENCY", 4, 1, 256),
+		DeployTimeout:   r.duration("PANDA_DEPLOY_TIMEOUT", 30*time.Minute),
+		BuildTimeout:    r.duration("PANDA_BUILD_TIMEOUT", 20*time.Minute),
+		MaxContextBytes: int64(r.int("PANDA_MAX_CONTEXT_MB", 500, 1, 1<<20)) << 20,
+		WorkDir:         r.str("PANDA_WORK_DIR", os.TempDir()),
+	}
+	if cfg.GitHub.AppID == 0 && r.err == nil {
+		r.err = errors.New("GITHUB_APP_ID is required")
+	}
+	return cfg, r.err
+}
+
+// reader accumulates the first error so the loaders read like a list of fields.
+type reader struct {
+	env Lookup
+	err error
+}
+
+func (r *reader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf(format, args...)
+	}
+}
+
+func (r *reader) str(key, def string) string {
+	if v, ok := r.env(key); ok && strings.TrimSpace(v) != "" {
+		return strings.TrimSpace(v)
+	}
+	return def
+}
+
+func (r *reader) required(key string) string {
+	v := r.str(key, "")
+	if v == "" {
+		r.fail("%s is required", key)
+	}
+	return v
+}
+
+func (r *reader) int(key string, def, lo, hi int) int {
+	v := r.str(key, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail("%s must be a whole number from %d to %d", key, lo, hi)
+		return def
+	}
+	return n
+}
+
+func (r *reader) duration(key string, def time.Duration) time.Duration {
+	v := r.str(key, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.fail("%s must be a positive duration such as 30m", key)
+		return def
+	}
+	return d
+}
+
+func (r *reader) url(key, def string) string {
+	v := strings.TrimRight(r.str(key, def), "/")
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		// Never echo the value: a URL with userinfo carries a password.
+		r.fail("%s must be an http(s) URL without credentials", key)
+	}
+	return v
+}
+
+func (r *reader) common() Common {
+	return Common{
+		RedisURL:      r.redisURL(),
+		GitHub:        r.github(),
+		PublicURL:     r.url("PANDA_PUBLIC_URL", "http://localhost:8080"),
+		EncryptionKey: r.encryptionKey(),
+		LogLevel:      r.logLevel(),
+	}
+}
+
+func (r *reader) redisURL() string {
+	v := r.str("PANDA_REDIS_URL", "redis://127.0.0.1:6379/0")
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+		r.fail("PANDA_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+	}
+	return v
+}
+
+func (r *reader) github() GitHub {
+	gh := GitHub{
+		URL:    r.url("GITHUB_URL", "https://github.com"),
+		APIURL: r.url("GITHUB_API_URL", "https://api.github.com"),
+	}
+	if v := r.str("GITHUB_APP_ID", ""); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			r.fail("GITHUB_APP_ID must be a positive whole number")
+		}
+		gh.AppID = id
+	}
+	gh.PrivateKey = r.privateKey()
+	if gh.AppID != 0 && gh.PrivateKey == "" {
+		r.fail("GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_FILE is required with GITHUB_APP_ID")
+	}
+	return gh
+}
+
+func (r *reader) privateKey() Secret {
+	pemText := r.str("GITHUB_APP_PRIVATE_KEY", "")
+	key := "GITHUB_APP_PRIVATE_KEY"
+	if path := r.str("GITHUB_APP_PRIVATE_KEY_FILE", ""); path != "" {
+		if pemText != "" {
+			r.fail("set GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_FILE, not both")
+			return ""
+		}
+		data, err := os.ReadFile(path) // #nosec G304 -- the operator names the key file.
+		if err != nil {
+			r.fail("GITHUB_APP_PRIVATE_KEY_FILE: cannot read the file: %v", errors.Unwrap(err))
+			return ""
+		}
+		pemText, key = string(data), "GITHUB_APP_PRIVATE_KEY_FILE"
+	}
+	if pemText == "" {
+		return ""
+	}
+	// Environment variables often carry the PEM with literal \n.
+	pemText = strings.ReplaceAll(pemText, `\n`, "\n")
+	if !validRSAKey([]byte(pemText)) {
+		r.fail("%s is not a PEM-encoded RSA private key", key)
+	}
+	return Secret(pemText)
+}
+
+func validRSAKey(data []byte) bool {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return false
+	}
+	if _, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
+		return true
+	}
+	_, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	return err == nil
+}
+
+func (r *reader) encryptionKey() Secret {
+	v := r.str("PANDA_ENCRYPTION_KEY", "")
+	if v == "" {
+		return ""
+	}
+	key, err := base64.StdEncoding.DecodeString(v)
+	if err != nil || len(key) != 32 {
+		r.fail("PANDA_ENCRYPTION_KEY must be 32 bytes in standard base64 (openssl rand -base64 32)")
+		return ""
+	}
+	return Secret(key)
+}
+
+func (r *reader) logLevel() string {
+	v := strings.ToLower(r.str("PANDA_LOG_LEVEL", "info"))
+	switch v {
+	case "debug", "info", "warn", "error":
+		return v
+	}
+	r.fail("PANDA_LOG_LEVEL must be debug, info, warn or error")
+	return "info"
+}

@@ -1,0 +1,118 @@
+package config
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func testKeyPEM(t *testing.T) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+}
+
+func env(m map[string]string) Lookup {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestLoadApp(t *testing.T) {
+	t.Parallel()
+	key := testKeyPEM(t)
+	base := func() map[string]string {
+		return map[string]string{
+			"GITHUB_WEBHOOK_SECRET":  "hook-secret",
+			"PANDA_API_TOKEN":        "0123456789abcdef",
+			"GITHUB_APP_ID":          "42",
+			"GITHUB_APP_PRIVATE_KEY": strings.ReplaceAll(key, "\n", `\n`),
+		}
+	}
+	tests := []struct {
+		name    string
+		change  map[string]string
+		wantErr string
+	}{
+		{name: "defaults", change: nil},
+		{name: "missing-secret", change: map[string]string{"GITHUB_WEBHOOK_SECRET": ""}, wantErr: "GITHUB_WEBHOOK_SECRET is required"},
+		{name: "missing-token", change: map[string]string{"PANDA_API_TOKEN": ""}, wantErr: "PANDA_API_TOKEN is required"},
+		{name: "short-token", change: map[string]string{"PANDA_API_TOKEN": "short"}, wantErr: "PANDA_API_TOKEN must be at least 16"},
+		{name: "bad-app-id", change: map[string]string{"GITHUB_APP_ID": "x1"}, wantErr: "GITHUB_APP_ID must be"},
+		{name: "bad-key", change: map[string]string{"GITHUB_APP_PRIVATE_KEY": "not a key"}, wantErr: "GITHUB_APP_PRIVATE_KEY is not a PEM"},
+		{name: "key-file-missing", change: map[string]string{"GITHUB_APP_PRIVATE_KEY": "", "GITHUB_APP_PRIVATE_KEY_FILE": "/nonexistent/key.pem"}, wantErr: "GITHUB_APP_PRIVATE_KEY_FILE: cannot read"},
+		{name: "bad-redis", change: map[string]string{"PANDA_REDIS_URL": "http://x"}, wantErr: "PANDA_REDIS_URL"},
+		{name: "public-url-with-password", change: map[string]string{"PANDA_PUBLIC_URL": "https://u:hunter2@x"}, wantErr: "PANDA_PUBLIC_URL must be an http(s) URL"},
+		{name: "bad-encryption-key", change: map[string]string{"PANDA_ENCRYPTION_KEY": "c2hvcnQ="}, wantErr: "PANDA_ENCRYPTION_KEY must be 32 bytes"},
+		{name: "good-encryption-key", change: map[string]string{"PANDA_ENCRYPTION_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}},
+		{name: "bad-log-level", change: map[string]string{"PANDA_LOG_LEVEL": "loud"}, wantErr: "PANDA_LOG_LEVEL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m := base()
+			for k, v := range tt.change {
+				m[k] = v
+			}
+			cfg, err := LoadApp(env(m))
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("LoadApp: %v", err)
+				}
+				if cfg.Addr != ":8080" || cfg.RedisURL != "redis://127.0.0.1:6379/0" || cfg.GitHub.APIURL != "https://api.github.com" {
+					t.Errorf("defaults not applied: %+v", cfg)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error must be one line without secrets: %q", err)
+			}
+		})
+	}
+}
+
+func TestLoadWorker(t *testing.T) {
+	t.Parallel()
+	key := testKeyPEM(t)
+	cfg, err := LoadWorker(env(map[string]string{"GITHUB_APP_ID": "7", "GITHUB_APP_PRIVATE_KEY": key, "PANDA_DEPLOY_TIMEOUT": "45m"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DeployTimeout != 45*time.Minute || cfg.Concurrency != 4 || cfg.MaxContextBytes != 500<<20 {
+		t.Errorf("unexpected worker config: %+v", cfg)
+	}
+	if _, err := LoadWorker(env(map[string]string{})); err == nil || !strings.Contains(err.Error(), "GITHUB_APP_ID is required") {
+		t.Errorf("worker without app id: err = %v", err)
+	}
+	if _, err := LoadWorker(env(map[string]string{"GITHUB_APP_ID": "7", "GITHUB_APP_PRIVATE_KEY": key, "PANDA_WORKER_CONCURRENCY": "0"})); err == nil {
+		t.Error("concurrency 0 accepted")
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	t.Parallel()
+	s := Secret("hunter2")
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s %v %+v %#v %q", s, s, s, s, s)
+	j, _ := json.Marshal(struct{ S Secret }{s})
+	sb.Write(j)
+	slog.New(slog.NewJSONHandler(&sb, nil)).Info("x", "secret", s)
+	slog.New(slog.NewTextHandler(&sb, nil)).Info("x", "secret", s)
+	if strings.Contains(sb.String(), "hunter2") {
+		t.Fatalf("secret leaked: %s", sb.String())
+	}
+	if s.Reveal() != "hunter2" {
+		t.Fatal("Reveal lost the value")
+	}
+}
