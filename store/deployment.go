@@ -1,0 +1,102 @@
+package store
+
+import (
+	"crypto/rand"
+	"math/big"
+	"regexp"
+	"time"
+)
+
+// Status is where a deployment stands. The final ones never change once written.
+type Status string
+
+// The statuses of a deployment, as the API and events spell them.
+const (
+	StatusQueued     Status = "QUEUED"
+	StatusRunning    Status = "RUNNING"
+	StatusSucceeded  Status = "SUCCEEDED"
+	StatusFailed     Status = "FAILED"
+	StatusTimeout    Status = "TIMEOUT"
+	StatusCanceled   Status = "CANCELED"
+	StatusSuperseded Status = "SUPERSEDED"
+)
+
+// Final reports whether s ends a deployment.
+func (s Status) Final() bool {
+	switch s {
+	case StatusSucceeded, StatusFailed, StatusTimeout, StatusCanceled, StatusSuperseded:
+		return true
+	}
+	return false
+}
+
+// Deployment is the record of one deployment of one commit to one environment.
+// It is stored as JSON; fields are added, never renamed, so older workers can
+// read records written by newer ones during a rolling upgrade.
+type Deployment struct {
+	ID             string    `json:"id"`
+	Status         Status    `json:"status"`
+	Repo           string    `json:"repo"` // owner/name
+	InstallationID int64     `json:"installationId"`
+	SHA            string    `json:"sha"`
+	Branch         string    `json:"branch,omitempty"`
+	Environment    string    `json:"environment"`
+	Trigger        string    `json:"trigger"` // push, comment, rerun, rollback, api
+	Actor          string    `json:"actor,omitempty"`
+	DeliveryID     string    `json:"deliveryId,omitempty"`
+	PullRequest    int       `json:"pullRequest,omitempty"`
+	CommentID      int64     `json:"commentId,omitempty"`
+	CreatedAt      time.Time `json:"createdAt"`
+	StartedAt      time.Time `json:"startedAt,omitzero"`
+	EndedAt        time.Time `json:"endedAt,omitzero"`
+
+	// StageDurations holds each finished stage's duration by stage name.
+	StageDurations map[string]time.Duration `json:"stageDurations,omitempty"`
+	ImageURI       string                   `json:"imageUri,omitempty"`
+	ExecutionARN   string                   `json:"executionArn,omitempty"`
+	BlueURL        string                   `json:"blueUrl,omitempty"`
+	GreenURL       string                   `json:"greenUrl,omitempty"`
+	// Error is the message shown to users; ErrorStage names the stage it came from.
+	Error      string `json:"error,omitempty"`
+	ErrorStage string `json:"errorStage,omitempty"`
+	// CheckRuns maps a stage name to the id of its GitHub check run, so a retried
+	// task updates the same check runs instead of creating new ones.
+	CheckRuns map[string]int64 `json:"checkRuns,omitempty"`
+}
+
+// Duration is how long the deployment ran, or has been running at now.
+func (d *Deployment) Duration(now time.Time) time.Duration {
+	switch {
+	case d.StartedAt.IsZero():
+		return 0
+	case d.EndedAt.IsZero():
+		return now.Sub(d.StartedAt)
+	}
+	return d.EndedAt.Sub(d.StartedAt)
+}
+
+const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+var idPattern = regexp.MustCompile(`^dep_[A-Za-z0-9]{10}$`)
+
+// NewID returns a fresh deployment id: "dep_" and 10 alphanumerics from crypto/rand.
+// The id is unguessable (about 59 bits) because the deployment's page and event
+// stream may be read by whoever holds it.
+func NewID() string {
+	b := make([]byte, 10)
+	max := big.NewInt(int64(len(idAlphabet)))
+	for i := range b {
+		n, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			// crypto/rand does not fail on supported platforms; a predictable id would
+			// be worse than stopping.
+			panic("crypto/rand: " + err.Error())
+		}
+		b[i] = idAlphabet[n.Int64()]
+	}
+	return "dep_" + string(b)
+}
+
+// ValidID reports whether id has the shape of a deployment id. Callers check it
+// before building a Redis key from user input.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
