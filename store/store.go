@@ -55,9 +55,9 @@ func (s *Store) retention() time.Duration {
 	return 30 * 24 * time.Hour
 }
 
-func recordKey(id string) string { return "panda:{" + id + "}:record" }
-func eventsKey(id string) string { return "panda:{" + id + "}:events" }
-func claimKey(key string) string { return "panda:claim:" + key }
+func recordKey(id string) string      { return "panda:{" + id + "}:record" }
+func eventsKey(id string) string      { return "panda:{" + id + "}:events" }
+func claimKey(key string) string      { return "panda:claim:" + key }
 func repoIndexKey(repo string) string { return "panda:deps:repo:" + repo }
 
 const allIndexKey = "panda:deps:all"
