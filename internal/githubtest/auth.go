@@ -1,0 +1,198 @@
+package githubtest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// installation is one installation of the App on an account.
+type installation struct {
+	id          int64
+	account     string
+	repos       []string // lower-case full names
+	permissions map[string]string
+	createdAt   time.Time
+}
+
+// installationToken is an access token the server issued.
+type installationToken struct {
+	installationID int64
+	expiresAt      time.Time
+	repos          []string // lower-case full names; nil means every repository of the installation
+	permissions    map[string]string
+}
+
+// defaultPermissions are the permissions every installation is granted: those
+// Panda's App asks for.
+func defaultPermissions() map[string]string {
+	return map[string]string{
+		"checks":        "write",
+		"contents":      "read",
+		"deployments":   "write",
+		"issues":        "write",
+		"metadata":      "read",
+		"pull_requests": "write",
+	}
+}
+
+// permissionRank orders access levels so that a higher level includes the lower.
+func permissionRank(level string) int {
+	switch level {
+	case "read":
+		return 1
+	case "write":
+		return 2
+	case "admin":
+		return 3
+	}
+	return 0
+}
+
+// SetTokenTTL sets how long installation tokens issued from now on stay valid.
+// GitHub's (and the default) is one hour.
+func (s *Server) SetTokenTTL(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenTTL = d
+}
+
+// ExpireTokens makes every installation token issued so far expired, as if an
+// hour had passed; a client that keeps using one gets 401 Bad credentials.
+func (s *Server) ExpireTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	past := time.Now().Add(-time.Second)
+	for _, tok := range s.tokens {
+		tok.expiresAt = past
+	}
+}
+
+// TokensIssued returns how many installation tokens the server has issued.
+func (s *Server) TokensIssued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.tokens)
+}
+
+// bearer returns the credential of an Authorization header of the form
+// "token X" or "Bearer X".
+func bearer(r *http.Request) (string, bool) {
+	scheme, cred, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || cred == "" {
+		return "", false
+	}
+	switch strings.ToLower(scheme) {
+	case "token", "bearer":
+		return strings.TrimSpace(cred), true
+	}
+	return "", false
+}
+
+// authApp checks that r carries a valid App JWT, answering 401 with GitHub's
+// message when it does not.
+func (s *Server) authApp(w http.ResponseWriter, r *http.Request) bool {
+	raw, ok := bearer(r)
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "Requires authentication")
+		return false
+	}
+	if msg := s.verifyJWT(raw, time.Now()); msg != "" {
+		writeError(w, http.StatusUnauthorized, msg)
+		return false
+	}
+	return true
+}
+
+// verifyJWT returns "" when raw is an RS256 JWT signed with the App key whose
+// iss is the App id and whose lifetime GitHub would accept, else GitHub's
+// message for what is wrong.
+func (s *Server) verifyJWT(raw string, now time.Time) string {
+	claims := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) {
+		return &s.key.PublicKey, nil
+	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithoutClaimsValidation())
+	if err != nil {
+		return "A JSON web token could not be decoded"
+	}
+	exp, errExp := claims.GetExpirationTime()
+	iat, errIat := claims.GetIssuedAt()
+	if errIat != nil || iat == nil || iat.After(now.Add(time.Minute)) {
+		return "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued"
+	}
+	if errExp != nil || exp == nil || !exp.After(now) {
+		return "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires"
+	}
+	// GitHub caps an App JWT's life at ten minutes so a leaked one is short-lived.
+	if exp.Sub(iat.Time) > 10*time.Minute || exp.Sub(now) > 10*time.Minute+time.Minute {
+		return "'Expiration time' claim ('exp') is too far in the future"
+	}
+	if issuer(claims["iss"]) != s.appID {
+		return "Integration not found"
+	}
+	return ""
+}
+
+// issuer reads an iss claim, which GitHub accepts as a number or a string.
+func issuer(v any) int64 {
+	switch iss := v.(type) {
+	case float64:
+		return int64(iss)
+	case string:
+		id, _ := strconv.ParseInt(iss, 10, 64)
+		return id
+	}
+	return 0
+}
+
+// authRepo checks that r carries a live installation token that covers repo
+// with at least level on permission. It answers like GitHub otherwise: 401 for
+// a missing, unknown or expired token, 404 for a repository the token cannot
+// see (GitHub does not reveal that a private repository exists), 403 for a
+// missing permission. The caller holds s.mu.
+func (s *Server) authRepo(w http.ResponseWriter, r *http.Request, permission, level string) (*repository, bool) {
+	raw, ok := bearer(r)
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "Requires authentication")
+		return nil, false
+	}
+	tok := s.tokens[raw]
+	if tok == nil || !time.Now().Before(tok.expiresAt) {
+		writeError(w, http.StatusUnauthorized, "Bad credentials")
+		return nil, false
+	}
+	full := strings.ToLower(r.PathValue("owner") + "/" + r.PathValue("repo"))
+	repo := s.repos[full]
+	if repo == nil || repo.installationID != tok.installationID || (tok.repos != nil && !contains(tok.repos, full)) {
+		writeError(w, http.StatusNotFound, "Not Found")
+		return nil, false
+	}
+	if permissionRank(tok.permissions[permission]) < permissionRank(level) {
+		writeError(w, http.StatusForbidden, "Resource not accessible by integration")
+		return nil, false
+	}
+	return repo, true
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// newTokenValue returns a token in GitHub's installation-token format.
+func newTokenValue() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return "ghs_" + hex.EncodeToString(b)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
