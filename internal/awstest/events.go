@@ -1,0 +1,210 @@
+package awstest
+
+import (
+	"encoding/json"
+	"reflect"
+	"regexp"
+	"slices"
+	"time"
+)
+
+type rule struct {
+	name, arn, bus string
+	pattern        string
+	schedule       string
+	state          string
+	description    string
+	roleARN        string
+	targets        []map[string]any // as PutTargets sent them, in Id order of arrival
+	targetIDs      []string
+}
+
+var ruleNameRE = regexp.MustCompile(`^[.\-_A-Za-z0-9]{1,64}$`)
+
+func (s *Server) handleEvents(req request) (any, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch req.op {
+	case "PutRule":
+		return s.putRule(req)
+	case "PutTargets":
+		return s.putTargets(req)
+	case "ListTargetsByRule":
+		return s.listTargetsByRule(req)
+	case "DescribeRule":
+		return s.describeRule(req)
+	}
+	return nil, errf(400, "UnknownOperationException", "unknown operation "+req.op)
+}
+
+func busName(b string) string {
+	if b == "" {
+		return "default"
+	}
+	return b
+}
+
+func (s *Server) rule(name, bus string) (*rule, *apiError) {
+	r, ok := s.rules[busName(bus)+"/"+name]
+	if !ok {
+		return nil, errf(400, "ResourceNotFoundException", "Rule "+name+" does not exist on EventBus "+busName(bus)+".")
+	}
+	return r, nil
+}
+
+func (s *Server) putRule(req request) (any, *apiError) {
+	var in struct {
+		Name, EventPattern, ScheduleExpression, State, Description, RoleArn, EventBusName string
+	}
+	if err := decode(req.body, &in); err != nil {
+		return nil, err
+	}
+	if !ruleNameRE.MatchString(in.Name) {
+		return nil, errf(400, "ValidationException", "1 validation error detected: Value '"+in.Name+"' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+")
+	}
+	if in.EventPattern == "" && in.ScheduleExpression == "" {
+		return nil, errf(400, "ValidationException", "Parameter(s) EventPattern or ScheduleExpression must be specified.")
+	}
+	var pattern map[string]any
+	if in.EventPattern != "" && (json.Unmarshal([]byte(in.EventPattern), &pattern) != nil || pattern == nil) {
+		return nil, errf(400, "InvalidEventPatternException", "Event pattern is not valid. Reason: Filter is not an object")
+	}
+	if in.State == "" {
+		in.State = "ENABLED"
+	}
+	bus := busName(in.EventBusName)
+	arn := "arn:aws:events:" + s.region + ":" + s.account + ":rule/" + in.Name
+	if bus != "default" {
+		arn = "arn:aws:events:" + s.region + ":" + s.account + ":rule/" + bus + "/" + in.Name
+	}
+	r, ok := s.rules[bus+"/"+in.Name]
+	if !ok {
+		r = &rule{name: in.Name, arn: arn, bus: bus}
+		s.rules[bus+"/"+in.Name] = r
+	}
+	r.pattern, r.schedule, r.state, r.description, r.roleARN = in.EventPattern, in.ScheduleExpression, in.State, in.Description, in.RoleArn
+	return map[string]string{"RuleArn": arn}, nil
+}
+
+func (s *Server) putTargets(req request) (any, *apiError) {
+	var in struct {
+		Rule, EventBusName string
+		Targets            []map[string]any
+	}
+	if err := decode(req.body, &in); err != nil {
+		return nil, err
+	}
+	r, aerr := s.rule(in.Rule, in.EventBusName)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if len(in.Targets) == 0 || len(in.Targets) > 10 {
+		return nil, errf(400, "ValidationException", "1 validation error detected: Value at 'targets' failed to satisfy constraint: Member must have length between 1 and 10")
+	}
+	for _, t := range in.Targets {
+		id, _ := t["Id"].(string)
+		arn, _ := t["Arn"].(string)
+		if id == "" || arn == "" {
+			return nil, errf(400, "ValidationException", "Target Id and Arn must be specified.")
+		}
+		if i := slices.Index(r.targetIDs, id); i >= 0 {
+			r.targets[i] = t
+			continue
+		}
+		r.targetIDs = append(r.targetIDs, id)
+		r.targets = append(r.targets, t)
+	}
+	return map[string]any{"FailedEntryCount": 0, "FailedEntries": []any{}}, nil
+}
+
+func (s *Server) listTargetsByRule(req request) (any, *apiError) {
+	var in struct{ Rule, EventBusName string }
+	if err := decode(req.body, &in); err != nil {
+		return nil, err
+	}
+	r, aerr := s.rule(in.Rule, in.EventBusName)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return map[string]any{"Targets": append([]map[string]any{}, r.targets...)}, nil
+}
+
+func (s *Server) describeRule(req request) (any, *apiError) {
+	var in struct{ Name, EventBusName string }
+	if err := decode(req.body, &in); err != nil {
+		return nil, err
+	}
+	r, aerr := s.rule(in.Name, in.EventBusName)
+	if aerr != nil {
+		return nil, aerr
+	}
+	out := map[string]any{"Name": r.name, "Arn": r.arn, "State": r.state, "EventBusName": r.bus, "CreatedBy": s.account}
+	for k, v := range map[string]string{"EventPattern": r.pattern, "ScheduleExpression": r.schedule, "Description": r.description, "RoleArn": r.roleARN} {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+// EmitECRPush delivers the event ECR sends to EventBridge after a successful
+// image push: every enabled rule on the default bus whose pattern matches it
+// starts an execution for each of its state machine targets, with the event as
+// input (or the target's constant Input; InputPath and InputTransformer are not
+// played). It returns the ARNs of the executions started.
+func (s *Server) EmitECRPush(repository, tag, digest string) []string {
+	event := map[string]any{
+		"version": "0", "id": randomHex(16), "detail-type": "ECR Image Action", "source": "aws.ecr",
+		"account": s.account, "time": time.Now().UTC().Format(time.RFC3339), "region": s.region, "resources": []any{},
+		"detail": map[string]any{"result": "SUCCESS", "repository-name": repository, "image-digest": digest, "action-type": "PUSH", "image-tag": tag},
+	}
+	payload, _ := json.Marshal(event)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var started []string
+	for _, r := range s.rules {
+		var pattern map[string]any
+		if r.bus != "default" || r.state != "ENABLED" || json.Unmarshal([]byte(r.pattern), &pattern) != nil || !matches(pattern, event) {
+			continue
+		}
+		for _, t := range r.targets {
+			m, ok := s.machines[t["Arn"].(string)]
+			if !ok {
+				continue
+			}
+			input := string(payload)
+			if in, ok := t["Input"].(string); ok && in != "" {
+				input = in
+			}
+			if out, aerr := s.startLocked(m, randomHex(16), input); aerr == nil {
+				started = append(started, out.(map[string]any)["executionArn"].(string))
+			}
+		}
+	}
+	return started
+}
+
+// matches reports whether event matches an EventBridge pattern made of exact
+// values: each pattern field is an array of allowed values or a nested pattern.
+func matches(pattern, event map[string]any) bool {
+	for k, pv := range pattern {
+		ev, ok := event[k]
+		if !ok {
+			return false
+		}
+		switch p := pv.(type) {
+		case map[string]any:
+			sub, ok := ev.(map[string]any)
+			if !ok || !matches(p, sub) {
+				return false
+			}
+		case []any:
+			if !slices.ContainsFunc(p, func(allowed any) bool { return reflect.DeepEqual(allowed, ev) }) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
