@@ -1,0 +1,146 @@
+# shellcheck shell=bash
+# Shared steps of scripts/test.sh and scripts/dev.sh: install what is missing, start
+# Redis and the Docker engine unless they already answer. Source it; it changes nothing
+# by itself. Every step reuses what is already there, so running a script twice works.
+
+# Where the services this file starts keep their logs and pid files. Outside the
+# repository, so one Redis and one dockerd serve every clone on the machine.
+PANDA_SERVICES_DIR="${PANDA_SERVICES_DIR:-/tmp/panda-services}"
+REDIS_HOST=127.0.0.1
+REDIS_PORT=6379
+DOCKERD_START_TIMEOUT="${DOCKERD_START_TIMEOUT:-60}"
+
+step() { printf '\n==> %s\n' "$*"; }
+info() { printf '    %s\n' "$*"; }
+die() {
+  printf '\nERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+# as_root runs a command as root: directly when we are root, else through sudo.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    die "need root to run: $* (run this script as root, or install sudo)"
+  fi
+}
+
+# ensure_packages installs the Debian packages among its arguments that are not
+# installed, running apt-get update once first, and only if something is missing.
+ensure_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed'; then
+      missing+=("$pkg")
+    fi
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    info "packages present: $*"
+    return 0
+  fi
+  command -v apt-get >/dev/null 2>&1 || die "missing packages ${missing[*]}, and no apt-get to install them"
+  step "Installing ${missing[*]}"
+  # Keep package scripts from starting services (redis-server, docker) with their
+  # distribution defaults: this file starts them itself with the settings tests need.
+  local policy=/usr/sbin/policy-rc.d created_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 755 "$policy"
+    created_policy=1
+  fi
+  local rc=0
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" ||
+    rc=$?
+  [ -n "$created_policy" ] && as_root rm -f "$policy"
+  [ $rc -eq 0 ] || die "apt-get could not install ${missing[*]} (exit $rc)"
+}
+
+# ensure_go puts the Go toolchain on PATH (a new machine has it in /usr/local/go).
+ensure_go() {
+  if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+    export PATH="/usr/local/go/bin:$PATH"
+  fi
+  command -v go >/dev/null 2>&1 || die "go is not installed (expected on PATH or in /usr/local/go/bin)"
+  info "$(go version)"
+}
+
+redis_answers() {
+  [ "$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]
+}
+
+# ensure_redis starts redis-server on 127.0.0.1:6379 unless something answers PING
+# there. The one it starts keeps nothing on disk and never evicts (Panda's queues
+# and records must not silently disappear, so Panda refuses any other policy).
+ensure_redis() {
+  step "Redis on $REDIS_HOST:$REDIS_PORT"
+  if redis_answers; then
+    local policy
+    policy=$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" config get maxmemory-policy 2>/dev/null | sed -n 2p)
+    info "already running (maxmemory-policy ${policy:-unknown}); reusing it"
+    [ "$policy" = noeviction ] || info "WARNING: Panda refuses a Redis whose maxmemory-policy is not noeviction"
+    return 0
+  fi
+  mkdir -p "$PANDA_SERVICES_DIR"
+  redis-server --bind "$REDIS_HOST" --port "$REDIS_PORT" --daemonize yes \
+    --save '' --appendonly no --maxmemory-policy noeviction \
+    --dir "$PANDA_SERVICES_DIR" --logfile "$PANDA_SERVICES_DIR/redis.log" \
+    --pidfile "$PANDA_SERVICES_DIR/redis.pid" ||
+    die "redis-server did not start; see $PANDA_SERVICES_DIR/redis.log"
+  local i
+  for i in $(seq 100); do
+    if redis_answers; then
+      info "started (log: $PANDA_SERVICES_DIR/redis.log)"
+      return 0
+    fi
+    sleep 0.1
+  done
+  tail -n 20 "$PANDA_SERVICES_DIR/redis.log" >&2 2>/dev/null
+  die "redis-server started but does not answer PING on $REDIS_HOST:$REDIS_PORT"
+}
+
+docker_answers() {
+  docker version --format '{{.Server.Version}}' >/dev/null 2>&1
+}
+
+# ensure_dockerd starts the Docker engine in the background unless the daemon
+# already answers, and waits until it does. Only the default socket is managed: a
+# DOCKER_HOST pointing elsewhere must already answer.
+ensure_dockerd() {
+  step "Docker engine (${DOCKER_HOST:-unix:///var/run/docker.sock})"
+  if docker_answers; then
+    info "already running (server $(docker version --format '{{.Server.Version}}' 2>/dev/null)); reusing it"
+    return 0
+  fi
+  case "${DOCKER_HOST:-unix:///var/run/docker.sock}" in
+  unix:///var/run/docker.sock | unix:///run/docker.sock) ;;
+  *) die "DOCKER_HOST=$DOCKER_HOST does not answer, and only the local default socket is started here" ;;
+  esac
+  mkdir -p "$PANDA_SERVICES_DIR"
+  local log="$PANDA_SERVICES_DIR/dockerd.log"
+  # vfs works on any filesystem (no overlay inside a sandbox); no iptables or bridge
+  # because this machine may not have them, and test containers need no network.
+  # setsid: the daemon outlives this script and ignores a Ctrl-C meant for dev.sh.
+  as_root setsid dockerd --storage-driver=vfs --iptables=false --ip-masq=false --bridge=none \
+    </dev/null >>"$log" 2>&1 &
+  local pid=$! i
+  for i in $(seq $((DOCKERD_START_TIMEOUT * 2))); do
+    if docker_answers; then
+      info "started in about $((i / 2)) s (log: $log)"
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      break
+    fi
+    sleep 0.5
+  done
+  printf '\n--- last lines of %s ---\n' "$log" >&2
+  tail -n 30 "$log" >&2
+  if kill -0 "$pid" 2>/dev/null; then
+    die "dockerd did not answer within ${DOCKERD_START_TIMEOUT} s (still running as pid $pid)"
+  fi
+  die "dockerd exited before answering"
+}
