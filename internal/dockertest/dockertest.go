@@ -25,14 +25,17 @@ import (
 
 // BusyboxRef is the local reference of the base image made by BusyboxBase. Bump
 // its tag when the image's content changes, so engines holding the old one rebuild.
-const BusyboxRef = "panda-test/busybox:1"
+const BusyboxRef = "panda-test/busybox:2"
 
 // busyboxPath is where Debian's busybox-static package installs its static binary.
 const busyboxPath = "/bin/busybox"
 
 // busyboxApplets are the commands linked to busybox in the base image: enough for
 // Dockerfiles under test to RUN shell commands and inspect files.
-var busyboxApplets = []string{"sh", "true", "false", "echo", "cat", "ls", "test", "mkdir", "rm", "touch", "env"}
+var busyboxApplets = []string{
+	"sh", "true", "false", "echo", "cat", "ls", "test", "mkdir", "rm", "touch", "env",
+	"sleep", "grep", "wc", "cp", "mv", "chmod", "id", "pwd",
+}
 
 // Client returns a client for the engine named by the environment (DOCKER_HOST,
 // DOCKER_TLS_VERIFY, ... or the default socket), with API version negotiation,

@@ -1,0 +1,27 @@
+package image
+
+import (
+	"regexp"
+	"strings"
+)
+
+var (
+	invalidNameChars = regexp.MustCompile(`[^a-z0-9._-]+`)
+	separatorRuns    = regexp.MustCompile(`[._-]{2,}`)
+)
+
+// RepositoryName returns the default ECR repository name for a GitHub repository,
+// "{owner}-{repo}" lower-cased and made valid for ECR: characters ECR does not allow
+// become "-", runs of separators collapse to their first, and the name neither
+// starts nor ends with one. Distinct GitHub repositories can map to the same name
+// ("a-b/c" and "a/b-c"); configure ecr_repository where that matters.
+func RepositoryName(owner, repo string) string {
+	name := strings.ToLower(owner + "-" + repo)
+	name = invalidNameChars.ReplaceAllString(name, "-")
+	name = separatorRuns.ReplaceAllStringFunc(name, func(run string) string { return run[:1] })
+	name = strings.Trim(name, "._-")
+	if len(name) > 256 {
+		name = strings.TrimRight(name[:256], "._-")
+	}
+	return name
+}
