@@ -1,0 +1,146 @@
+package rollout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+)
+
+// RuleSpec describes the EventBridge rule of the trigger mode: a push to
+// ECRRepository starts StateMachineARN, which EventBridge does as RoleARN.
+type RuleSpec struct {
+	Name            string
+	ECRRepository   string
+	StateMachineARN string
+	RoleARN         string
+}
+
+// targetID is the id of the rule's one target; PutTargets with the same id
+// replaces it, so a changed state machine does not add a second target.
+const targetID = "panda-state-machine"
+
+// PushPattern returns the EventBridge pattern of a successful image push to repository.
+func PushPattern(repository string) string {
+	b, _ := json.Marshal(map[string]any{
+		"source":      []string{"aws.ecr"},
+		"detail-type": []string{"ECR Image Action"},
+		"detail": map[string]any{
+			"action-type":     []string{"PUSH"},
+			"result":          []string{"SUCCESS"},
+			"repository-name": []string{repository},
+		},
+	})
+	return string(b)
+}
+
+// EnsureRule makes sure the rule exists, is enabled, matches pushes to the
+// repository, and targets the state machine. It writes only what is missing
+// or different, so calling it on every deployment is cheap and safe.
+func (c *Client) EnsureRule(ctx context.Context, spec RuleSpec) error {
+	pattern := PushPattern(spec.ECRRepository)
+	rule, err := c.Events.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String(spec.Name)})
+	var notFound *ebtypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &notFound):
+	case err != nil:
+		return classify(err, "describe rule "+spec.Name)
+	case rule.State == ebtypes.RuleStateEnabled && sameJSON(aws.ToString(rule.EventPattern), pattern):
+		return c.ensureTarget(ctx, spec)
+	}
+	_, err = c.Events.PutRule(ctx, &eventbridge.PutRuleInput{
+		Name:         aws.String(spec.Name),
+		EventPattern: aws.String(pattern),
+		State:        ebtypes.RuleStateEnabled,
+		Description:  aws.String("Panda: deploy images pushed to " + spec.ECRRepository),
+	})
+	if err != nil {
+		return classify(err, "put rule "+spec.Name)
+	}
+	return c.ensureTarget(ctx, spec)
+}
+
+func (c *Client) ensureTarget(ctx context.Context, spec RuleSpec) error {
+	in := &eventbridge.ListTargetsByRuleInput{Rule: aws.String(spec.Name)}
+	for {
+		out, err := c.Events.ListTargetsByRule(ctx, in)
+		if err != nil {
+			return classify(err, "list targets of rule "+spec.Name)
+		}
+		for _, t := range out.Targets {
+			if aws.ToString(t.Arn) == spec.StateMachineARN && aws.ToString(t.RoleArn) == spec.RoleARN {
+				return nil
+			}
+		}
+		if out.NextToken == nil {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	out, err := c.Events.PutTargets(ctx, &eventbridge.PutTargetsInput{
+		Rule:    aws.String(spec.Name),
+		Targets: []ebtypes.Target{{Id: aws.String(targetID), Arn: aws.String(spec.StateMachineARN), RoleArn: aws.String(spec.RoleARN)}},
+	})
+	if err != nil {
+		return classify(err, "put target of rule "+spec.Name)
+	}
+	if out.FailedEntryCount > 0 && len(out.FailedEntries) > 0 {
+		f := out.FailedEntries[0]
+		return classify(errors.New(aws.ToString(f.ErrorCode)+": "+aws.ToString(f.ErrorMessage)), "put target of rule "+spec.Name)
+	}
+	return nil
+}
+
+func sameJSON(a, b string) bool {
+	var x, y any
+	return json.Unmarshal([]byte(a), &x) == nil && json.Unmarshal([]byte(b), &y) == nil && reflect.DeepEqual(x, y)
+}
+
+// FindExecution finds the execution of the state machine, started at or after
+// since, whose input names imageTag: the ECR push event's detail.image-tag, an
+// imageUri with that tag, or an imageTag field. found is false when there is
+// none yet (EventBridge may not have started it); poll again later.
+func (c *Client) FindExecution(ctx context.Context, stateMachineARN, imageTag string, since time.Time) (arn string, found bool, err error) {
+	p := sfn.NewListExecutionsPaginator(c.SFN, &sfn.ListExecutionsInput{StateMachineArn: aws.String(stateMachineARN), MaxResults: 100})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return "", false, classify(err, "list executions")
+		}
+		for _, e := range page.Executions { // newest first
+			if aws.ToTime(e.StartDate).Before(since) {
+				return "", false, nil
+			}
+			d, err := c.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: e.ExecutionArn})
+			if err != nil {
+				return "", false, classify(err, "describe execution")
+			}
+			if inputNamesTag(aws.ToString(d.Input), imageTag) {
+				return aws.ToString(e.ExecutionArn), true, nil
+			}
+		}
+	}
+	return "", false, nil
+}
+
+func inputNamesTag(input, tag string) bool {
+	var in struct {
+		ImageURI string `json:"imageUri"`
+		ImageTag string `json:"imageTag"`
+		Detail   struct {
+			ImageTag string `json:"image-tag"`
+		} `json:"detail"`
+	}
+	if tag == "" || json.Unmarshal([]byte(input), &in) != nil {
+		return false
+	}
+	uri, _, _ := strings.Cut(in.ImageURI, "@")
+	return in.Detail.ImageTag == tag || in.ImageTag == tag || strings.HasSuffix(uri, ":"+tag)
+}
