@@ -1,0 +1,101 @@
+package webhook
+
+// The payload structs decode only the fields Panda routes on. go-github's full
+// event types are not used here on purpose: real deliveries carry timestamps in
+// several formats (older ones "2018-04-25 20:42:10"), and one field Panda does
+// not read must not make a valid delivery "malformed". Decoding less is also
+// faster on the intake path.
+
+type account struct {
+	Login string `json:"login"`
+	Type  string `json:"type"` // User, Organization, Bot
+}
+
+type installationRef struct {
+	ID                  int64   `json:"id"`
+	Account             account `json:"account"`
+	RepositorySelection string  `json:"repository_selection"`
+}
+
+type repository struct {
+	FullName string `json:"full_name"`
+}
+
+type pushEvent struct {
+	Ref        string `json:"ref"`
+	After      string `json:"after"`
+	Deleted    bool   `json:"deleted"`
+	HeadCommit *struct {
+		ID      string `json:"id"`
+		Message string `json:"message"`
+	} `json:"head_commit"`
+	Repo         repository      `json:"repository"`
+	Sender       account         `json:"sender"`
+	Installation installationRef `json:"installation"`
+}
+
+type issueCommentEvent struct {
+	Action string `json:"action"`
+	Issue  struct {
+		Number      int `json:"number"`
+		PullRequest *struct {
+			URL string `json:"url"`
+		} `json:"pull_request"`
+	} `json:"issue"`
+	Comment struct {
+		ID   int64   `json:"id"`
+		Body string  `json:"body"`
+		User account `json:"user"`
+	} `json:"comment"`
+	Repo         repository      `json:"repository"`
+	Sender       account         `json:"sender"`
+	Installation installationRef `json:"installation"`
+}
+
+type checkRunEvent struct {
+	Action   string `json:"action"`
+	CheckRun struct {
+		ID         int64  `json:"id"`
+		ExternalID string `json:"external_id"`
+		HeadSHA    string `json:"head_sha"`
+	} `json:"check_run"`
+	RequestedAction *struct {
+		Identifier string `json:"identifier"`
+	} `json:"requested_action"`
+	Repo         repository      `json:"repository"`
+	Sender       account         `json:"sender"`
+	Installation installationRef `json:"installation"`
+}
+
+type checkSuiteEvent struct {
+	Action     string `json:"action"`
+	CheckSuite struct {
+		ID      int64  `json:"id"`
+		HeadSHA string `json:"head_sha"`
+	} `json:"check_suite"`
+	Repo         repository      `json:"repository"`
+	Sender       account         `json:"sender"`
+	Installation installationRef `json:"installation"`
+}
+
+type installationEvent struct {
+	Action       string          `json:"action"`
+	Installation installationRef `json:"installation"`
+	Repositories []repository    `json:"repositories"`
+}
+
+type installationRepositoriesEvent struct {
+	Action              string          `json:"action"`
+	Installation        installationRef `json:"installation"`
+	RepositorySelection string          `json:"repository_selection"`
+	Added               []repository    `json:"repositories_added"`
+	Removed             []repository    `json:"repositories_removed"`
+}
+
+func names(rs []repository) []string {
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.FullName)
+	}
+	return out
+}

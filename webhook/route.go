@@ -1,0 +1,214 @@
+package webhook
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/pandadeploy/panda/jobs"
+)
+
+// Decision is what one delivery becomes: a task, or a reason to ignore it.
+type Decision struct {
+	// Task is nil when the delivery is ignored.
+	Task *asynq.Task
+	// Reason says why the delivery was ignored, or what was queued.
+	Reason string
+	// InstallationID and Repo say whom the delivery is for (zero when unknown),
+	// so the handler can ignore installations and repositories Panda does not serve.
+	InstallationID int64
+	Repo           string
+}
+
+// ErrMalformed is returned by Route for a payload that is not the JSON its event
+// promises. The handler answers 400.
+var ErrMalformed = errors.New("malformed payload")
+
+// Route turns a verified delivery into a Decision. It is a pure function of its
+// arguments: it reads nothing and writes nothing. Events Panda does not handle
+// are ignored without being decoded.
+func Route(event string, payload []byte, d jobs.Delivery) (Decision, error) {
+	if !json.Valid(payload) {
+		return Decision{}, fmt.Errorf("%w: not JSON", ErrMalformed)
+	}
+	switch event {
+	case "push":
+		return decodeThen(payload, routePush, d)
+	case "issue_comment":
+		return decodeThen(payload, routeComment, d)
+	case "check_run":
+		return decodeThen(payload, routeCheckRun, d)
+	case "check_suite":
+		return decodeThen(payload, routeCheckSuite, d)
+	case "installation":
+		return decodeThen(payload, routeInstallation, d)
+	case "installation_repositories":
+		return decodeThen(payload, routeInstallationRepos, d)
+	}
+	return Decision{Reason: "event " + event + " is not handled"}, nil
+}
+
+func decodeThen[E any](payload []byte, route func(*E, jobs.Delivery) (Decision, error), d jobs.Delivery) (Decision, error) {
+	e := new(E)
+	if err := json.Unmarshal(payload, e); err != nil {
+		return Decision{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return route(e, d)
+}
+
+func ignore(reason string, inst int64, repo string) (Decision, error) {
+	return Decision{Reason: reason, InstallationID: inst, Repo: repo}, nil
+}
+
+func queued(t *asynq.Task, err error, inst int64, repo string) (Decision, error) {
+	if err != nil {
+		return Decision{}, err
+	}
+	return Decision{Task: t, Reason: "queued " + t.Type(), InstallationID: inst, Repo: repo}, nil
+}
+
+func routePush(e *pushEvent, d jobs.Delivery) (Decision, error) {
+	repo, inst := e.Repo.FullName, e.Installation.ID
+	branch, isBranch := strings.CutPrefix(e.Ref, "refs/heads/")
+	switch {
+	case !isBranch:
+		return ignore("not a branch push", inst, repo)
+	case e.Deleted:
+		return ignore("branch deleted", inst, repo)
+	case e.HeadCommit == nil || e.After == "":
+		return ignore("push without a head commit", inst, repo)
+	case inst == 0:
+		return ignore("not a delivery of the App (no installation)", inst, repo)
+	}
+	t, err := jobs.NewPushTask(jobs.PushPayload{
+		Delivery:       d,
+		InstallationID: inst,
+		Repo:           repo,
+		Branch:         branch,
+		SHA:            e.After,
+		Message:        e.HeadCommit.Message,
+		Sender:         e.Sender.Login,
+	})
+	return queued(t, err, inst, repo)
+}
+
+func routeComment(e *issueCommentEvent, d jobs.Delivery) (Decision, error) {
+	repo, inst := e.Repo.FullName, e.Installation.ID
+	first, _, _ := strings.Cut(strings.TrimLeft(e.Comment.Body, " \t\r\n"), "\n")
+	first = strings.TrimSpace(first)
+	switch {
+	case e.Action != "created":
+		return ignore("comment "+e.Action, inst, repo)
+	case !IsDeployCommand(first):
+		return ignore("not a /deploy comment", inst, repo)
+	case e.Sender.Type == "Bot" || e.Comment.User.Type == "Bot":
+		// A bot (Panda itself included) never triggers a deployment: it could loop.
+		return ignore("comment by a bot", inst, repo)
+	case inst == 0:
+		return ignore("not a delivery of the App (no installation)", inst, repo)
+	}
+	t, err := jobs.NewCommentTask(jobs.CommentPayload{
+		Delivery:       d,
+		InstallationID: inst,
+		Repo:           repo,
+		Issue:          e.Issue.Number,
+		PullRequest:    e.Issue.PullRequest != nil,
+		CommentID:      e.Comment.ID,
+		Command:        first,
+		Author:         e.Comment.User.Login,
+	})
+	return queued(t, err, inst, repo)
+}
+
+// IsDeployCommand reports whether a comment's first line is meant for Panda:
+// it starts with /deploy (any case) followed by nothing, a space or a tab.
+// The worker parses the rest strictly; this only decides whether to queue.
+func IsDeployCommand(line string) bool {
+	const cmd = "/deploy"
+	if len(line) < len(cmd) || !strings.EqualFold(line[:len(cmd)], cmd) {
+		return false
+	}
+	return len(line) == len(cmd) || line[len(cmd)] == ' ' || line[len(cmd)] == '\t'
+}
+
+func routeCheckRun(e *checkRunEvent, d jobs.Delivery) (Decision, error) {
+	repo, inst := e.Repo.FullName, e.Installation.ID
+	if e.Action != "rerequested" && e.Action != "requested_action" {
+		return ignore("check_run "+e.Action, inst, repo)
+	}
+	if inst == 0 {
+		return ignore("not a delivery of the App (no installation)", inst, repo)
+	}
+	p := jobs.CheckRunPayload{
+		Delivery:       d,
+		InstallationID: inst,
+		Repo:           repo,
+		Action:         e.Action,
+		CheckRunID:     e.CheckRun.ID,
+		ExternalID:     e.CheckRun.ExternalID,
+		HeadSHA:        e.CheckRun.HeadSHA,
+		Sender:         e.Sender.Login,
+	}
+	if e.RequestedAction != nil {
+		p.Identifier = e.RequestedAction.Identifier
+	}
+	t, err := jobs.NewCheckRunTask(p)
+	return queued(t, err, inst, repo)
+}
+
+func routeCheckSuite(e *checkSuiteEvent, d jobs.Delivery) (Decision, error) {
+	repo, inst := e.Repo.FullName, e.Installation.ID
+	if e.Action != "rerequested" {
+		return ignore("check_suite "+e.Action, inst, repo)
+	}
+	if inst == 0 {
+		return ignore("not a delivery of the App (no installation)", inst, repo)
+	}
+	t, err := jobs.NewCheckRunTask(jobs.CheckRunPayload{
+		Delivery:       d,
+		InstallationID: inst,
+		Repo:           repo,
+		Action:         "rerequested",
+		CheckSuiteID:   e.CheckSuite.ID,
+		HeadSHA:        e.CheckSuite.HeadSHA,
+		Sender:         e.Sender.Login,
+	})
+	return queued(t, err, inst, repo)
+}
+
+func routeInstallation(e *installationEvent, d jobs.Delivery) (Decision, error) {
+	if e.Installation.ID == 0 {
+		return Decision{}, fmt.Errorf("%w: installation event without installation id", ErrMalformed)
+	}
+	t, err := jobs.NewInstallationTask(jobs.InstallationPayload{
+		Delivery:       d,
+		Event:          "installation",
+		Action:         e.Action,
+		InstallationID: e.Installation.ID,
+		Account:        e.Installation.Account.Login,
+		AllRepos:       e.Installation.RepositorySelection == "all",
+		Repos:          names(e.Repositories),
+	})
+	// Installation events are always taken, even for an installation not yet known.
+	return queued(t, err, 0, "")
+}
+
+func routeInstallationRepos(e *installationRepositoriesEvent, d jobs.Delivery) (Decision, error) {
+	if e.Installation.ID == 0 {
+		return Decision{}, fmt.Errorf("%w: installation_repositories event without installation id", ErrMalformed)
+	}
+	t, err := jobs.NewInstallationTask(jobs.InstallationPayload{
+		Delivery:       d,
+		Event:          "installation_repositories",
+		Action:         e.Action,
+		InstallationID: e.Installation.ID,
+		Account:        e.Installation.Account.Login,
+		AllRepos:       e.RepositorySelection == "all",
+		Added:          names(e.Added),
+		Removed:        names(e.Removed),
+	})
+	return queued(t, err, 0, "")
+}
