@@ -55,8 +55,10 @@ func (q *nopQueue) EnqueueContext(context.Context, *asynq.Task, ...asynq.Option)
 type nopDeliveries struct{}
 
 func (nopDeliveries) DeliverySeen(context.Context, string, string) (bool, error) { return false, nil }
-func (nopDeliveries) RememberDelivery(context.Context, string, string) error       { return nil }
-func (nopDeliveries) Serves(context.Context, int64, string) (bool, bool, error)    { return true, false, nil }
+func (nopDeliveries) RememberDelivery(context.Context, string, string) error     { return nil }
+func (nopDeliveries) Serves(context.Context, int64, string) (bool, bool, error) {
+	return true, false, nil
+}
 
 // FuzzSignature checks that no body is taken without the right signature:
 // whatever the body and the signature header, a delivery is queued only when
