@@ -18,6 +18,7 @@ type repository struct {
 	pulls          map[int]PullRequest
 	checkRuns      []*CheckRun
 	deployments    []*Deployment
+	files          map[string][]byte // "ref\x00path" → content
 }
 
 func (r *repository) fullName() string { return r.owner + "/" + r.name }
