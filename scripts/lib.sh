@@ -124,7 +124,10 @@ ensure_dockerd() {
   # vfs works on any filesystem (no overlay inside a sandbox); no iptables or bridge
   # because this machine may not have them, and test containers need no network.
   # setsid: the daemon outlives this script and ignores a Ctrl-C meant for dev.sh.
-  as_root setsid dockerd --storage-driver=vfs --iptables=false --ip-masq=false --bridge=none \
+  # Not through as_root: a function run with & is a subshell, and $! must be dockerd.
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" setsid dockerd --storage-driver=vfs --iptables=false --ip-masq=false --bridge=none \
     </dev/null >>"$log" 2>&1 &
   local pid=$! i
   for i in $(seq $((DOCKERD_START_TIMEOUT * 2))); do
