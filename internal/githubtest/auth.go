@@ -196,3 +196,20 @@ func newTokenValue() string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TokenCanRead reports whether token is a live installation token of this
+// server that may read repo's contents, as GitHub decides for a git clone.
+func (s *Server) TokenCanRead(token, repo string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tok := s.tokens[token]
+	full := strings.ToLower(repo)
+	r := s.repos[full]
+	if tok == nil || r == nil || !time.Now().Before(tok.expiresAt) || r.installationID != tok.installationID {
+		return false
+	}
+	if tok.repos != nil && !contains(tok.repos, full) {
+		return false
+	}
+	return permissionRank(tok.permissions["contents"]) >= permissionRank("read")
+}

@@ -39,6 +39,7 @@ type Server struct {
 	home     string // empty HOME for every git the server runs
 	git      string
 	want     string // the exact Authorization header value that is accepted
+	check    func(token, repo string) bool
 	srv      *httptest.Server
 	mu       sync.Mutex
 	reqs     []Request
@@ -69,6 +70,28 @@ func NewServer(t testing.TB, token string) *Server {
 	return s
 }
 
+// NewServerWithTokens is NewServer for tokens issued elsewhere (by the GitHub
+// API test server): check reports whether token may read repo ("owner/name").
+func NewServerWithTokens(t testing.TB, check func(token, repo string) bool) *Server {
+	t.Helper()
+	s := NewServer(t, "")
+	s.check = check
+	return s
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	if s.check == nil {
+		return subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(s.want)) == 1
+	}
+	user, token, ok := r.BasicAuth()
+	if !ok || user != "x-access-token" {
+		return false
+	}
+	owner, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	name, _, _ := strings.Cut(rest, "/")
+	return s.check(token, owner+"/"+strings.TrimSuffix(name, ".git"))
+}
+
 // BasicAuth returns the Authorization header value git sends for token when
 // told to authenticate as GitHub's "x-access-token" user.
 func BasicAuth(token string) string {
@@ -97,7 +120,7 @@ func (s *Server) FailWith(code int) {
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// Compare in constant time, as a real server would: the test server should
 	// not be the example of a timing oracle.
-	ok := subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(s.want)) == 1
+	ok := s.authorized(r)
 	s.mu.Lock()
 	s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Authorized: ok})
 	fail := s.failCode
