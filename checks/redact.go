@@ -19,8 +19,9 @@ var secretPatterns = []struct {
 }{
 	// GitHub tokens: installation (ghs_), personal (ghp_, github_pat_), OAuth (gho_, ghu_), refresh (ghr_).
 	{re: regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})`), repl: redacted},
-	// Credentials inside a URL: https://user:secret@host.
-	{re: regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@`), repl: "${1}" + redacted + "@"},
+	// The password inside a URL: https://user:secret@host. The user name stays
+	// (x-access-token, oauth2): it says which credential leaked.
+	{re: regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@`), repl: "${1}" + redacted + "@"},
 	// Authorization-style headers, as a verbose tool might echo them.
 	{re: regexp.MustCompile(`(?i)\b((?:proxy-)?authorization|x-registry-auth)(["']?\s*[:=]\s*["']?)(?:(?:basic|bearer|token)\s+)?[^\s"',]+`), repl: "${1}${2}" + redacted},
 	// JSON web tokens (App JWTs).
