@@ -1,0 +1,174 @@
+// Package api is Panda's HTTP interface: the webhook intake, the REST API of
+// connections, manual deployments and results, live progress as Server-Sent
+// Events, the deployment page GitHub's check runs link to, health checks,
+// Prometheus metrics and the OpenAPI description.
+//
+// Every answer of the REST API is the seed system's envelope
+// {"success", "message", "data"}. Routes are Go 1.22 ServeMux patterns; each
+// handler returns an error that one adapter maps to a status code.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pandadeploy/panda/api/connections"
+	"github.com/pandadeploy/panda/config"
+	"github.com/pandadeploy/panda/store"
+)
+
+// Deployer starts a deployment asked for through POST /api/v1/deploy. Package
+// jobs implements it: it creates the record and enqueues the first task, and
+// returns the record (status QUEUED or RUNNING). An error that
+// pipeline.IsPermanent reports as permanent is the caller's fault (400, with
+// pipeline.UserMessage); any other is a 503.
+type Deployer interface {
+	Deploy(ctx context.Context, req DeployRequest) (*store.Deployment, error)
+}
+
+// AWSVerifier checks an AWS connection before it is stored and returns the
+// account its credentials belong to. *connections.STSVerifier implements it;
+// an error wrapping connections.ErrRejected means AWS refused the
+// credentials (400), any other that AWS could not be asked (502).
+type AWSVerifier interface {
+	Verify(ctx context.Context, c connections.AWS) (accountID string, err error)
+}
+
+// Options are the dependencies of the handler returned by New.
+type Options struct {
+	// Store holds deployments and their event streams. Required.
+	Store *store.Store
+	// Connections holds the AWS and GitHub connections. Required.
+	Connections *connections.Store
+	// Logger receives request errors. If nil, slog.Default().
+	Logger *slog.Logger
+	// APIToken is the bearer token of the /api/v1 routes. If empty, every
+	// token is refused (fail closed) and only the by-id reads work.
+	APIToken config.Secret
+	// PublicURL is the app's external base URL, like https://panda.example.com,
+	// used in the links answered by POST /api/v1/deploy.
+	PublicURL string
+	// Webhook serves POST /webhook. If nil, that route answers 503.
+	Webhook http.Handler
+	// Deployer starts manual deployments. If nil, POST /api/v1/deploy answers 503.
+	Deployer Deployer
+	// AWSVerifier verifies AWS connections. If nil, POST /api/v1/connect/aws answers 503.
+	AWSVerifier AWSVerifier
+	// Registry is served at /metrics. If nil, a new registry with only Panda's metrics.
+	Registry *prometheus.Registry
+	// Metrics are the collectors the API updates. If nil, NewMetrics(Registry).
+	Metrics *Metrics
+	// Ready reports whether the app can serve (GET /readyz). If nil, a Redis PING.
+	Ready func(ctx context.Context) error
+	// Heartbeat is the interval of SSE heartbeat comments. If zero, 15 seconds.
+	Heartbeat time.Duration
+	// SSEWriteTimeout bounds each write to an SSE client, so a client that stops
+	// reading is dropped instead of holding its goroutine. If zero, 30 seconds.
+	SSEWriteTimeout time.Duration
+	// Now is the clock. If nil, time.Now.
+	Now func() time.Time
+}
+
+type server struct {
+	Options
+	log  *slog.Logger
+	hubs *hubs
+}
+
+// New returns the app's HTTP handler. It is safe for concurrent use. Server
+// timeouts (ReadHeaderTimeout and the others) are the caller's: SSE
+// responses clear their own write deadline.
+func New(opts Options) http.Handler {
+	s := &server{Options: opts, log: opts.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.Registry == nil {
+		s.Registry = prometheus.NewRegistry()
+	}
+	if s.Metrics == nil {
+		s.Metrics = NewMetrics(s.Registry)
+	}
+	if s.Heartbeat <= 0 {
+		s.Heartbeat = 15 * time.Second
+	}
+	if s.SSEWriteTimeout <= 0 {
+		s.SSEWriteTimeout = 30 * time.Second
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	s.PublicURL = strings.TrimRight(s.PublicURL, "/")
+	s.hubs = newHubs(s.Store, s.log)
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		mux.Handle(rt.pattern, rt.handler)
+	}
+	return mux
+}
+
+// route is one pattern of the mux; the OpenAPI test compares them with the spec.
+type route struct {
+	pattern string
+	handler http.Handler
+}
+
+func (s *server) routes() []route {
+	return []route{
+		{"POST /webhook", s.webhook()},
+		{"POST /api/v1/connect/aws", s.requireToken(s.handle(s.connectAWS))},
+		{"POST /api/v1/connect/github", s.requireToken(s.handle(s.connectGitHub))},
+		{"GET /api/v1/connections", s.requireToken(s.handle(s.listConnections))},
+		{"DELETE /api/v1/connections/aws/{name}", s.requireToken(s.handle(s.deleteAWS))},
+		{"DELETE /api/v1/connections/github/{owner}/{repo}", s.requireToken(s.handle(s.deleteGitHub))},
+		{"POST /api/v1/deploy", s.requireToken(s.handle(s.deploy))},
+		{"GET /api/v1/deployments", s.requireToken(s.handle(s.listDeployments))},
+		// The deployment's own reads also accept its unguessable id alone: the
+		// page GitHub links to runs in a browser that has no API token.
+		{"GET /api/v1/deploy/{id}/events", s.tokenOrID(s.handle(s.events))},
+		{"GET /api/v1/deploy/{id}/result", s.tokenOrID(s.handle(s.result))},
+		{"GET /deployments/{id}", s.tokenOrID(s.handle(s.page))},
+		{"GET /assets/deployment.js", s.handle(s.pageScript)},
+		{"GET /healthz", s.handle(s.healthz)},
+		{"GET /readyz", s.handle(s.readyz)},
+		{"GET /metrics", s.metricsHandler()},
+		{"GET /api/openapi.json", s.handle(s.openAPI)},
+		{"/", s.handle(s.notFound)},
+	}
+}
+
+func (s *server) webhook() http.Handler {
+	if s.Webhook != nil {
+		return s.Webhook
+	}
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return &Error{Status: http.StatusServiceUnavailable, Message: "webhooks are not configured"}
+	})
+}
+
+func (s *server) notFound(w http.ResponseWriter, r *http.Request) error {
+	return &Error{Status: http.StatusNotFound, Message: "no such route"}
+}
+
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) error {
+	return writeOK(w, http.StatusOK, "ok", nil)
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	check := s.Ready
+	if check == nil {
+		check = func(ctx context.Context) error { return s.Store.Redis().Ping(ctx).Err() }
+	}
+	if err := check(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		return &Error{Status: http.StatusServiceUnavailable, Message: "not ready"}
+	}
+	return writeOK(w, http.StatusOK, "ready", nil)
+}

@@ -1,0 +1,185 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/pandadeploy/panda/api/connections"
+	"github.com/pandadeploy/panda/config"
+)
+
+// awsBody is the body of POST /api/v1/connect/aws: a role ARN (preferred) with
+// an optional external id, or an access key pair.
+type awsBody struct {
+	Name            string `json:"name"`
+	Region          string `json:"region"`
+	RoleARN         string `json:"roleArn"`
+	ExternalID      string `json:"externalId"`
+	AccessKeyID     string `json:"accessKeyId"`
+	SecretAccessKey string `json:"secretAccessKey"`
+}
+
+var (
+	roleARNPattern    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
+	externalIDPattern = regexp.MustCompile(`^[\w+=,.@:/-]{2,1224}$`)
+	accessKeyPattern  = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
+	regionPattern     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
+)
+
+func (b awsBody) validate() error {
+	switch {
+	case !connections.ValidName(b.Name):
+		return badField("name", "required: 1 to 40 letters, digits, '_', '.' or '-'")
+	case b.Region != "" && !regionPattern.MatchString(b.Region):
+		return badField("region", "not an AWS region like eu-west-1")
+	case b.RoleARN != "" && (b.AccessKeyID != "" || b.SecretAccessKey != ""):
+		return badField("roleArn", "give either roleArn or accessKeyId and secretAccessKey, not both")
+	case b.RoleARN != "" && !roleARNPattern.MatchString(b.RoleARN):
+		return badField("roleArn", "not an IAM role ARN like arn:aws:iam::123456789012:role/panda")
+	case b.ExternalID != "" && b.RoleARN == "":
+		return badField("externalId", "only goes with roleArn")
+	case b.ExternalID != "" && !externalIDPattern.MatchString(b.ExternalID):
+		return badField("externalId", "2 to 1224 letters, digits or +=,.@:/-")
+	case b.RoleARN == "" && b.AccessKeyID == "":
+		return badField("roleArn", "required (or accessKeyId and secretAccessKey)")
+	case b.RoleARN == "" && !accessKeyPattern.MatchString(b.AccessKeyID):
+		return badField("accessKeyId", "not an AWS access key id")
+	case b.RoleARN == "" && (b.SecretAccessKey == "" || len(b.SecretAccessKey) > 128):
+		return badField("secretAccessKey", "required with accessKeyId")
+	}
+	return nil
+}
+
+func (s *server) connectAWS(w http.ResponseWriter, r *http.Request) error {
+	var b awsBody
+	if err := decode(w, r, &b); err != nil {
+		return err
+	}
+	if err := b.validate(); err != nil {
+		return err
+	}
+	if s.AWSVerifier == nil {
+		return &Error{Status: http.StatusServiceUnavailable, Message: "AWS verification is not configured"}
+	}
+	c := connections.AWS{Name: b.Name, Region: b.Region, RoleARN: b.RoleARN,
+		ExternalID: config.Secret(b.ExternalID), AccessKeyID: config.Secret(b.AccessKeyID),
+		SecretAccessKey: config.Secret(b.SecretAccessKey)}
+	account, err := s.verifyAWS(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	c.AccountID = account
+	if err := s.Connections.PutAWS(r.Context(), c); err != nil {
+		return err
+	}
+	return writeOK(w, http.StatusCreated, "AWS connection "+c.Name+" verified and stored",
+		map[string]any{"id": c.Name, "kind": "aws", "accountId": account})
+}
+
+func (s *server) verifyAWS(ctx context.Context, c connections.AWS) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	account, err := s.AWSVerifier.Verify(ctx, c)
+	field := "accessKeyId"
+	if c.UsesRole() {
+		field = "roleArn"
+	}
+	switch {
+	case errors.Is(err, connections.ErrRejected):
+		return "", badField(field, "%v", err)
+	case err != nil:
+		s.log.Warn("verify AWS connection", "connection", c.Name, "err", err)
+		return "", &Error{Status: http.StatusBadGateway, Message: "could not verify the connection with AWS STS; try again"}
+	}
+	return account, nil
+}
+
+// githubBody is the body of POST /api/v1/connect/github: a repository served
+// through an App installation, or through a token.
+type githubBody struct {
+	Repo           string `json:"repo"`
+	InstallationID int64  `json:"installationId"`
+	Token          string `json:"token"`
+}
+
+var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9_]{20,255}$`)
+
+func (b githubBody) validate() error {
+	switch {
+	case !connections.ValidRepo(b.Repo):
+		return badField("repo", "required: owner/name of a GitHub repository")
+	case b.InstallationID != 0 && b.Token != "":
+		return badField("token", "give either installationId or token, not both")
+	case b.InstallationID < 0:
+		return badField("installationId", "must be positive")
+	case b.InstallationID == 0 && b.Token == "":
+		return badField("installationId", "required (or token)")
+	case b.Token != "" && !tokenPattern.MatchString(b.Token):
+		return badField("token", "not a GitHub token")
+	}
+	return nil
+}
+
+func (s *server) connectGitHub(w http.ResponseWriter, r *http.Request) error {
+	var b githubBody
+	if err := decode(w, r, &b); err != nil {
+		return err
+	}
+	if err := b.validate(); err != nil {
+		return err
+	}
+	if b.InstallationID != 0 {
+		// An installation Panda knows must cover the repository; one it has no
+		// record of yet (its event predates this Redis) is taken on trust.
+		serves, known, err := s.Store.Serves(r.Context(), b.InstallationID, b.Repo)
+		if err != nil {
+			return err
+		}
+		if known && !serves {
+			return badField("installationId", "installation %d does not cover %s", b.InstallationID, b.Repo)
+		}
+	}
+	c := connections.GitHub{Repo: b.Repo, InstallationID: b.InstallationID, Token: config.Secret(b.Token)}
+	if err := s.Connections.PutGitHub(r.Context(), c); err != nil {
+		return err
+	}
+	auth := "installation"
+	if b.Token != "" {
+		auth = "token"
+	}
+	return writeOK(w, http.StatusCreated, "GitHub connection "+b.Repo+" stored",
+		map[string]any{"id": b.Repo, "kind": "github", "auth": auth})
+}
+
+func (s *server) listConnections(w http.ResponseWriter, r *http.Request) error {
+	list, err := s.Connections.List(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeOK(w, http.StatusOK, "", list)
+}
+
+func (s *server) deleteAWS(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	if !connections.ValidName(name) {
+		return &Error{Status: http.StatusNotFound, Message: "not found"}
+	}
+	if err := s.Connections.DeleteAWS(r.Context(), name); err != nil {
+		return err
+	}
+	return writeOK(w, http.StatusOK, "AWS connection "+name+" deleted", nil)
+}
+
+func (s *server) deleteGitHub(w http.ResponseWriter, r *http.Request) error {
+	repo := r.PathValue("owner") + "/" + r.PathValue("repo")
+	if !connections.ValidRepo(repo) {
+		return &Error{Status: http.StatusNotFound, Message: "not found"}
+	}
+	if err := s.Connections.DeleteGitHub(r.Context(), repo); err != nil {
+		return err
+	}
+	return writeOK(w, http.StatusOK, "GitHub connection "+repo+" deleted", nil)
+}

@@ -1,0 +1,78 @@
+// Package connections keeps the AWS and GitHub connections registered through
+// the API in Redis, with every secret sealed by a secrets.Box (AES-256-GCM
+// under PANDA_ENCRYPTION_KEY), and turns a stored AWS connection into AWS
+// credentials for the worker.
+//
+// It lives beside package api, which registers connections, and is imported by
+// the worker, which uses them; it knows nothing of HTTP.
+package connections
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/pandadeploy/panda/config"
+)
+
+// ErrNotFound is returned when no connection has the name asked for.
+var ErrNotFound = errors.New("connection not found")
+
+// AWS is a registered AWS account: a role to assume (preferred) with an
+// optional external id, or long-term access keys. .panda.yml's `aws:` names it.
+// The secret fields are config.Secret, so printing or logging an AWS redacts them.
+type AWS struct {
+	// Name identifies the connection, like "prod"; see ValidName.
+	Name string
+	// Region, if set, overrides the worker's default region.
+	Region string
+	// RoleARN is the role to assume. Either RoleARN or AccessKeyID is set.
+	RoleARN string
+	// ExternalID, if set, is passed to AssumeRole (the confused-deputy guard).
+	ExternalID      config.Secret
+	AccessKeyID     config.Secret
+	SecretAccessKey config.Secret
+	// AccountID is the account STS answered when the connection was verified.
+	AccountID string
+	CreatedAt time.Time
+}
+
+// UsesRole reports whether the connection assumes a role rather than using keys.
+func (c AWS) UsesRole() bool { return c.RoleARN != "" }
+
+// hasSecrets reports whether storing c needs the encryption key.
+func (c AWS) hasSecrets() bool {
+	return c.ExternalID != "" || c.AccessKeyID != "" || c.SecretAccessKey != ""
+}
+
+// GitHub is a registered repository: served through an installation of the
+// App, or, for installations without the App, through a token.
+type GitHub struct {
+	// Repo is owner/name.
+	Repo string
+	// InstallationID is the App installation that covers Repo, or 0 with a Token.
+	InstallationID int64
+	// Token is a GitHub token with access to Repo, when there is no installation.
+	Token     config.Secret
+	CreatedAt time.Time
+}
+
+var (
+	namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$`)
+	repoPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,39}/[A-Za-z0-9_.-]{1,100}$`)
+)
+
+// ValidName reports whether name may name an AWS connection: 1 to 40 letters,
+// digits, '_', '.' or '-', starting with a letter or digit. Names become part of
+// Redis keys and of STS session names, so nothing else is allowed.
+func ValidName(name string) bool { return namePattern.MatchString(name) }
+
+// ValidRepo reports whether repo has the shape owner/name of a GitHub repository.
+func ValidRepo(repo string) bool {
+	if !repoPattern.MatchString(repo) {
+		return false
+	}
+	_, name, _ := strings.Cut(repo, "/")
+	return name != "." && name != ".."
+}

@@ -1,0 +1,253 @@
+package connections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pandadeploy/panda/config"
+	"github.com/pandadeploy/panda/secrets"
+)
+
+const (
+	awsKey    = "panda:conn:aws"
+	githubKey = "panda:conn:github"
+)
+
+// Store keeps connections in two Redis hashes. Every method is safe for
+// concurrent use by any number of processes.
+type Store struct {
+	rdb redis.UniversalClient
+	box *secrets.Box
+	// Now is the clock. If nil, time.Now.
+	Now func() time.Time
+}
+
+// NewStore returns a Store on rdb sealing secrets with box. box may be nil
+// (no PANDA_ENCRYPTION_KEY): connections without secrets are still stored,
+// and storing or reading one with secrets fails with secrets.ErrNoKey.
+func NewStore(rdb redis.UniversalClient, box *secrets.Box) *Store {
+	return &Store{rdb: rdb, box: box}
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// record is the stored form: public fields in clear, secrets sealed together.
+type record struct {
+	Name           string    `json:"name,omitempty"`
+	Repo           string    `json:"repo,omitempty"`
+	Region         string    `json:"region,omitempty"`
+	RoleARN        string    `json:"roleArn,omitempty"`
+	AccountID      string    `json:"accountId,omitempty"`
+	InstallationID int64     `json:"installationId,omitempty"`
+	HasExternalID  bool      `json:"hasExternalId,omitempty"`
+	HasToken       bool      `json:"hasToken,omitempty"`
+	CreatedAt      time.Time `json:"createdAt"`
+	Sealed         []byte    `json:"sealed,omitempty"`
+}
+
+type sealedFields struct {
+	ExternalID      string `json:"externalId,omitempty"`
+	AccessKeyID     string `json:"accessKeyId,omitempty"`
+	SecretAccessKey string `json:"secretAccessKey,omitempty"`
+	Token           string `json:"token,omitempty"`
+}
+
+// ad binds a sealed value to its record, so it cannot be copied into another.
+func ad(hash, field string) []byte { return []byte(hash + ":" + field) }
+
+func (s *Store) seal(hash, field string, f sealedFields) ([]byte, error) {
+	if f == (sealedFields{}) {
+		return nil, nil
+	}
+	if s.box == nil {
+		return nil, secrets.ErrNoKey
+	}
+	plain, err := json.Marshal(f)
+	if err != nil {
+		return nil, fmt.Errorf("encode secrets: %w", err)
+	}
+	return s.box.Seal(plain, ad(hash, field))
+}
+
+func (s *Store) open(hash, field string, sealed []byte) (sealedFields, error) {
+	var f sealedFields
+	if len(sealed) == 0 {
+		return f, nil
+	}
+	if s.box == nil {
+		return f, secrets.ErrNoKey
+	}
+	plain, err := s.box.Open(sealed, ad(hash, field))
+	if err != nil {
+		return f, fmt.Errorf("open secrets of %s: %w", field, err)
+	}
+	if err := json.Unmarshal(plain, &f); err != nil {
+		return f, fmt.Errorf("decode secrets of %s: %w", field, err)
+	}
+	return f, nil
+}
+
+// PutAWS stores c under c.Name, replacing any connection of that name.
+// It fails with secrets.ErrNoKey when c has secrets and the Store has no key.
+func (s *Store) PutAWS(ctx context.Context, c AWS) error {
+	sealed, err := s.seal(awsKey, c.Name, sealedFields{
+		ExternalID:      c.ExternalID.Reveal(),
+		AccessKeyID:     c.AccessKeyID.Reveal(),
+		SecretAccessKey: c.SecretAccessKey.Reveal(),
+	})
+	if err != nil {
+		return err
+	}
+	rec := record{Name: c.Name, Region: c.Region, RoleARN: c.RoleARN, AccountID: c.AccountID,
+		HasExternalID: c.ExternalID != "", CreatedAt: s.now().UTC(), Sealed: sealed}
+	return s.put(ctx, awsKey, c.Name, rec)
+}
+
+// PutGitHub stores c under c.Repo, replacing any connection of that repository.
+// It fails with secrets.ErrNoKey when c has a token and the Store has no key.
+func (s *Store) PutGitHub(ctx context.Context, c GitHub) error {
+	sealed, err := s.seal(githubKey, c.Repo, sealedFields{Token: c.Token.Reveal()})
+	if err != nil {
+		return err
+	}
+	rec := record{Repo: c.Repo, InstallationID: c.InstallationID, HasToken: c.Token != "",
+		CreatedAt: s.now().UTC(), Sealed: sealed}
+	return s.put(ctx, githubKey, c.Repo, rec)
+}
+
+func (s *Store) put(ctx context.Context, hash, field string, rec record) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode connection %s: %w", field, err)
+	}
+	if err := s.rdb.HSet(ctx, hash, field, data).Err(); err != nil {
+		return fmt.Errorf("store connection %s: %w", field, err)
+	}
+	return nil
+}
+
+func (s *Store) get(ctx context.Context, hash, field string) (record, error) {
+	var rec record
+	data, err := s.rdb.HGet(ctx, hash, field).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return rec, fmt.Errorf("connection %s: %w", field, ErrNotFound)
+	}
+	if err != nil {
+		return rec, fmt.Errorf("read connection %s: %w", field, err)
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return rec, fmt.Errorf("decode connection %s: %w", field, err)
+	}
+	return rec, nil
+}
+
+// AWS returns the AWS connection called name with its secrets, or ErrNotFound.
+func (s *Store) AWS(ctx context.Context, name string) (AWS, error) {
+	rec, err := s.get(ctx, awsKey, name)
+	if err != nil {
+		return AWS{}, err
+	}
+	f, err := s.open(awsKey, name, rec.Sealed)
+	if err != nil {
+		return AWS{}, err
+	}
+	return AWS{Name: rec.Name, Region: rec.Region, RoleARN: rec.RoleARN, AccountID: rec.AccountID,
+		ExternalID: config.Secret(f.ExternalID), AccessKeyID: config.Secret(f.AccessKeyID),
+		SecretAccessKey: config.Secret(f.SecretAccessKey), CreatedAt: rec.CreatedAt}, nil
+}
+
+// GitHub returns the connection of repo with its token, or ErrNotFound.
+func (s *Store) GitHub(ctx context.Context, repo string) (GitHub, error) {
+	rec, err := s.get(ctx, githubKey, repo)
+	if err != nil {
+		return GitHub{}, err
+	}
+	f, err := s.open(githubKey, repo, rec.Sealed)
+	if err != nil {
+		return GitHub{}, err
+	}
+	return GitHub{Repo: rec.Repo, InstallationID: rec.InstallationID, Token: config.Secret(f.Token),
+		CreatedAt: rec.CreatedAt}, nil
+}
+
+// Summary describes a connection without any of its secrets, for listings.
+type Summary struct {
+	Kind           string    `json:"kind"` // aws or github
+	ID             string    `json:"id"`   // the AWS name, or the repository
+	Auth           string    `json:"auth"` // role, keys, installation or token
+	Region         string    `json:"region,omitempty"`
+	RoleARN        string    `json:"roleArn,omitempty"`
+	HasExternalID  bool      `json:"hasExternalId,omitempty"`
+	AccountID      string    `json:"accountId,omitempty"`
+	InstallationID int64     `json:"installationId,omitempty"`
+	CreatedAt      time.Time `json:"createdAt"`
+}
+
+// List returns every connection, AWS first, each kind sorted by id. It never
+// decrypts anything, so it works without the key and cannot leak a secret.
+func (s *Store) List(ctx context.Context) ([]Summary, error) {
+	out := []Summary{}
+	for _, hash := range []string{awsKey, githubKey} {
+		all, err := s.rdb.HGetAll(ctx, hash).Result()
+		if err != nil {
+			return nil, fmt.Errorf("list connections: %w", err)
+		}
+		part := make([]Summary, 0, len(all))
+		for field, data := range all {
+			var rec record
+			if err := json.Unmarshal([]byte(data), &rec); err != nil {
+				return nil, fmt.Errorf("decode connection %s: %w", field, err)
+			}
+			part = append(part, summarize(hash, field, rec))
+		}
+		sort.Slice(part, func(i, j int) bool { return part[i].ID < part[j].ID })
+		out = append(out, part...)
+	}
+	return out, nil
+}
+
+func summarize(hash, field string, rec record) Summary {
+	sum := Summary{ID: field, Region: rec.Region, RoleARN: rec.RoleARN, HasExternalID: rec.HasExternalID,
+		AccountID: rec.AccountID, InstallationID: rec.InstallationID, CreatedAt: rec.CreatedAt}
+	switch {
+	case hash == awsKey && rec.RoleARN != "":
+		sum.Kind, sum.Auth = "aws", "role"
+	case hash == awsKey:
+		sum.Kind, sum.Auth = "aws", "keys"
+	case rec.HasToken:
+		sum.Kind, sum.Auth = "github", "token"
+	default:
+		sum.Kind, sum.Auth = "github", "installation"
+	}
+	return sum
+}
+
+// DeleteAWS removes the AWS connection called name, or returns ErrNotFound.
+func (s *Store) DeleteAWS(ctx context.Context, name string) error { return s.del(ctx, awsKey, name) }
+
+// DeleteGitHub removes the connection of repo, or returns ErrNotFound.
+func (s *Store) DeleteGitHub(ctx context.Context, repo string) error {
+	return s.del(ctx, githubKey, repo)
+}
+
+func (s *Store) del(ctx context.Context, hash, field string) error {
+	n, err := s.rdb.HDel(ctx, hash, field).Result()
+	if err != nil {
+		return fmt.Errorf("delete connection %s: %w", field, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("connection %s: %w", field, ErrNotFound)
+	}
+	return nil
+}

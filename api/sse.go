@@ -1,0 +1,198 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pandadeploy/panda/store"
+)
+
+// historyPage is how many events one history read asks Redis for.
+const historyPage = 500
+
+// streamIDPattern is a Redis Stream entry id. Last-Event-ID is checked
+// against it before use: it is echoed into Redis commands, and nothing else
+// (no newline, no header injection) may pass.
+var streamIDPattern = regexp.MustCompile(`^[0-9]{1,20}-[0-9]{1,20}$`)
+
+// streamID is a parsed stream entry id, ordered by (ms, seq).
+type streamID struct{ ms, seq uint64 }
+
+func parseStreamID(s string) (streamID, bool) {
+	if !streamIDPattern.MatchString(s) {
+		return streamID{}, false
+	}
+	a, b, _ := strings.Cut(s, "-")
+	ms, err1 := strconv.ParseUint(a, 10, 64)
+	seq, err2 := strconv.ParseUint(b, 10, 64)
+	return streamID{ms, seq}, err1 == nil && err2 == nil
+}
+
+func (a streamID) after(b streamID) bool { return a.ms > b.ms || (a.ms == b.ms && a.seq > b.seq) }
+
+// events serves GET /api/v1/deploy/{id}/events: the deployment's history after
+// Last-Event-ID (all of it without one), then its live events, until a done or
+// error event, the client leaves, or a write to it times out.
+func (s *server) events(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.deployment(r)
+	if err != nil {
+		return err
+	}
+	c := &sseClient{s: s, id: d.ID, w: w, rc: http.NewResponseController(w)}
+	if last := r.Header.Get("Last-Event-ID"); last != "" {
+		id, ok := parseStreamID(last)
+		if !ok {
+			return badField("Last-Event-ID", "not an event id of this stream")
+		}
+		c.last, c.lastID = last, id
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	// The server's WriteTimeout would cut a long stream: each write gets its own
+	// deadline instead (see flush).
+	_ = c.rc.SetWriteDeadline(time.Time{})
+
+	s.Metrics.SSEClients.Inc()
+	defer s.Metrics.SSEClients.Dec()
+	if err := c.run(r.Context()); err != nil && r.Context().Err() == nil {
+		s.log.Info("event stream ended", "deployment_id", d.ID, "err", err)
+	}
+	return nil
+}
+
+// sseClient is one event-stream response. Only its handler goroutine uses it.
+type sseClient struct {
+	s      *server
+	id     string
+	w      http.ResponseWriter
+	rc     *http.ResponseController
+	last   string // id of the last event sent ("" before the first)
+	lastID streamID
+}
+
+var errStreamEnded = errors.New("stream ended")
+
+// run sends the history, then joins the hub and sends live events. The
+// history is read again after joining: the hub may have read events before
+// this client joined that the first read did not see. Events the client
+// already has are skipped by id, so there is no gap and no duplicate.
+func (c *sseClient) run(ctx context.Context) error {
+	if _, err := fmt.Fprintf(c.w, "retry: 2000\n\n"); err != nil {
+		return err
+	}
+	if err := c.history(ctx); err != nil {
+		return ignoreEnd(err)
+	}
+	h, n := c.s.hubs.join(c.id, c.last)
+	defer c.s.hubs.leave(h)
+	if err := c.history(ctx); err != nil {
+		return ignoreEnd(err)
+	}
+	beat := time.NewTicker(c.s.Heartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-beat.C:
+			if err := c.heartbeat(); err != nil {
+				return err
+			}
+		case <-n.ready:
+			if err := c.send(n.events); err != nil {
+				return ignoreEnd(err)
+			}
+			n = n.next
+		}
+	}
+}
+
+func ignoreEnd(err error) error {
+	if errors.Is(err, errStreamEnded) {
+		return nil
+	}
+	return err
+}
+
+// history sends the stored events after the last one sent, page by page.
+func (c *sseClient) history(ctx context.Context) error {
+	for {
+		evs, err := c.s.Store.Events(ctx, c.id, c.last, historyPage, 0)
+		if err != nil {
+			return err
+		}
+		if err := c.send(evs); err != nil {
+			return err
+		}
+		if len(evs) < historyPage {
+			return nil
+		}
+	}
+}
+
+// send writes the events after the last one sent and flushes. It returns
+// errStreamEnded after a final event.
+func (c *sseClient) send(evs []store.StreamEvent) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	for _, ev := range evs {
+		id, ok := parseStreamID(ev.ID)
+		if !ok || (c.last != "" && !id.after(c.lastID)) {
+			continue
+		}
+		if err := writeEvent(c.w, ev); err != nil {
+			return err
+		}
+		c.last, c.lastID = ev.ID, id
+		if ev.Final() {
+			if err := c.flush(); err != nil {
+				return err
+			}
+			return errStreamEnded
+		}
+	}
+	return c.flush()
+}
+
+func (c *sseClient) heartbeat() error {
+	if _, err := c.w.Write([]byte(": heartbeat\n\n")); err != nil {
+		return err
+	}
+	return c.flush()
+}
+
+// flush pushes buffered events to the client under a write deadline, so a
+// client that stopped reading is dropped rather than kept forever.
+func (c *sseClient) flush() error {
+	_ = c.rc.SetWriteDeadline(time.Now().Add(c.s.SSEWriteTimeout))
+	return c.rc.Flush()
+}
+
+// writeEvent writes one event in SSE framing. The event name is one of three
+// fixed words and the data is one line of JSON (encoding/json escapes
+// newlines), so nothing read from the stream can forge a field or an event.
+func writeEvent(w http.ResponseWriter, ev store.StreamEvent) error {
+	name := store.EventStage
+	switch ev.Type {
+	case store.EventDone, store.EventError:
+		name = ev.Type
+	}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode event %s: %w", ev.ID, err)
+	}
+	_, err = fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", ev.ID, name, data)
+	return err
+}
