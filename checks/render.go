@@ -102,10 +102,15 @@ func title(d *store.Deployment, stage string, p phase, conclusion string) string
 	case ConclusionCancelled:
 		return v[0] + " cancelled"
 	}
-	if d.Error == "" {
+	msg := firstLine(d.Error)
+	switch {
+	case msg == "":
 		return v[0] + " failed"
+	case strings.HasPrefix(strings.ToLower(msg), strings.ToLower(v[0])+" failed"):
+		// The message already says so ("build failed at Dockerfile line 3…").
+		return shorten(v[0]+msg[len(v[0]):], 120)
 	}
-	return shorten(v[0]+" failed: "+firstLine(d.Error), 120)
+	return shorten(v[0]+" failed: "+msg, 120)
 }
 
 func runningTitle(d *store.Deployment, stage string) string {
@@ -152,7 +157,7 @@ func summary(d *store.Deployment, stage string, p phase, conclusion string) stri
 	var b strings.Builder
 	headline(&b, d, stage, p, conclusion)
 	details(&b, d)
-	stageTable(&b, d, stage, p)
+	stageTable(&b, d, stage, p, conclusion)
 	artifacts(&b, d)
 	return shorten(b.String(), maxOutputChars)
 }
@@ -165,7 +170,11 @@ func headline(b *strings.Builder, d *store.Deployment, stage string, p phase, co
 	case phaseRunning:
 		fmt.Fprintf(b, "### ⏳ %s…\n\n", v[1])
 	case phaseDone:
-		fmt.Fprintf(b, "### ✅ %s%s\n\n", v[2], inDuration(d, stage))
+		what := v[2]
+		if stage == "deploy" {
+			what += " to " + code(d.Environment)
+		}
+		fmt.Fprintf(b, "### ✅ %s%s\n\n", what, inDuration(d, stage))
 	case phaseSkipped:
 		fmt.Fprintf(b, "### ⏭️ Skipped: %s\n\n", skipReason(d))
 	case phaseFailed:
@@ -190,7 +199,7 @@ func waitingSummary(d *store.Deployment, behind string, position int) string {
 	fmt.Fprintf(&b, "### ⏸️ Queued behind %s (position %d)\n\n", code(behind), position)
 	fmt.Fprintf(&b, "Another deployment to %s is running. This one starts when the deployments ahead of it are done.\n\n", code(d.Environment))
 	details(&b, d)
-	stageTable(&b, d, "", phaseQueued)
+	stageTable(&b, d, "", phaseQueued, "")
 	return b.String()
 }
 
@@ -211,25 +220,33 @@ func details(b *strings.Builder, d *store.Deployment) {
 	fmt.Fprintf(b, "- **Deployment:** %s\n\n", code(d.ID))
 }
 
-// stageTable lists every stage with its state; stage in phase p is the one
-// being reported, the others are inferred from the record.
-func stageTable(b *strings.Builder, d *store.Deployment, stage string, p phase) {
+// stageTable lists every stage with its state; stage in phase p (ending with
+// conclusion) is the one being reported, the others are inferred from the record.
+func stageTable(b *strings.Builder, d *store.Deployment, stage string, p phase, conclusion string) {
 	b.WriteString("| Stage | State | Duration |\n| --- | --- | --- |\n")
 	for _, s := range []string{"clone", "build", "push", "deploy"} {
-		sp := phaseOf(d, s)
+		sp, c := phaseOf(d, s), failedConclusion(d.Status)
 		if s == stage {
-			sp = p
+			sp, c = p, conclusion
 		}
 		dur := "—"
 		if t, ok := d.StageDurations[s]; ok {
 			dur = formatDuration(t)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s |\n", s, stateLabel(sp), dur)
+		fmt.Fprintf(b, "| %s | %s | %s |\n", s, stateLabel(sp, c), dur)
 	}
 	b.WriteString("\n")
 }
 
-func stateLabel(p phase) string {
+func stateLabel(p phase, conclusion string) string {
+	if p == phaseFailed {
+		switch conclusion {
+		case ConclusionTimedOut:
+			return "⏱️ timed out"
+		case ConclusionCancelled:
+			return "🚫 cancelled"
+		}
+	}
 	return [...]string{"⏸️ queued", "⏳ running", "✅ done", "❌ failed", "⏭️ skipped"}[p]
 }
 

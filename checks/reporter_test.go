@@ -204,7 +204,7 @@ func TestFailure(t *testing.T) {
 			wantConclusion: "failure", wantTitle: "Clone failed: .panda.yml line 4: environments.production.container_port: must be a number"},
 		{name: "build", failAt: "build", status: store.StatusFailed, err: "build failed at docker/Dockerfile line 3 (RUN make): exit code 2",
 			annotations:    []checks.Annotation{checks.DockerfileAnnotation("./docker/Dockerfile", 3, "RUN make", "exit code 2")},
-			wantConclusion: "failure", wantTitle: "Build failed: build failed at docker/Dockerfile line 3 (RUN make): exit code 2"},
+			wantConclusion: "failure", wantTitle: "Build failed at docker/Dockerfile line 3 (RUN make): exit code 2"},
 		{name: "push", failAt: "push", status: store.StatusFailed, err: "ECR refused the push",
 			wantConclusion: "failure", wantTitle: "Push failed: ECR refused the push"},
 		{name: "deploy_rolled_back", failAt: "deploy", status: store.StatusFailed, err: "ECS rolled back the deployment",
