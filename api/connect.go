@@ -24,7 +24,7 @@ type awsBody struct {
 
 var (
 	roleARNPattern    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
-	externalIDPattern = regexp.MustCompile(`^[\w+=,.@:/-]{2,1224}$`)
+	externalIDPattern = regexp.MustCompile(`^[\w+=,.@:/-]{2,1000}$`) // AWS allows 1224; Go regexp repeats stop at 1000
 	accessKeyPattern  = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
 	regionPattern     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
 )
@@ -42,7 +42,7 @@ func (b awsBody) validate() error {
 	case b.ExternalID != "" && b.RoleARN == "":
 		return badField("externalId", "only goes with roleArn")
 	case b.ExternalID != "" && !externalIDPattern.MatchString(b.ExternalID):
-		return badField("externalId", "2 to 1224 letters, digits or +=,.@:/-")
+		return badField("externalId", "2 to 1000 letters, digits or +=,.@:/-")
 	case b.RoleARN == "" && b.AccessKeyID == "":
 		return badField("roleArn", "required (or accessKeyId and secretAccessKey)")
 	case b.RoleARN == "" && !accessKeyPattern.MatchString(b.AccessKeyID):

@@ -51,9 +51,9 @@ var (
 	branchPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_./-]{0,254}$`)
 	// git refuses these in ref names (git check-ref-format).
 	badBranchPattern = regexp.MustCompile(`\.\.|//|@\{|\.lock$|/$|\.$`)
-	envPattern    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	ecsPattern    = regexp.MustCompile(`^[A-Za-z0-9_:/.-]{1,255}$`)
-	familyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	envPattern       = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	ecsPattern       = regexp.MustCompile(`^[A-Za-z0-9_:/.-]{1,255}$`)
+	familyPattern    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 )
 
 func (b deployBody) validate() error {
