@@ -59,9 +59,29 @@ type Deployment struct {
 	// Error is the message shown to users; ErrorStage names the stage it came from.
 	Error      string `json:"error,omitempty"`
 	ErrorStage string `json:"errorStage,omitempty"`
+	// Target is where the deployment goes, fixed when it is created (from the
+	// commit's .panda.yml or the API request), so a retry deploys the same thing.
+	Target Target `json:"target"`
 	// CheckRuns maps a stage name to the id of its GitHub check run, so a retried
 	// task updates the same check runs instead of creating new ones.
 	CheckRuns map[string]int64 `json:"checkRuns,omitempty"`
+}
+
+// Target is the environment a deployment goes to, as .panda.yml or the API named it.
+type Target struct {
+	Region          string            `json:"region"`
+	AWSConnection   string            `json:"awsConnection,omitempty"`
+	ECRRepository   string            `json:"ecrRepository"`
+	StateMachineARN string            `json:"stateMachineArn"`
+	Cluster         string            `json:"cluster"`
+	Service         string            `json:"service"`
+	TaskFamily      string            `json:"taskFamily"`
+	ContainerPort   int               `json:"containerPort"`
+	DesiredCount    int               `json:"desiredCount"`
+	Dockerfile      string            `json:"dockerfile,omitempty"`
+	Trigger         string            `json:"trigger,omitempty"` // stepfunctions (default) or eventbridge
+	BuildArgs       map[string]string `json:"buildArgs,omitempty"`
+	Submodules      bool              `json:"submodules,omitempty"`
 }
 
 // Duration is how long the deployment ran, or has been running at now.

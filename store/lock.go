@@ -68,3 +68,8 @@ func (s *Store) LockHolder(ctx context.Context, name string) (string, error) {
 	}
 	return v, nil
 }
+
+// Release frees the lock named name if token holds it.
+func (s *Store) Release(ctx context.Context, name, token string) error {
+	return s.Unlock(ctx, Lock{Key: lockKey(name), Token: token})
+}

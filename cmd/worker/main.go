@@ -1,0 +1,136 @@
+// Command worker runs Panda's Asynq task handlers: it turns webhook tasks into
+// deployments and drives each deployment through clone, build, push and the
+// Step Functions rollout.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/docker/docker/client"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/config"
+	"github.com/pandadeploy/panda/githubapp"
+	"github.com/pandadeploy/panda/jobs"
+	"github.com/pandadeploy/panda/pipeline/image"
+	"github.com/pandadeploy/panda/store"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "panda worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfg, err := config.LoadWorker(os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	rdb, err := newRedis(ctx, cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	gh, err := githubapp.New(githubapp.Config{AppID: cfg.GitHub.AppID, PrivateKey: []byte(cfg.GitHub.PrivateKey.Reveal()), APIURL: cfg.GitHub.APIURL})
+	if err != nil {
+		return fmt.Errorf("GitHub App: %w", err)
+	}
+	docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return fmt.Errorf("Docker client (DOCKER_HOST): %w", err)
+	}
+	defer docker.Close()
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("AWS configuration: %w", err)
+	}
+
+	st := store.New(rdb)
+	deployer := &jobs.Deployer{
+		Store:         st,
+		Queue:         asynq.NewClientFromRedisClient(rdb),
+		Checks:        newChecks(cfg, gh, logger),
+		Tokens:        gh,
+		Builder:       &image.Builder{Engine: docker, MaxContextBytes: cfg.MaxContextBytes, Timeout: cfg.BuildTimeout},
+		AWS:           &jobs.AWSProvider{Base: awsCfg, Engine: docker},
+		GitURL:        cfg.GitHub.URL,
+		WorkDir:       cfg.WorkDir,
+		BuildTimeout:  cfg.BuildTimeout,
+		DeployTimeout: cfg.DeployTimeout,
+		Logger:        logger,
+	}
+	intake := &jobs.GitHubHandler{Store: st, GitHub: gh, Deployer: deployer, Logger: logger}
+
+	mux := asynq.NewServeMux()
+	mux.Use(jobs.LogTasks(logger))
+	deployer.Register(mux)
+	intake.Register(mux)
+
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Concurrency:    cfg.Concurrency,
+		Queues:         jobs.Queues(),
+		RetryDelayFunc: jobs.RetryDelay,
+		IsFailure:      jobs.IsFailure,
+		// Running tasks get this long to finish on SIGTERM; then they go back
+		// to the queue and another worker resumes them.
+		ShutdownTimeout: 25 * time.Second,
+		Logger:          jobs.AsynqLogger{L: logger.With("component", "asynq")},
+		LogLevel:        asynq.WarnLevel,
+	})
+	if err := srv.Start(mux); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	logger.Info("worker started", "concurrency", cfg.Concurrency)
+	<-ctx.Done()
+	logger.Info("worker shutting down")
+	srv.Shutdown()
+	return nil
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// newRedis connects and refuses a Redis that may evict keys.
+func newRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
+	rdb, err := store.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.CheckEvictionPolicy(ctx, rdb); err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	return rdb, nil
+}
+
+func newChecks(cfg config.Worker, gh *githubapp.Factory, logger *slog.Logger) *checks.Reporter {
+	return &checks.Reporter{
+		Clients: func(ctx context.Context, id int64) (checks.API, error) {
+			c, err := gh.Client(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			return c.Checks, nil
+		},
+		PublicURL: cfg.PublicURL,
+		Logger:    logger,
+	}
+}

@@ -1,0 +1,211 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/pipeline"
+	"github.com/pandadeploy/panda/pipeline/image"
+	"github.com/pandadeploy/panda/pipeline/source"
+	"github.com/pandadeploy/panda/store"
+)
+
+// HandleBuild runs the clone, build and push stages of a deployment, then
+// queues its start. A retry after a crash redoes clone and build (the engine's
+// cache makes that cheap) unless the image was already pushed; pushing again
+// is idempotent because the registry stores by digest.
+func (d *Deployer) HandleBuild(ctx context.Context, t *asynq.Task) error {
+	_, dep, done, err := d.load(ctx, t)
+	if done {
+		return err
+	}
+	if dep.ImageURI == "" {
+		dep, err = d.markRunning(ctx, dep)
+		if err != nil {
+			return err
+		}
+		if err := d.buildAndPush(ctx, dep); err != nil {
+			return err
+		}
+	}
+	return d.enqueue(ctx, NewStartTask(dep.ID, 0, 0))
+}
+
+func (d *Deployer) markRunning(ctx context.Context, dep *store.Deployment) (*store.Deployment, error) {
+	if dep.Status == store.StatusRunning {
+		return dep, nil
+	}
+	dep, err := d.Store.Update(ctx, dep.ID, func(x *store.Deployment) error {
+		x.Status = store.StatusRunning
+		if x.StartedAt.IsZero() {
+			x.StartedAt = d.now()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.event(ctx, dep, store.Event{Type: store.EventStage, Message: "Deployment started",
+		Details: map[string]any{"status": string(store.StatusRunning)}})
+	return dep, nil
+}
+
+// buildAndPush runs the three stages; on failure it has already recorded the
+// outcome (or returned the error for a retry).
+func (d *Deployer) buildAndPush(ctx context.Context, dep *store.Deployment) error {
+	tok, err := d.Tokens.RepoToken(ctx, dep.InstallationID, dep.Repo)
+	if err != nil {
+		return d.stageFailed(ctx, dep, pipeline.StageClone, pipeline.TransientError(err, "could not get a token to clone %s", dep.Repo))
+	}
+	var co *source.Checkout
+	err = d.runStage(ctx, dep, pipeline.StageClone, func(ctx context.Context) error {
+		co, err = source.Clone(ctx, source.Request{
+			BaseURL: d.GitURL, Repo: dep.Repo, SHA: dep.SHA, Branch: dep.Branch,
+			Token: tok.Value, Submodules: dep.Target.Submodules, TempRoot: d.WorkDir,
+		})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer co.Close()
+
+	var built image.BuildResult
+	err = d.runStage(ctx, dep, pipeline.StageBuild, func(ctx context.Context) error {
+		built, err = d.Builder.Build(ctx, image.BuildRequest{
+			Dir:        co.Dir,
+			Dockerfile: dep.Target.Dockerfile,
+			Tags:       []string{localTag(dep)},
+			Labels:     labels(d.GitURL, dep),
+			BuildArgs:  dep.Target.BuildArgs,
+			OnLog:      d.logger(ctx, dep, pipeline.StageBuild),
+		})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return d.runStage(ctx, dep, pipeline.StagePush, func(ctx context.Context) error {
+		pusher, err := d.AWS.Pusher(ctx, dep.Target)
+		if err != nil {
+			return err
+		}
+		res, err := pusher.Push(ctx, image.PushRequest{
+			Image:      built.ImageID,
+			Repository: ecrRepository(dep),
+			Tags:       imageTags(dep),
+			OnProgress: d.logger(ctx, dep, pipeline.StagePush),
+		})
+		if err != nil {
+			return err
+		}
+		updated, err := d.Store.Update(ctx, dep.ID, func(x *store.Deployment) error { x.ImageURI = res.ImageURI; return nil })
+		if err != nil {
+			return err
+		}
+		*dep = *updated
+		return nil
+	})
+}
+
+// runStage runs one stage: it marks the stage started in the events and its
+// check run, runs it, and records its duration and outcome.
+func (d *Deployer) runStage(ctx context.Context, dep *store.Deployment, stage pipeline.Stage, run func(context.Context) error) error {
+	if cur, err := d.Store.Get(ctx, dep.ID); err == nil && cur.Status.Final() {
+		return fmt.Errorf("deployment %s ended while it ran (%s): %w", dep.ID, cur.Status, asynq.SkipRetry)
+	}
+	start := d.now()
+	d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(stage), Message: stageTitle(stage) + " started",
+		Details: map[string]any{"phase": "started"}})
+	d.checkErr(dep, "start", d.Checks.Start(ctx, dep, string(stage)))
+	if err := run(ctx); err != nil {
+		return d.stageFailed(ctx, dep, stage, err)
+	}
+	took := d.now().Sub(start)
+	updated, err := d.Store.Update(ctx, dep.ID, func(x *store.Deployment) error {
+		if x.StageDurations == nil {
+			x.StageDurations = map[string]time.Duration{}
+		}
+		x.StageDurations[string(stage)] = took
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	*dep = *updated
+	d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(stage),
+		Message: fmt.Sprintf("%s finished in %s", stageTitle(stage), took.Round(time.Millisecond)),
+		Details: map[string]any{"phase": "finished", "durationMs": took.Milliseconds(), "imageUri": dep.ImageURI}})
+	d.checkErr(dep, "finish", d.Checks.Finish(ctx, dep, string(stage), checks.ResultFor(dep, string(stage))))
+	return nil
+}
+
+// logger returns the OnLog callback of a stage: each line becomes an event and
+// goes to the check run's log tail (which coalesces its updates).
+func (d *Deployer) logger(ctx context.Context, dep *store.Deployment, stage pipeline.Stage) func(string) {
+	return func(line string) {
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			return
+		}
+		d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(stage), Message: line, Details: map[string]any{"phase": "log"}})
+		d.checkErr(dep, "log", d.Checks.Log(ctx, dep, string(stage), line))
+	}
+}
+
+func stageTitle(s pipeline.Stage) string {
+	switch s {
+	case pipeline.StageClone:
+		return "Clone"
+	case pipeline.StageBuild:
+		return "Build"
+	case pipeline.StagePush:
+		return "Push"
+	}
+	return "Deploy"
+}
+
+var tagUnsafe = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+
+// imageTags are the commit SHA (what a retry pushes again, idempotently) and
+// {owner}-{repo}-{branch}-{timestamp} from the deployment's creation time, so
+// a retry makes the same tag.
+func imageTags(dep *store.Deployment) []string {
+	ref := dep.Branch
+	if ref == "" {
+		ref = dep.Environment
+	}
+	human := tagUnsafe.ReplaceAllString(strings.ReplaceAll(dep.Repo, "/", "-")+"-"+ref, "-")
+	human = strings.Trim(human, "-.")
+	stamp := dep.CreatedAt.UTC().Format("20060102150405")
+	if max := 128 - len(stamp) - 1; len(human) > max {
+		human = human[:max]
+	}
+	return []string{dep.SHA, human + "-" + stamp}
+}
+
+func localTag(dep *store.Deployment) string {
+	return "panda-build/" + ecrRepository(dep) + ":" + dep.SHA
+}
+
+func ecrRepository(dep *store.Deployment) string {
+	if dep.Target.ECRRepository != "" {
+		return dep.Target.ECRRepository
+	}
+	owner, name, _ := strings.Cut(dep.Repo, "/")
+	return image.RepositoryName(owner, name)
+}
+
+func labels(gitURL string, dep *store.Deployment) map[string]string {
+	return map[string]string{
+		"org.opencontainers.image.source":   strings.TrimRight(gitURL, "/") + "/" + dep.Repo,
+		"org.opencontainers.image.revision": dep.SHA,
+		"org.opencontainers.image.created":  dep.CreatedAt.UTC().Format(time.RFC3339),
+	}
+}

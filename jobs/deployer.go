@@ -1,0 +1,195 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/githubapp"
+	"github.com/pandadeploy/panda/pipeline"
+	"github.com/pandadeploy/panda/pipeline/image"
+	"github.com/pandadeploy/panda/pipeline/rollout"
+	"github.com/pandadeploy/panda/store"
+)
+
+// Enqueuer is what jobs need of *asynq.Client.
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// Checks is the check-run lifecycle of a deployment; *checks.Reporter has it.
+// Its failures never fail a deployment: GitHub being down must not stop a rollout.
+type Checks interface {
+	Queue(ctx context.Context, d *store.Deployment) (map[string]int64, error)
+	Waiting(ctx context.Context, d *store.Deployment, behind string, position int) error
+	Start(ctx context.Context, d *store.Deployment, stage string) error
+	Log(ctx context.Context, d *store.Deployment, stage, line string) error
+	Finish(ctx context.Context, d *store.Deployment, stage string, r checks.Result) error
+	Skip(ctx context.Context, d *store.Deployment, stages ...string) error
+}
+
+var (
+	_ Checks  = (*checks.Reporter)(nil)
+	_ Tokens  = (*githubapp.Factory)(nil)
+	_ Builder = (*image.Builder)(nil)
+	_ Pusher  = (*image.Pusher)(nil)
+	_ Rollout = (*rollout.Client)(nil)
+)
+
+// Tokens gives repository-scoped installation tokens; *githubapp.Factory has it.
+type Tokens interface {
+	RepoToken(ctx context.Context, installationID int64, repo string) (githubapp.Token, error)
+}
+
+// Builder builds images; *image.Builder has it.
+type Builder interface {
+	Build(ctx context.Context, req image.BuildRequest) (image.BuildResult, error)
+}
+
+// Pusher pushes images to ECR; *image.Pusher has it.
+type Pusher interface {
+	Push(ctx context.Context, req image.PushRequest) (image.PushResult, error)
+}
+
+// Rollout starts and follows executions; *rollout.Client has it.
+type Rollout interface {
+	Start(ctx context.Context, req rollout.StartRequest) (string, error)
+	Poll(ctx context.Context, executionARN string, cur rollout.Cursor) (rollout.Progress, error)
+	Stop(ctx context.Context, executionARN, cause string) error
+}
+
+// AWS hands out the AWS-backed stages for a deployment's target (its region
+// and AWS connection).
+type AWS interface {
+	Pusher(ctx context.Context, t store.Target) (Pusher, error)
+	Rollout(ctx context.Context, t store.Target) (Rollout, error)
+}
+
+// Deployer drives deployments through the build, start and follow tasks.
+// Its fields are set once before the worker starts.
+type Deployer struct {
+	Store   *store.Store
+	Queue   Enqueuer
+	Checks  Checks
+	Tokens  Tokens
+	Builder Builder
+	AWS     AWS
+	// GitURL is GITHUB_URL, the base clones are made from.
+	GitURL string
+	// WorkDir holds checkouts. If empty, the OS temp dir.
+	WorkDir string
+	// BuildTimeout bounds the build task. If zero, 20 minutes.
+	BuildTimeout time.Duration
+	// DeployTimeout bounds following the execution. If zero, 30 minutes.
+	DeployTimeout time.Duration
+	// WaitInterval is how often a deployment waiting for its environment looks
+	// again. If zero, 5 seconds.
+	WaitInterval time.Duration
+	Logger       *slog.Logger
+	// Now is the clock. If nil, time.Now.
+	Now func() time.Time
+}
+
+// lockTTL bounds how long a dead worker can hold an environment: every poll
+// of a running execution extends it.
+const lockTTL = 10 * time.Minute
+
+func (d *Deployer) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+func (d *Deployer) buildTimeout() time.Duration {
+	if d.BuildTimeout > 0 {
+		return d.BuildTimeout
+	}
+	return 20 * time.Minute
+}
+
+func (d *Deployer) waitInterval() time.Duration {
+	if d.WaitInterval > 0 {
+		return d.WaitInterval
+	}
+	return 5 * time.Second
+}
+
+// Register adds the deployment task handlers to mux.
+func (d *Deployer) Register(mux *asynq.ServeMux) {
+	mux.HandleFunc(TypeBuild, d.HandleBuild)
+	mux.HandleFunc(TypeStart, d.HandleStart)
+	mux.HandleFunc(TypeFollow, d.HandleFollow)
+}
+
+// load decodes a chain task and reads its deployment. done is true when there
+// is nothing left to do: the deployment is gone or already final.
+func (d *Deployer) load(ctx context.Context, t *asynq.Task) (p DeployPayload, dep *store.Deployment, done bool, err error) {
+	if err := decode(t, &p); err != nil {
+		return p, nil, true, err
+	}
+	dep, err = d.Store.Get(ctx, p.DeploymentID)
+	if errors.Is(err, store.ErrNotFound) {
+		d.Logger.Warn("task for an unknown deployment", "deployment_id", p.DeploymentID, "task_type", t.Type())
+		return p, nil, true, nil
+	}
+	if err != nil {
+		return p, nil, true, err
+	}
+	return p, dep, dep.Status.Final(), nil
+}
+
+// enqueue queues a follow-up task; a TaskID conflict means an earlier attempt
+// of this task already queued it.
+func (d *Deployer) enqueue(ctx context.Context, t *asynq.Task) error {
+	if _, err := d.Queue.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue %s: %w", t.Type(), err)
+	}
+	return nil
+}
+
+// lastAttempt reports whether the running task will not be retried again.
+func lastAttempt(ctx context.Context) bool {
+	n, ok1 := asynq.GetRetryCount(ctx)
+	max, ok2 := asynq.GetMaxRetry(ctx)
+	return ok1 && ok2 && n >= max
+}
+
+// stageFailed ends dep as FAILED when err is permanent or this was the last
+// attempt, and otherwise returns err so Asynq retries the task.
+func (d *Deployer) stageFailed(ctx context.Context, dep *store.Deployment, stage pipeline.Stage, err error) error {
+	log := d.Logger.With("deployment_id", dep.ID, "repo", dep.Repo, "sha", dep.SHA)
+	if ctx.Err() == nil && !pipeline.IsPermanent(err) && !lastAttempt(ctx) {
+		log.Warn("stage failed, will retry", "stage", stage, "err", err)
+		d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(stage),
+			Message: pipeline.UserMessage(err, string(stage)+" failed") + "; retrying"})
+		return err
+	}
+	log.Error("stage failed", "stage", stage, "err", err)
+	msg := pipeline.UserMessage(err, string(stage)+" failed because of an internal error; Panda's logs have the details")
+	var stepErr *image.StepError
+	var annotations []checks.Annotation
+	if errors.As(err, &stepErr) && stepErr.Line > 0 {
+		annotations = append(annotations, checks.DockerfileAnnotation(stepErr.Dockerfile, stepErr.Line, stepErr.Instruction, stepErr.Message))
+	}
+	return d.finish(context.WithoutCancel(ctx), dep, store.StatusFailed, stage, msg, annotations)
+}
+
+// event appends to the deployment's event stream. A lost event is logged, not
+// fatal: the record, not the stream, is the truth about a deployment.
+func (d *Deployer) event(ctx context.Context, dep *store.Deployment, ev store.Event) {
+	if _, err := d.Store.Append(ctx, dep.ID, ev); err != nil {
+		d.Logger.Warn("append event", "deployment_id", dep.ID, "err", err)
+	}
+}
+
+func (d *Deployer) checkErr(dep *store.Deployment, what string, err error) {
+	if err != nil {
+		d.Logger.Warn("check run update failed", "deployment_id", dep.ID, "what", what, "err", err)
+	}
+}

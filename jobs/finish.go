@@ -1,0 +1,89 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+
+	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/pipeline"
+	"github.com/pandadeploy/panda/store"
+)
+
+// finish writes dep's final status (once: a deployment already final is left
+// alone), concludes its check runs, ends its event stream and frees its
+// environment. stage is the stage that failed, or "" when none did. The
+// message is the user-facing one.
+func (d *Deployer) finish(ctx context.Context, dep *store.Deployment, status store.Status, stage pipeline.Stage, msg string, annotations []checks.Annotation) error {
+	updated, err := d.Store.Update(ctx, dep.ID, func(x *store.Deployment) error {
+		x.Status = status
+		x.EndedAt = d.now()
+		if x.StartedAt.IsZero() {
+			x.StartedAt = x.EndedAt
+		}
+		if status != store.StatusSucceeded {
+			x.Error, x.ErrorStage = msg, string(stage)
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrFinal) {
+		d.release(ctx, dep)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	d.Logger.Info("deployment finished", "deployment_id", dep.ID, "repo", dep.Repo, "sha", dep.SHA, "status", status)
+	d.concludeChecks(ctx, updated, status, stage, msg, annotations)
+	ev := store.Event{Type: store.EventDone, Stage: string(stage), Message: "Deployment succeeded",
+		Details: map[string]any{"status": string(status), "imageUri": updated.ImageURI,
+			"blueServiceUrl": updated.BlueURL, "greenServiceUrl": updated.GreenURL}}
+	if status != store.StatusSucceeded {
+		ev.Type, ev.Message = store.EventError, msg
+	}
+	d.event(ctx, updated, ev)
+	d.release(ctx, updated)
+	return nil
+}
+
+// concludeChecks completes every stage's check run that is not complete yet:
+// the first of them (the one that failed, or was running) with the conclusion
+// the status calls for, the ones after it as skipped.
+func (d *Deployer) concludeChecks(ctx context.Context, dep *store.Deployment, status store.Status, failed pipeline.Stage, msg string, annotations []checks.Annotation) {
+	if status == store.StatusSucceeded {
+		d.checkErr(dep, "finish", d.Checks.Finish(ctx, dep, string(pipeline.StageDeploy), checks.ResultFor(dep, string(pipeline.StageDeploy))))
+		return
+	}
+	var pending []string
+	for _, s := range pipeline.Stages {
+		if _, done := dep.StageDurations[string(s)]; !done || s == failed {
+			pending = append(pending, string(s))
+		}
+	}
+	if len(pending) == 0 {
+		return
+	}
+	if status == store.StatusSuperseded {
+		for _, s := range pending {
+			d.checkErr(dep, "finish", d.Checks.Finish(ctx, dep, s, checks.Result{Conclusion: "skipped", Title: msg}))
+		}
+		return
+	}
+	r := checks.ResultFor(dep, pending[0], annotations...)
+	r.Conclusion = conclusion(status)
+	d.checkErr(dep, "finish", d.Checks.Finish(ctx, dep, pending[0], r))
+	if len(pending) > 1 {
+		d.checkErr(dep, "skip", d.Checks.Skip(ctx, dep, pending[1:]...))
+	}
+}
+
+func conclusion(s store.Status) string {
+	switch s {
+	case store.StatusCanceled:
+		return "cancelled"
+	case store.StatusTimeout:
+		return "timed_out"
+	case store.StatusSuperseded:
+		return "skipped"
+	}
+	return "failure"
+}

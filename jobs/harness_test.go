@@ -1,0 +1,246 @@
+package jobs_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/client"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/githubapp"
+	"github.com/pandadeploy/panda/internal/awstest"
+	"github.com/pandadeploy/panda/internal/dockertest"
+	"github.com/pandadeploy/panda/internal/githubtest"
+	"github.com/pandadeploy/panda/internal/gittest"
+	"github.com/pandadeploy/panda/internal/registrytest"
+	"github.com/pandadeploy/panda/internal/testenv"
+	"github.com/pandadeploy/panda/jobs"
+	"github.com/pandadeploy/panda/pipeline/image"
+	"github.com/pandadeploy/panda/store"
+)
+
+// harness is one whole Panda worker in process, against real Redis, a real
+// Docker engine, a real registry standing in for ECR, real git over HTTP, and
+// the GitHub and AWS test servers behind the real clients.
+type harness struct {
+	t        *testing.T
+	rdb      redis.UniversalClient
+	store    *store.Store
+	queue    *asynq.Client
+	gh       *githubtest.Server
+	git      *gittest.Server
+	aws      *awstest.Server
+	reg      *registrytest.Registry
+	docker   *client.Client
+	repo     *gittest.Repo
+	smARN    string
+	workDir  string
+	deployer *jobs.Deployer
+	logs     *syncBuilder
+}
+
+const (
+	testRepo = "acme/app"
+	testInst = int64(42)
+)
+
+func pandaYML(smARN string, extra string) string {
+	return `environments:
+  production:
+    branch: main
+    region: us-east-1
+    state_machine_arn: ` + smARN + `
+    cluster: prod
+    service: web
+    task_family: web
+    container_port: 8080
+    desired_count: 2
+` + extra
+}
+
+// syncBuilder collects the worker's log lines from concurrent handlers.
+type syncBuilder struct {
+	mu  sync.Mutex
+	out strings.Builder
+}
+
+func (b *syncBuilder) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.out.Write(p)
+}
+
+func (b *syncBuilder) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.out.String()
+}
+
+func newHarness(t *testing.T, deployTimeout time.Duration) *harness {
+	t.Helper()
+	h := &harness{t: t, docker: dockertest.Client(t), workDir: t.TempDir()}
+	rdb, err := store.Open(context.Background(), testenv.Redis(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	h.rdb, h.store, h.queue = rdb, store.New(rdb), asynq.NewClientFromRedisClient(rdb)
+
+	h.aws = awstest.NewServer(t, awstest.WithStep(20*time.Millisecond))
+	user, pass := h.aws.RegistryAuth()
+	h.reg = registrytest.New(t, registrytest.Options{Username: user, Password: pass})
+	h.aws.SetRegistryURL(h.reg.URL())
+	h.smARN = h.aws.StateMachineARN("panda-bluegreen")
+	h.aws.AddStateMachine(h.smARN, awstest.BlueGreenDefinition())
+
+	h.gh = githubtest.NewServer(t)
+	h.gh.AddInstallation(testInst, testRepo)
+	h.git = gittest.NewServerWithTokens(t, h.gh.TokenCanRead)
+	h.repo = h.git.CreateRepo("acme", "app")
+	factory, err := githubapp.New(githubapp.Config{AppID: h.gh.AppID(), PrivateKey: h.gh.PrivateKeyPEM(), APIURL: h.gh.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	logs := &syncBuilder{}
+	logger := slog.New(slog.NewJSONHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.deployer = &jobs.Deployer{
+		Store: h.store,
+		Queue: h.queue,
+		Checks: &checks.Reporter{
+			Clients: func(ctx context.Context, id int64) (checks.API, error) {
+				c, err := factory.Client(ctx, id)
+				if err != nil {
+					return nil, err
+				}
+				return c.Checks, nil
+			},
+			PublicURL:   "http://panda.test",
+			MinInterval: 50 * time.Millisecond,
+		},
+		Tokens:        factory,
+		Builder:       &image.Builder{Engine: h.docker},
+		AWS:           &jobs.AWSProvider{Base: h.aws.Config(), Engine: h.docker},
+		GitURL:        h.git.URL(),
+		WorkDir:       h.workDir,
+		DeployTimeout: deployTimeout,
+		WaitInterval:  200 * time.Millisecond,
+		Logger:        logger,
+	}
+	intake := &jobs.GitHubHandler{Store: h.store, GitHub: factory, Deployer: h.deployer, Logger: logger}
+	mux := asynq.NewServeMux()
+	mux.Use(jobs.LogTasks(logger))
+	h.deployer.Register(mux)
+	intake.Register(mux)
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Concurrency:              4,
+		Queues:                   jobs.Queues(),
+		RetryDelayFunc:           func(int, error, *asynq.Task) time.Duration { return 100 * time.Millisecond },
+		DelayedTaskCheckInterval: 100 * time.Millisecond,
+		ShutdownTimeout:          5 * time.Second,
+		LogLevel:                 asynq.ErrorLevel,
+	})
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	h.logs = logs
+	return h
+}
+
+// testWriter shows the worker's log in verbose test output only.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	if testing.Verbose() {
+		w.t.Log(strings.TrimSpace(string(p)))
+	}
+	return len(p), nil
+}
+
+// commit pushes files to main with .panda.yml served by the contents API.
+func (h *harness) commit(files map[string]string, yml string) string {
+	h.t.Helper()
+	if yml != "" {
+		files[".panda.yml"] = yml
+	}
+	sha := h.repo.Commit("main", files, "change")
+	if yml != "" {
+		h.gh.SetFile(testRepo, sha, ".panda.yml", []byte(yml))
+	}
+	return sha
+}
+
+var deliveries int
+
+// push enqueues the task the webhook intake makes of a push to main.
+func (h *harness) push(sha, message string) {
+	h.t.Helper()
+	deliveries++
+	task, err := jobs.NewPushTask(jobs.PushPayload{
+		Delivery:       jobs.Delivery{HookID: "1", ID: h.t.Name() + "-" + sha[:7] + "-" + strings.Repeat("x", deliveries)},
+		InstallationID: testInst, Repo: testRepo, Branch: "main", SHA: sha, Message: message, Sender: "octocat",
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := h.queue.Enqueue(task); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// waitFinal waits for the deployment of sha to reach a final status.
+func (h *harness) waitFinal(sha string, within time.Duration) *store.Deployment {
+	h.t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		list, err := h.store.List(context.Background(), store.Filter{Repo: testRepo, SHA: sha})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if len(list) > 1 {
+			h.t.Fatalf("%d deployments for one push", len(list))
+		}
+		if len(list) == 1 && list[0].Status.Final() {
+			return list[0]
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	h.t.Fatalf("deployment of %s did not finish within %v", sha, within)
+	return nil
+}
+
+func (h *harness) events(id string) []store.StreamEvent {
+	h.t.Helper()
+	evs, err := h.store.Events(context.Background(), id, "", 100000, 0)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return evs
+}
+
+// workDirEmpty asserts no checkout was left behind. The final status is
+// written while the stage's checkout still exists, so allow the handler a
+// moment to return and remove it.
+func (h *harness) workDirEmpty() {
+	h.t.Helper()
+	var entries []os.DirEntry
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var err error
+		if entries, err = os.ReadDir(h.workDir); err != nil {
+			h.t.Fatal(err)
+		}
+		if len(entries) == 0 {
+			return
+		}
+	}
+	h.t.Errorf("work dir not cleaned: %d entries left", len(entries))
+}

@@ -1,0 +1,173 @@
+package jobs_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/pandadeploy/panda/internal/awstest"
+	"github.com/pandadeploy/panda/internal/dockertest"
+	"github.com/pandadeploy/panda/store"
+)
+
+const dockerfile = "FROM scratch\nCOPY hello.txt /hello.txt\n"
+
+func TestPushDeploysToProduction(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, 0)
+	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi\n"}, pandaYML(h.smARN, ""))
+	h.push(sha, "ship it")
+	dep := h.waitFinal(sha, 2*time.Minute)
+
+	if dep.Status != store.StatusSucceeded {
+		t.Fatalf("status %s (%s: %s), want SUCCEEDED", dep.Status, dep.ErrorStage, dep.Error)
+	}
+	for _, stage := range []string{"clone", "build", "push", "deploy"} {
+		if dep.StageDurations[stage] <= 0 {
+			t.Errorf("no duration for stage %s: %v", stage, dep.StageDurations)
+		}
+	}
+	// The image Panda reported is in the registry under the commit's tag.
+	_, digest, ok := strings.Cut(dep.ImageURI, "@")
+	if !ok {
+		t.Fatalf("image URI %q has no digest", dep.ImageURI)
+	}
+	got, err := h.reg.ManifestDigest("acme-app", sha)
+	if err != nil || got != digest {
+		t.Fatalf("registry has %s:%s at %q (%v), Panda reported %s", "acme-app", sha, got, err, digest)
+	}
+	if enabled, exists := h.aws.ScanOnPush("acme-app"); !exists || !enabled {
+		t.Errorf("ECR repository exists=%v scanOnPush=%v", exists, enabled)
+	}
+	// Exactly one execution, with the expected input.
+	execs := h.aws.Executions(h.smARN)
+	if len(execs) != 1 {
+		t.Fatalf("%d executions, want 1", len(execs))
+	}
+	out, err := sfn.NewFromConfig(h.aws.Config()).DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: &execs[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var input map[string]any
+	if err := json.Unmarshal([]byte(*out.Input), &input); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"imageUri": dep.ImageURI, "cluster": "prod", "service": "web", "taskFamily": "web",
+		"containerPort": 8080.0, "desiredCount": 2.0, "repository": testRepo, "commit": sha, "environment": "production", "deploymentId": dep.ID}
+	for k, v := range want {
+		if input[k] != v {
+			t.Errorf("execution input %s = %v, want %v", k, input[k], v)
+		}
+	}
+	if *out.Name != dep.ID {
+		t.Errorf("execution name %s, want the deployment id %s", *out.Name, dep.ID)
+	}
+	if dep.GreenURL == "" {
+		t.Error("no green URL from the execution output")
+	}
+	// Events arrive in stage order and end with done.
+	evs := h.events(dep.ID)
+	var order []string
+	for _, ev := range evs {
+		if ph, _ := ev.Details["phase"].(string); ph == "started" {
+			order = append(order, ev.Stage)
+		}
+	}
+	if strings.Join(order, ",") != "clone,build,push,deploy" {
+		t.Errorf("stages started in order %v", order)
+	}
+	if last := evs[len(evs)-1]; last.Type != store.EventDone {
+		t.Errorf("last event %+v, want done", last)
+	}
+	states := map[string]bool{}
+	for _, ev := range evs {
+		if s, _ := ev.Details["state"].(string); s != "" {
+			states[s] = true
+		}
+	}
+	for _, s := range []string{"EnsureInfra", "RegisterTaskDefinition", "UpdateService", "BlueGreenDeployment"} {
+		if !states[s] {
+			t.Errorf("no event for state %s", s)
+		}
+	}
+	// Four check runs, all concluded success, linked to the deployment.
+	runs := h.gh.CheckRuns(testRepo)
+	if len(runs) != 4 {
+		t.Fatalf("%d check runs, want 4", len(runs))
+	}
+	for _, r := range runs {
+		if r.Status != "completed" || r.Conclusion != "success" || r.ExternalID != dep.ID {
+			t.Errorf("check run %s: %s/%s external_id %s", r.Name, r.Status, r.Conclusion, r.ExternalID)
+		}
+	}
+	h.workDirEmpty()
+	if strings.Contains(h.logs.String(), "ghs_") {
+		t.Error("an installation token reached the log")
+	}
+}
+
+func TestFailures(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		files     map[string]string
+		setup     func(h *harness)
+		timeout   time.Duration
+		badSHA    bool
+		wantState store.Status
+		wantStage string
+		wantMsg   string
+	}{
+		{name: "unknown-commit", badSHA: true, wantState: store.StatusFailed, wantStage: "clone", wantMsg: "not"},
+		{name: "missing-dockerfile", files: map[string]string{"hello.txt": "hi"}, wantState: store.StatusFailed, wantStage: "build", wantMsg: "Dockerfile"},
+		{name: "failing-run", files: map[string]string{"Dockerfile": "FROM {{busybox}}\nRUN true\nRUN false\n"}, wantState: store.StatusFailed, wantStage: "build", wantMsg: "line 3"},
+		{name: "registry-refuses", files: map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi"}, setup: func(h *harness) { h.reg.RefusePushes(403) }, wantState: store.StatusFailed, wantStage: "push", wantMsg: ""},
+		{name: "execution-fails-at-update-service", files: map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi"},
+			setup: func(h *harness) { h.aws.SetOutcome(h.smARN, awstest.Outcome{FailAt: "UpdateService", Cause: "service web not found"}) },
+			wantState: store.StatusFailed, wantStage: "deploy", wantMsg: "UpdateService"},
+		{name: "execution-never-ends", files: map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi"},
+			setup:   func(h *harness) { h.aws.SetOutcome(h.smARN, awstest.Outcome{HangAt: "BlueGreenDeployment"}) },
+			timeout: 2 * time.Second, wantState: store.StatusTimeout, wantStage: "deploy", wantMsg: "timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, tt.timeout)
+			files := map[string]string{}
+			for k, v := range tt.files {
+				files[k] = strings.ReplaceAll(v, "{{busybox}}", dockertest.BusyboxBase(t, h.docker))
+			}
+			if tt.setup != nil {
+				tt.setup(h)
+			}
+			sha := h.commit(files, pandaYML(h.smARN, ""))
+			if tt.badSHA {
+				sha = strings.Repeat("ab", 20)
+				h.gh.SetFile(testRepo, sha, ".panda.yml", []byte(pandaYML(h.smARN, "")))
+			}
+			h.push(sha, "change")
+			dep := h.waitFinal(sha, 2*time.Minute)
+			if dep.Status != tt.wantState || dep.ErrorStage != tt.wantStage {
+				t.Fatalf("status %s at stage %q (%s), want %s at %s", dep.Status, dep.ErrorStage, dep.Error, tt.wantState, tt.wantStage)
+			}
+			if !strings.Contains(strings.ToLower(dep.Error), strings.ToLower(tt.wantMsg)) {
+				t.Errorf("error %q does not mention %q", dep.Error, tt.wantMsg)
+			}
+			evs := h.events(dep.ID)
+			last := evs[len(evs)-1]
+			if last.Type != store.EventError || last.Stage != tt.wantStage {
+				t.Errorf("last event %+v, want an error event naming %s", last, tt.wantStage)
+			}
+			for _, r := range h.gh.CheckRuns(testRepo) {
+				if r.Status != "completed" {
+					t.Errorf("check run %s left %s", r.Name, r.Status)
+				}
+			}
+			h.workDirEmpty()
+		})
+	}
+}

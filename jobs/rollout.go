@@ -1,0 +1,218 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/pandadeploy/panda/pipeline"
+	"github.com/pandadeploy/panda/pipeline/rollout"
+	"github.com/pandadeploy/panda/store"
+)
+
+// HandleStart waits for the deployment's environment to be free, then starts
+// its execution (named after the deployment, so a retry cannot start a second
+// one) and queues the first poll. While it waits it re-enqueues itself; when
+// a newer deployment of the same environment is waiting too, this one is
+// SUPERSEDED: deploying an image that is about to be replaced helps nobody.
+func (d *Deployer) HandleStart(ctx context.Context, t *asynq.Task) error {
+	p, dep, done, err := d.load(ctx, t)
+	if done {
+		return err
+	}
+	if dep.ExecutionARN == "" {
+		ok, err := d.takeEnvironment(ctx, dep, p.Step)
+		if err != nil || !ok {
+			return err
+		}
+		if dep, err = d.startExecution(ctx, dep); err != nil || dep == nil {
+			return err
+		}
+	}
+	cur := rollout.Cursor{StartedAt: d.now()}
+	return d.enqueue(ctx, NewFollowTask(dep.ID, 1, cur, rollout.NextInterval(cur)))
+}
+
+// takeEnvironment takes the environment's lock for dep, or queues dep behind
+// the holder (and reports false).
+func (d *Deployer) takeEnvironment(ctx context.Context, dep *store.Deployment, step int) (bool, error) {
+	if err := d.Store.Ready(ctx, dep); err != nil {
+		return false, err
+	}
+	ahead, newer, err := d.Store.Line(ctx, dep)
+	if err != nil {
+		return false, err
+	}
+	if newer != "" {
+		msg := "Superseded by " + newer + ", a newer deployment of " + dep.Environment
+		return false, d.finish(ctx, dep, store.StatusSuperseded, "", msg, nil)
+	}
+	env := store.EnvName(dep.Repo, dep.Environment)
+	_, ok, err := d.Store.TryLock(ctx, env, dep.ID, lockTTL)
+	if err != nil {
+		return false, err
+	}
+	if ok {
+		return true, d.Store.LeaveLine(ctx, dep)
+	}
+	holder, err := d.Store.LockHolder(ctx, env)
+	if err != nil {
+		return false, err
+	}
+	msg := fmt.Sprintf("Queued behind %s (position %d)", holder, ahead+1)
+	if step == 0 {
+		d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(pipeline.StageDeploy), Message: msg,
+			Details: map[string]any{"phase": "waiting", "behind": holder, "position": ahead + 1}})
+	}
+	d.checkErr(dep, "waiting", d.Checks.Waiting(ctx, dep, holder, ahead+1))
+	return false, d.enqueue(ctx, NewStartTask(dep.ID, step+1, d.waitInterval()))
+}
+
+// startExecution starts the execution and records its ARN. It returns a nil
+// deployment when the start failed for good (the deployment is then final).
+func (d *Deployer) startExecution(ctx context.Context, dep *store.Deployment) (*store.Deployment, error) {
+	d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(pipeline.StageDeploy), Message: "Deploy started",
+		Details: map[string]any{"phase": "started"}})
+	d.checkErr(dep, "start", d.Checks.Start(ctx, dep, string(pipeline.StageDeploy)))
+	rc, err := d.AWS.Rollout(ctx, dep.Target)
+	if err != nil {
+		return nil, d.stageFailed(ctx, dep, pipeline.StageDeploy, err)
+	}
+	arn, err := rc.Start(ctx, rollout.StartRequest{
+		StateMachineARN: dep.Target.StateMachineARN,
+		Name:            dep.ID,
+		Input: rollout.Input{
+			ImageURI:      dep.ImageURI,
+			Cluster:       dep.Target.Cluster,
+			Service:       dep.Target.Service,
+			TaskFamily:    dep.Target.TaskFamily,
+			ContainerPort: dep.Target.ContainerPort,
+			DesiredCount:  dep.Target.DesiredCount,
+			Repository:    dep.Repo,
+			Commit:        dep.SHA,
+			Environment:   dep.Environment,
+			DeploymentID:  dep.ID,
+		},
+	})
+	if err != nil {
+		return nil, d.stageFailed(ctx, dep, pipeline.StageDeploy, err)
+	}
+	dep, err = d.Store.Update(ctx, dep.ID, func(x *store.Deployment) error { x.ExecutionARN = arn; return nil })
+	if err != nil {
+		return nil, err
+	}
+	d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(pipeline.StageDeploy), Message: "Step Functions execution started",
+		Details: map[string]any{"phase": "log", "executionArn": arn}})
+	return dep, nil
+}
+
+// HandleFollow reads the execution's new history once. Until the execution
+// ends it re-enqueues itself with ProcessIn, so no handler sleeps through a
+// half-hour rollout and a shutdown never strands one.
+func (d *Deployer) HandleFollow(ctx context.Context, t *asynq.Task) error {
+	p, dep, done, err := d.load(ctx, t)
+	if done {
+		if dep != nil {
+			d.release(ctx, dep)
+		}
+		return err
+	}
+	rc, err := d.AWS.Rollout(ctx, dep.Target)
+	if err != nil {
+		return d.stageFailed(ctx, dep, pipeline.StageDeploy, err)
+	}
+	prog, err := rc.Poll(ctx, dep.ExecutionARN, p.Cursor)
+	if err != nil {
+		return d.stageFailed(ctx, dep, pipeline.StageDeploy, err)
+	}
+	for _, ev := range prog.Events {
+		line := fmt.Sprintf("%s %s", ev.State, ev.Phase)
+		if ev.Error != "" {
+			line += ": " + ev.Error
+		}
+		d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(pipeline.StageDeploy), Message: line, Timestamp: ev.Time,
+			Details: map[string]any{"phase": "state", "state": ev.State, "statePhase": string(ev.Phase)}})
+		d.checkErr(dep, "log", d.Checks.Log(ctx, dep, string(pipeline.StageDeploy), line))
+	}
+	if prog.Done {
+		return d.ended(ctx, dep, prog)
+	}
+	if prog.Cursor.TimedOut(d.now(), d.DeployTimeout) {
+		if err := rc.Stop(ctx, dep.ExecutionARN, "Panda: deployment timeout"); err != nil {
+			return err
+		}
+		return d.finishDeploy(ctx, dep, prog.Cursor, store.StatusTimeout, "The rollout did not finish within the deployment timeout", rollout.Output{})
+	}
+	if _, _, err := d.Store.TryLock(ctx, store.EnvName(dep.Repo, dep.Environment), dep.ID, lockTTL); err != nil {
+		return err
+	}
+	return d.enqueue(ctx, NewFollowTask(dep.ID, p.Step+1, prog.Cursor, rollout.NextInterval(prog.Cursor)))
+}
+
+// ended records the end of the execution. A rollout that ECS rolled back is a
+// failure, whatever the execution's own status says.
+func (d *Deployer) ended(ctx context.Context, dep *store.Deployment, prog rollout.Progress) error {
+	status, msg := store.StatusSucceeded, ""
+	switch {
+	case prog.Status == rollout.StatusAborted:
+		status, msg = store.StatusCanceled, "The rollout was stopped"
+	case prog.Status == rollout.StatusTimedOut:
+		status, msg = store.StatusTimeout, "The state machine timed out"
+	case prog.Status != rollout.StatusSucceeded || prog.Output.RolledBack || prog.Failure != nil:
+		status, msg = store.StatusFailed, "The rollout failed"
+		if f := prog.Failure; f != nil {
+			msg = fmt.Sprintf("%s failed: %s", f.State, firstNonEmpty(f.Cause, f.Error))
+		}
+		if prog.Output.RolledBack || prog.Cursor.RolledBack {
+			msg += "; ECS rolled back to the previous version"
+		}
+	}
+	return d.finishDeploy(ctx, dep, prog.Cursor, status, msg, prog.Output)
+}
+
+func (d *Deployer) finishDeploy(ctx context.Context, dep *store.Deployment, cur rollout.Cursor, status store.Status, msg string, out rollout.Output) error {
+	updated, err := d.Store.Update(ctx, dep.ID, func(x *store.Deployment) error {
+		if x.StageDurations == nil {
+			x.StageDurations = map[string]time.Duration{}
+		}
+		if !cur.StartedAt.IsZero() {
+			x.StageDurations[string(pipeline.StageDeploy)] = d.now().Sub(cur.StartedAt)
+		}
+		x.BlueURL, x.GreenURL = out.BlueURL, out.GreenURL
+		return nil
+	})
+	if errors.Is(err, store.ErrFinal) {
+		d.release(ctx, dep)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	stage := pipeline.Stage("")
+	if status != store.StatusSucceeded {
+		stage = pipeline.StageDeploy
+	}
+	return d.finish(ctx, updated, status, stage, msg, nil)
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// release frees the environment if dep holds it, and takes dep out of its line.
+func (d *Deployer) release(ctx context.Context, dep *store.Deployment) {
+	if err := d.Store.Release(ctx, store.EnvName(dep.Repo, dep.Environment), dep.ID); err != nil {
+		d.Logger.Warn("release environment", "deployment_id", dep.ID, "err", err)
+	}
+	if err := d.Store.LeaveLine(ctx, dep); err != nil {
+		d.Logger.Warn("leave line", "deployment_id", dep.ID, "err", err)
+	}
+}
