@@ -127,7 +127,9 @@ func TestFailures(t *testing.T) {
 		{name: "failing-run", files: map[string]string{"Dockerfile": "FROM {{busybox}}\nRUN true\nRUN false\n"}, wantState: store.StatusFailed, wantStage: "build", wantMsg: "line 3"},
 		{name: "registry-refuses", files: map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi"}, setup: func(h *harness) { h.reg.RefusePushes(403) }, wantState: store.StatusFailed, wantStage: "push", wantMsg: ""},
 		{name: "execution-fails-at-update-service", files: map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi"},
-			setup: func(h *harness) { h.aws.SetOutcome(h.smARN, awstest.Outcome{FailAt: "UpdateService", Cause: "service web not found"}) },
+			setup: func(h *harness) {
+				h.aws.SetOutcome(h.smARN, awstest.Outcome{FailAt: "UpdateService", Cause: "service web not found"})
+			},
 			wantState: store.StatusFailed, wantStage: "deploy", wantMsg: "UpdateService"},
 		{name: "execution-never-ends", files: map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi"},
 			setup:   func(h *harness) { h.aws.SetOutcome(h.smARN, awstest.Outcome{HangAt: "BlueGreenDeployment"}) },
