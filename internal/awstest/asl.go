@@ -24,6 +24,10 @@ type Outcome struct {
 	TimeOutAt string
 	// Choices maps a Choice state to the state it goes to instead of its Default.
 	Choices map[string]string
+	// ChoicesInTurn maps a Choice state to the states it goes to on its
+	// successive visits, so a Wait/Choice polling loop can go round a few
+	// times; once the list is used up, Choices or Default apply.
+	ChoicesInTurn map[string][]string
 	// Results maps a Task state to its result, placed into the state's output
 	// by its ResultPath. A Task without a result passes its input through.
 	Results map[string]json.RawMessage
@@ -46,6 +50,7 @@ type aslState struct {
 	Default    string          `json:"Default"`
 	Resource   string          `json:"Resource"`
 	Parameters json.RawMessage `json:"Parameters"`
+	Arguments  json.RawMessage `json:"Arguments"` // JSONata's Parameters
 	Result     json.RawMessage `json:"Result"`
 	ResultPath json.RawMessage `json:"ResultPath"`
 	Catch      []aslCatcher    `json:"Catch"`
@@ -70,6 +75,12 @@ func parseDefinition(b []byte) (definition, error) {
 	return d, nil
 }
 
+// jsonata reports whether a field holds a JSONata expression, which the
+// server does not evaluate.
+func jsonata(field string) bool {
+	return strings.HasPrefix(field, "{%") && strings.HasSuffix(field, "%}")
+}
+
 // catcher returns the Catch of st that handles errName, if any.
 func (st aslState) catcher(errName string) (aslCatcher, bool) {
 	for _, c := range st.Catch {
@@ -83,8 +94,14 @@ func (st aslState) catcher(errName string) (aslCatcher, bool) {
 }
 
 // resource splits a Task's Resource into the resourceType and resource that
-// history events report: arn:aws:states:::ecs:runTask.sync → ("ecs", "runTask.sync").
+// history events report: arn:aws:states:::ecs:runTask.sync → ("ecs",
+// "runTask.sync"), arn:aws:states:::aws-sdk:ecs:updateService → ("aws-sdk:ecs",
+// "updateService").
 func resource(arn string) (typ, res string) {
+	if rest, ok := strings.CutPrefix(arn, "arn:aws:states:::aws-sdk:"); ok {
+		service, action, _ := strings.Cut(rest, ":")
+		return "aws-sdk:" + service, action
+	}
 	if rest, ok := strings.CutPrefix(arn, "arn:aws:states:::"); ok {
 		typ, res, _ = strings.Cut(rest, ":")
 		return typ, res

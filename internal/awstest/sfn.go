@@ -1,22 +1,21 @@
 package awstest
 
 import (
-	_ "embed"
 	"encoding/base64"
 	"encoding/json"
 	"regexp"
 	"strconv"
 	"time"
+
+	awsdeploy "github.com/pandadeploy/panda/deploy/aws"
 )
 
-//go:embed testdata/bluegreen.asl.json
-var blueGreenASL string
-
-// BlueGreenDefinition returns the test state machine definition: Task states
-// EnsureInfra, RegisterTaskDefinition, UpdateService and BlueGreenDeployment,
-// each caught into a Rollback Task state that ends in the DeploymentFailed
-// Fail state.
-func BlueGreenDefinition() []byte { return []byte(blueGreenASL) }
+// BlueGreenDefinition returns the state machine definition Panda ships,
+// deploy/aws/bluegreen.asl.json, so executions walk its real states. The zero
+// Outcome walks its success path (every Choice takes its Default). A failure
+// before UpdateService goes straight to the DeploymentFailed Fail state; a
+// failure in BlueGreenDeployment goes through RollbackDeployment first.
+func BlueGreenDefinition() []byte { return awsdeploy.BlueGreenDefinition() }
 
 type stateMachine struct {
 	arn, name  string

@@ -83,7 +83,11 @@ func TestExecutionWalksDefinition(t *testing.T) {
 	failedTask := func(name string) []string {
 		return []string{"TaskStateEntered:" + name, "TaskScheduled", "TaskStarted", "TaskFailed", "TaskStateExited:" + name}
 	}
-	rollback := append(task("Rollback"), "FailStateEntered:DeploymentFailed", "ExecutionFailed")
+	choice := func(name string) []string { return []string{"ChoiceStateEntered:" + name, "ChoiceStateExited:" + name} }
+	// untilUpdate is the walk of the shipped definition up to and including UpdateService.
+	untilUpdate := slices.Concat([]string{"ExecutionStarted"}, task("EnsureInfra"), choice("CheckInfra"), task("EnsureListeners"),
+		task("EnsureLoadBalancer"), task("ReadTaskDefinition"), task("RegisterTaskDefinition"), task("UpdateService"))
+	failed := []string{"FailStateEntered:DeploymentFailed", "ExecutionFailed"}
 	tests := []struct {
 		name       string
 		outcome    awstest.Outcome
@@ -93,21 +97,37 @@ func TestExecutionWalksDefinition(t *testing.T) {
 		{
 			name:       "success",
 			wantStatus: sfntypes.ExecutionStatusSucceeded,
-			wantEvents: slices.Concat([]string{"ExecutionStarted"}, task("EnsureInfra"), task("RegisterTaskDefinition"), task("UpdateService"), task("BlueGreenDeployment"),
+			wantEvents: slices.Concat(untilUpdate, task("BlueGreenDeployment"), choice("DeploymentStatus"),
 				[]string{"SucceedStateEntered:DeploymentSucceeded", "SucceedStateExited:DeploymentSucceeded", "ExecutionSucceeded"}),
 		},
 		{
-			name:       "fail_update_service_rolls_back",
-			outcome:    awstest.Outcome{FailAt: "UpdateService", Error: "ECS.ServiceNotFoundException", Cause: "service web not found"},
+			name:       "polls_until_done",
+			outcome:    awstest.Outcome{ChoicesInTurn: map[string][]string{"DeploymentStatus": {"WaitForDeployment", "WaitForDeployment"}}},
+			wantStatus: sfntypes.ExecutionStatusSucceeded,
+			wantEvents: slices.Concat(untilUpdate,
+				task("BlueGreenDeployment"), choice("DeploymentStatus"), []string{"WaitStateEntered:WaitForDeployment", "WaitStateExited:WaitForDeployment"},
+				task("BlueGreenDeployment"), choice("DeploymentStatus"), []string{"WaitStateEntered:WaitForDeployment", "WaitStateExited:WaitForDeployment"},
+				task("BlueGreenDeployment"), choice("DeploymentStatus"),
+				[]string{"SucceedStateEntered:DeploymentSucceeded", "SucceedStateExited:DeploymentSucceeded", "ExecutionSucceeded"}),
+		},
+		{
+			// ECS refused the update: nothing changed, so there is nothing to roll back.
+			name:       "fail_update_service",
+			outcome:    awstest.Outcome{FailAt: "UpdateService", Error: "Ecs.ServiceNotFoundException", Cause: "service web not found"},
 			wantStatus: sfntypes.ExecutionStatusFailed,
-			wantEvents: slices.Concat([]string{"ExecutionStarted"}, task("EnsureInfra"), task("RegisterTaskDefinition"), failedTask("UpdateService"), rollback),
+			wantEvents: slices.Concat(untilUpdate[:len(untilUpdate)-5], failedTask("UpdateService"), failed),
+		},
+		{
+			name:       "fail_bluegreen_rolls_back",
+			outcome:    awstest.Outcome{FailAt: "BlueGreenDeployment", Error: "Ecs.ServiceDeploymentNotFoundException", Cause: "gone"},
+			wantStatus: sfntypes.ExecutionStatusFailed,
+			wantEvents: slices.Concat(untilUpdate, failedTask("BlueGreenDeployment"), task("RollbackDeployment"), failed),
 		},
 		{
 			name:       "timeout",
 			outcome:    awstest.Outcome{TimeOutAt: "BlueGreenDeployment"},
 			wantStatus: sfntypes.ExecutionStatusTimedOut,
-			wantEvents: slices.Concat([]string{"ExecutionStarted"}, task("EnsureInfra"), task("RegisterTaskDefinition"), task("UpdateService"),
-				[]string{"TaskStateEntered:BlueGreenDeployment", "TaskScheduled", "TaskStarted", "ExecutionTimedOut"}),
+			wantEvents: slices.Concat(untilUpdate, []string{"TaskStateEntered:BlueGreenDeployment", "TaskScheduled", "TaskStarted", "ExecutionTimedOut"}),
 		},
 	}
 	for _, tt := range tests {
@@ -165,8 +185,10 @@ func TestExecutionOutputAndFailureDetails(t *testing.T) {
 		t.Fatal(err)
 	}
 	end = waitEnd(t, client, *bad.ExecutionArn)
-	if aws.ToString(end.Error) != "DeploymentFailed" {
-		t.Errorf("execution error = %q, want DeploymentFailed (the Fail state's)", aws.ToString(end.Error))
+	// The Fail state's Error and Cause are JSONata expressions over the caught
+	// error, which the server stands in for with that error.
+	if aws.ToString(end.Error) != "HealthCheckFailed" || aws.ToString(end.Cause) != "green target group unhealthy" {
+		t.Errorf("execution error = %q, cause %q; want the caught error", aws.ToString(end.Error), aws.ToString(end.Cause))
 	}
 	var failed *sfntypes.TaskFailedEventDetails
 	for _, e := range history(t, client, *bad.ExecutionArn) {
@@ -174,7 +196,7 @@ func TestExecutionOutputAndFailureDetails(t *testing.T) {
 			failed = e.TaskFailedEventDetails
 		}
 	}
-	if failed == nil || aws.ToString(failed.Error) != "HealthCheckFailed" || aws.ToString(failed.Cause) != "green target group unhealthy" || aws.ToString(failed.ResourceType) != "lambda" {
+	if failed == nil || aws.ToString(failed.Error) != "HealthCheckFailed" || aws.ToString(failed.Cause) != "green target group unhealthy" || aws.ToString(failed.ResourceType) != "aws-sdk:ecs" || aws.ToString(failed.Resource) != "describeServiceDeployments" {
 		t.Errorf("TaskFailed details = %+v", failed)
 	}
 }

@@ -54,6 +54,9 @@ type walker struct {
 	data     json.RawMessage
 	original map[string]any
 	caught   bool
+	visits   map[string]int // Choice state → visits so far
+	// lastErr and lastCause are the error a Catch caught last.
+	lastErr, lastCause string
 }
 
 // maxTransitions bounds the walk of a definition that loops forever.
@@ -105,14 +108,10 @@ func (w *walker) state(name string, st aslState) (next string, done bool) {
 			w.data = applyPath(w.data, st.Result, st.ResultPath)
 		}
 	case "Choice":
-		next := st.Default
-		if c, ok := w.out.Choices[name]; ok {
-			next = c
-		}
 		w.exit(prefix, name)
-		return next, false
+		return w.choose(name, st), false
 	case "Fail":
-		w.fail(st.Error, st.Cause)
+		w.fail(w.failure(name, st))
 		return "", true
 	case "Succeed":
 		w.exit(prefix, name)
@@ -125,6 +124,44 @@ func (w *walker) state(name string, st aslState) (next string, done bool) {
 		return "", true
 	}
 	return st.Next, false
+}
+
+// choose returns the state a Choice goes to: the next of ChoicesInTurn, else
+// Choices, else its Default. Conditions are not evaluated.
+func (w *walker) choose(name string, st aslState) string {
+	if w.visits == nil {
+		w.visits = map[string]int{}
+	}
+	n := w.visits[name]
+	w.visits[name]++
+	if turns := w.out.ChoicesInTurn[name]; n < len(turns) {
+		return turns[n]
+	}
+	if c, ok := w.out.Choices[name]; ok {
+		return c
+	}
+	return st.Default
+}
+
+// failure returns the error and cause a Fail state ends the execution with.
+// The server does not evaluate JSONata, so an Error or Cause written as an
+// expression is replaced by the error caught last, which is what such
+// expressions report, or by a sentence naming the state.
+func (w *walker) failure(name string, st aslState) (errName, cause string) {
+	errName, cause = st.Error, st.Cause
+	if jsonata(errName) {
+		errName = w.lastErr
+		if errName == "" {
+			errName = "States.Failed"
+		}
+	}
+	if jsonata(cause) {
+		cause = w.lastCause
+		if cause == "" {
+			cause = "The execution failed at " + name + "."
+		}
+	}
+	return errName, cause
 }
 
 func (w *walker) exit(prefix, name string) {
@@ -140,6 +177,8 @@ func (w *walker) task(name string, st aslState) (next string, done, jumped bool)
 	params := "{}"
 	if len(st.Parameters) > 0 {
 		params = string(st.Parameters)
+	} else if len(st.Arguments) > 0 {
+		params = string(st.Arguments)
 	}
 	w.emit("TaskScheduled", "taskScheduledEventDetails", map[string]any{"resourceType": typ, "resource": res, "region": w.region, "parameters": params})
 	w.emit("TaskStarted", "taskStartedEventDetails", map[string]any{"resourceType": typ, "resource": res})
@@ -164,6 +203,7 @@ func (w *walker) task(name string, st aslState) (next string, done, jumped bool)
 			return "", true, false
 		}
 		w.caught = true
+		w.lastErr, w.lastCause = errName, cause
 		errJSON, _ := json.Marshal(map[string]string{"Error": errName, "Cause": cause})
 		w.data = applyPath(w.data, errJSON, c.ResultPath)
 		w.exit("Task", name)

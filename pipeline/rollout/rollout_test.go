@@ -116,8 +116,10 @@ func okStates(names ...string) []string {
 	return out
 }
 
+// The executions below walk the shipped deploy/aws/bluegreen.asl.json.
 func TestFollowOutcomes(t *testing.T) {
 	t.Parallel()
+	untilUpdate := okStates("EnsureInfra", "CheckInfra", "EnsureListeners", "EnsureLoadBalancer", "ReadTaskDefinition", "RegisterTaskDefinition")
 	tests := []struct {
 		name        string
 		outcome     awstest.Outcome
@@ -128,29 +130,47 @@ func TestFollowOutcomes(t *testing.T) {
 		{
 			name:       "success",
 			wantStatus: rollout.StatusSucceeded,
-			wantSteps:  okStates("EnsureInfra", "RegisterTaskDefinition", "UpdateService", "BlueGreenDeployment", "DeploymentSucceeded"),
+			wantSteps:  slices.Concat(untilUpdate, okStates("UpdateService", "BlueGreenDeployment", "DeploymentStatus", "DeploymentSucceeded")),
 		},
 		{
+			name:       "success_after_polling",
+			outcome:    awstest.Outcome{ChoicesInTurn: map[string][]string{"DeploymentStatus": {"WaitForDeployment"}}},
+			wantStatus: rollout.StatusSucceeded,
+			wantSteps: slices.Concat(untilUpdate, okStates("UpdateService", "BlueGreenDeployment", "DeploymentStatus", "WaitForDeployment",
+				"BlueGreenDeployment", "DeploymentStatus", "DeploymentSucceeded")),
+		},
+		{
+			// ECS refused the update, so nothing changed and nothing is rolled back.
 			name:       "fail_update_service",
-			outcome:    awstest.Outcome{FailAt: "UpdateService", Error: "ECS.ServiceNotFoundException", Cause: "service web not found"},
+			outcome:    awstest.Outcome{FailAt: "UpdateService", Error: "Ecs.ServiceNotFoundException", Cause: "service web not found"},
 			wantStatus: rollout.StatusFailed,
-			wantSteps: slices.Concat(okStates("EnsureInfra", "RegisterTaskDefinition"),
-				[]string{"UpdateService:entered", "UpdateService:failed", "UpdateService:exited"}, okStates("Rollback"), []string{"DeploymentFailed:entered"}),
-			wantFailure: &rollout.Failure{State: "UpdateService", Error: "ECS.ServiceNotFoundException", Cause: "service web not found"},
+			wantSteps: slices.Concat(untilUpdate,
+				[]string{"UpdateService:entered", "UpdateService:failed", "UpdateService:exited", "DeploymentFailed:entered"}),
+			wantFailure: &rollout.Failure{State: "UpdateService", Error: "Ecs.ServiceNotFoundException", Cause: "service web not found"},
 		},
 		{
 			name:       "fail_bluegreen_rolls_back",
-			outcome:    awstest.Outcome{FailAt: "BlueGreenDeployment", Error: "HealthCheckFailed", Cause: "green unhealthy"},
+			outcome:    awstest.Outcome{FailAt: "BlueGreenDeployment", Error: "Ecs.AccessDeniedException", Cause: "not allowed"},
 			wantStatus: rollout.StatusFailed,
-			wantSteps: slices.Concat(okStates("EnsureInfra", "RegisterTaskDefinition", "UpdateService"),
-				[]string{"BlueGreenDeployment:entered", "BlueGreenDeployment:failed", "BlueGreenDeployment:exited"}, okStates("Rollback"), []string{"DeploymentFailed:entered"}),
-			wantFailure: &rollout.Failure{State: "BlueGreenDeployment", Error: "HealthCheckFailed", Cause: "green unhealthy"},
+			wantSteps: slices.Concat(untilUpdate, okStates("UpdateService"),
+				[]string{"BlueGreenDeployment:entered", "BlueGreenDeployment:failed", "BlueGreenDeployment:exited"}, okStates("RollbackDeployment"), []string{"DeploymentFailed:entered"}),
+			wantFailure: &rollout.Failure{State: "BlueGreenDeployment", Error: "Ecs.AccessDeniedException", Cause: "not allowed"},
+		},
+		{
+			// The deployment did not succeed in time (or reported an unexpected
+			// status): no task failed, the execution fails through RollbackDeployment.
+			name:       "status_rolls_back",
+			outcome:    awstest.Outcome{Choices: map[string]string{"DeploymentStatus": "RollbackDeployment"}},
+			wantStatus: rollout.StatusFailed,
+			wantSteps: slices.Concat(untilUpdate, okStates("UpdateService", "BlueGreenDeployment", "DeploymentStatus", "RollbackDeployment"),
+				[]string{"DeploymentFailed:entered"}),
+			wantFailure: &rollout.Failure{State: "DeploymentFailed", Error: "States.Failed", Cause: "The execution failed at DeploymentFailed."},
 		},
 		{
 			name:        "timeout",
 			outcome:     awstest.Outcome{TimeOutAt: "BlueGreenDeployment"},
 			wantStatus:  rollout.StatusTimedOut,
-			wantSteps:   append(okStates("EnsureInfra", "RegisterTaskDefinition", "UpdateService"), "BlueGreenDeployment:entered"),
+			wantSteps:   append(slices.Concat(untilUpdate, okStates("UpdateService")), "BlueGreenDeployment:entered"),
 			wantFailure: &rollout.Failure{State: "BlueGreenDeployment", Error: "States.Timeout", Cause: "The execution timed out."},
 		},
 	}
