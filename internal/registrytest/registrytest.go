@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/sirupsen/logrus"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -65,6 +66,10 @@ func New(t testing.TB, opts Options) *Registry {
 			"path":  writeHtpasswd(t, opts.Username, opts.Password),
 		}}
 	}
+	// handlers.NewApp logs through logrus' standard logger at info level (only the
+	// registry binary applies cfg.Log); the registry's request log would bury the
+	// test output, so quieten that shared logger.
+	logrus.SetLevel(logrus.WarnLevel)
 	app := handlers.NewApp(context.Background(), cfg)
 	r := &Registry{t: t, opts: opts}
 	r.srv = httptest.NewServer(r.refusePushes(app))
