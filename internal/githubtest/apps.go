@@ -19,6 +19,7 @@ type repository struct {
 	checkRuns      []*CheckRun
 	deployments    []*Deployment
 	files          map[string][]byte // "ref\x00path" → content
+	branches       map[string]string // branch → head SHA
 }
 
 func (r *repository) fullName() string { return r.owner + "/" + r.name }

@@ -56,3 +56,49 @@ func (s *Server) handleGetContents(w http.ResponseWriter, r *http.Request) {
 		"sha": hex.EncodeToString(sum[:]),
 	})
 }
+
+// SetBranch makes GET /repos/{owner}/{repo}/commits/{branch} answer sha, as
+// GitHub resolves a branch to its head commit.
+func (s *Server) SetBranch(repo, branch, sha string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repos[strings.ToLower(repo)]
+	if r == nil {
+		panic("githubtest: SetBranch on a repository of no installation: " + repo)
+	}
+	if r.branches == nil {
+		r.branches = map[string]string{}
+	}
+	r.branches[branch] = sha
+}
+
+// handleGetCommit resolves a branch (or a full SHA it knows as a head) to the
+// commit: as plain text for the "application/vnd.github.sha" media type that
+// go-github's GetCommitSHA1 asks for, as a small commit object otherwise.
+func (s *Server) handleGetCommit(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	repo, ok := s.authRepo(w, r, "contents", "read")
+	if !ok {
+		return
+	}
+	ref := r.PathValue("ref")
+	sha, found := repo.branches[ref]
+	if !found {
+		for _, head := range repo.branches {
+			if head == ref {
+				sha, found = head, true
+			}
+		}
+	}
+	if !found {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": "No commit found for SHA: " + ref, "documentation_url": docsURL})
+		return
+	}
+	if strings.Contains(r.Header.Get("Accept"), "sha") {
+		w.Header().Set("Content-Type", "application/vnd.github.sha; charset=utf-8")
+		_, _ = w.Write([]byte(sha))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sha": sha, "commit": map[string]any{"message": ""}})
+}

@@ -23,6 +23,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET "+repo+"/collaborators/{user}/permission", s.handlePermission)
 	mux.HandleFunc("GET "+repo+"/pulls/{number}", s.handleGetPull)
 	mux.HandleFunc("GET "+repo+"/contents/{path...}", s.handleGetContents)
+	mux.HandleFunc("GET "+repo+"/commits/{ref}", s.handleGetCommit)
 	mux.HandleFunc("POST "+repo+"/deployments", s.handleCreateDeployment)
 	mux.HandleFunc("GET "+repo+"/deployments", s.handleListDeployments)
 	mux.HandleFunc("POST "+repo+"/deployments/{id}/statuses", s.handleCreateStatus)
