@@ -73,10 +73,12 @@ type AWS interface {
 // Deployer drives deployments through the build, start and follow tasks.
 // Its fields are set once before the worker starts.
 type Deployer struct {
-	Store   *store.Store
-	Queue   Enqueuer
-	Checks  Checks
-	Tokens  Tokens
+	Store  *store.Store
+	Queue  Enqueuer
+	Checks Checks
+	Tokens Tokens
+	// GitHub gives installation clients, to read .panda.yml and resolve branches.
+	GitHub  Clients
 	Builder Builder
 	AWS     AWS
 	// GitURL is GITHUB_URL, the base clones are made from.

@@ -1,0 +1,186 @@
+// Command app is Panda's HTTP front: it takes GitHub's webhooks at POST
+// /webhook (verify, record, enqueue, answer) and serves the API, the live event
+// streams and the deployment pages. It never runs a deployment stage itself.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pandadeploy/panda/api"
+	"github.com/pandadeploy/panda/api/connections"
+	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/config"
+	"github.com/pandadeploy/panda/githubapp"
+	"github.com/pandadeploy/panda/jobs"
+	"github.com/pandadeploy/panda/secrets"
+	"github.com/pandadeploy/panda/store"
+	"github.com/pandadeploy/panda/webhook"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "panda app:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfg, err := config.LoadApp(os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	rdb, err := newRedis(ctx, cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	handler, err := newHandler(ctx, cfg, rdb, logger)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Addr:    cfg.Addr,
+		Handler: handler,
+		// Headers must arrive promptly; bodies and SSE streams have their own limits.
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(_ net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	logger.Info("app listening", "addr", cfg.Addr)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	case <-ctx.Done():
+	}
+	logger.Info("app shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	return nil
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// newRedis connects and refuses a Redis that may evict keys.
+func newRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
+	rdb, err := store.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.CheckEvictionPolicy(ctx, rdb); err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	return rdb, nil
+}
+
+// newHandler wires the webhook intake, the API and the metrics.
+func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, logger *slog.Logger) (http.Handler, error) {
+	st := store.New(rdb)
+	queue := asynq.NewClientFromRedisClient(rdb)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := api.NewMetrics(reg)
+	reg.MustRegister(api.NewQueueCollector(asynq.NewInspectorFromRedisClient(rdb)))
+
+	var box *secrets.Box
+	if key := cfg.EncryptionKey.Reveal(); key != "" {
+		b, err := secrets.New([]byte(key))
+		if err != nil {
+			return nil, fmt.Errorf("PANDA_ENCRYPTION_KEY: %w", err)
+		}
+		box = b
+	}
+	verifier, err := connections.NewSTSVerifier(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	deployer, err := newDeployer(cfg, st, queue, logger)
+	if err != nil {
+		return nil, err
+	}
+	return api.New(api.Options{
+		Store:       st,
+		Connections: connections.NewStore(rdb, box),
+		Logger:      logger,
+		APIToken:    cfg.APIToken,
+		PublicURL:   cfg.PublicURL,
+		Webhook: &webhook.Handler{
+			Secret:  []byte(cfg.WebhookSecret.Reveal()),
+			Queue:   queue,
+			Store:   st,
+			Logger:  logger,
+			Observe: func(event string, o webhook.Outcome) { metrics.ObserveWebhook(event, string(o)) },
+		},
+		Deployer:    deployer,
+		AWSVerifier: verifier,
+		Registry:    reg,
+		Metrics:     metrics,
+	}), nil
+}
+
+// newDeployer gives the API what it needs to accept manual deployments: the
+// part of jobs.Deployer that records a deployment, opens its check runs and
+// queues its build. Without GitHub App credentials there is none.
+func newDeployer(cfg config.App, st *store.Store, queue *asynq.Client, logger *slog.Logger) (api.Deployer, error) {
+	if cfg.GitHub.AppID == 0 {
+		return nil, nil
+	}
+	gh, err := githubapp.New(githubapp.Config{AppID: cfg.GitHub.AppID, PrivateKey: []byte(cfg.GitHub.PrivateKey.Reveal()), APIURL: cfg.GitHub.APIURL})
+	if err != nil {
+		return nil, fmt.Errorf("GitHub App: %w", err)
+	}
+	d := &jobs.Deployer{
+		Store: st, Queue: queue, GitHub: gh, Logger: logger,
+		Checks: &checks.Reporter{
+			Clients: func(ctx context.Context, id int64) (checks.API, error) {
+				c, err := gh.Client(ctx, id)
+				if err != nil {
+					return nil, err
+				}
+				return c.Checks, nil
+			},
+			PublicURL: cfg.PublicURL,
+			Logger:    logger,
+		},
+	}
+	return manualDeployer{d}, nil
+}
+
+// manualDeployer adapts jobs.Deployer to the API's Deployer.
+type manualDeployer struct{ d *jobs.Deployer }
+
+func (m manualDeployer) Deploy(ctx context.Context, r api.DeployRequest) (*store.Deployment, error) {
+	return m.d.DeployManual(ctx, jobs.ManualRequest{
+		Repo: r.Repo, InstallationID: r.InstallationID, Branch: r.Branch, SHA: r.SHA,
+		Environment: r.Environment, AWSConnection: r.AWSConnection, Cluster: r.Cluster,
+		Service: r.Service, TaskFamily: r.TaskFamily, ContainerPort: r.ContainerPort,
+		DesiredCount: r.DesiredCount, Trigger: r.Trigger, Actor: r.Actor,
+	})
+}
