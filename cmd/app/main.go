@@ -17,7 +17,6 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pandadeploy/panda/api"
@@ -105,7 +104,6 @@ func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, 
 	st := store.New(rdb)
 	queue := asynq.NewClientFromRedisClient(rdb)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := api.NewMetrics(reg)
 	reg.MustRegister(api.NewQueueCollector(asynq.NewInspectorFromRedisClient(rdb)))
 

@@ -86,6 +86,9 @@ func run() error {
 		Queues:         jobs.Queues(),
 		RetryDelayFunc: jobs.RetryDelay,
 		IsFailure:      jobs.IsFailure,
+		// Follow tasks re-enqueue themselves a second or a few ahead; forward
+		// them promptly rather than at Asynq's default of every 5 seconds.
+		DelayedTaskCheckInterval: time.Second,
 		// Running tasks get this long to finish on SIGTERM; then they go back
 		// to the queue and another worker resumes them.
 		ShutdownTimeout: 25 * time.Second,

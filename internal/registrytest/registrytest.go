@@ -69,7 +69,7 @@ func New(t testing.TB, opts Options) *Registry {
 	// handlers.NewApp logs through logrus' standard logger at info level (only the
 	// registry binary applies cfg.Log); the registry's request log would bury the
 	// test output, so quieten that shared logger.
-	logrus.SetLevel(logrus.WarnLevel)
+	logrus.SetLevel(logrus.FatalLevel)
 	app := handlers.NewApp(context.Background(), cfg)
 	r := &Registry{t: t, opts: opts}
 	r.srv = httptest.NewServer(r.refusePushes(app))
