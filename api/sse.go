@@ -88,7 +88,11 @@ var errStreamEnded = errors.New("stream ended")
 // this client joined that the first read did not see. Events the client
 // already has are skipped by id, so there is no gap and no duplicate.
 func (c *sseClient) run(ctx context.Context) error {
+	// Flushed at once, so the client sees the headers even before any event.
 	if _, err := fmt.Fprintf(c.w, "retry: 2000\n\n"); err != nil {
+		return err
+	}
+	if err := c.flush(); err != nil {
 		return err
 	}
 	if err := c.history(ctx); err != nil {
