@@ -77,14 +77,9 @@ func TestWorkerKilledDuringBuild(t *testing.T) {
 	if code := s.postWebhook("push", "e2e-kill-1", pushPayload(t, sha)); code != 202 {
 		t.Fatalf("push webhook answered %d", code)
 	}
-	// Wait until the build is running, then kill the worker outright.
-	deadline := time.Now().Add(time.Minute)
-	for !strings.Contains(s.logs.String(), "RUN sleep 4") {
-		if time.Now().After(deadline) {
-			t.Fatalf("build never started; log:\n%s", tail(s.logs.String(), 3000))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	// Wait until the build is running (its log streams into the events), then
+	// kill the worker outright.
+	s.waitEvent(sha, "RUN sleep 4", time.Minute)
 	if err := worker.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/pandadeploy/panda/internal/gittest"
 	"github.com/pandadeploy/panda/internal/registrytest"
 	"github.com/pandadeploy/panda/internal/testenv"
+	"github.com/pandadeploy/panda/store"
 )
 
 const (
@@ -327,4 +328,30 @@ func (s *stack) readSSE(ctx context.Context, id string) []string {
 		}
 	}
 	return names
+}
+
+// waitEvent waits until an event of sha's deployment contains text. It reads
+// the stream from Redis, as any app instance would.
+func (s *stack) waitEvent(sha, text string, within time.Duration) {
+	s.t.Helper()
+	rdb, err := store.Open(context.Background(), s.redis)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer rdb.Close()
+	st := store.New(rdb)
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for _, d := range s.deployments(sha) {
+			evs, err := st.Events(context.Background(), d.ID, "", 10000, 0)
+			if err != nil {
+				s.t.Fatal(err)
+			}
+			for _, ev := range evs {
+				if strings.Contains(ev.Message, text) {
+					return
+				}
+			}
+		}
+	}
+	s.t.Fatalf("no event saying %q within %v; log tail:\n%s", text, within, tail(s.logs.String(), 3000))
 }
