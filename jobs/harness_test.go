@@ -244,3 +244,19 @@ func (h *harness) workDirEmpty() {
 	}
 	h.t.Errorf("work dir not cleaned: %d entries left", len(entries))
 }
+
+// waitFor waits until the deployment of sha satisfies ok.
+func (h *harness) waitFor(sha string, ok func(*store.Deployment) bool) *store.Deployment {
+	h.t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		list, err := h.store.List(context.Background(), store.Filter{Repo: testRepo, SHA: sha})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if len(list) == 1 && ok(list[0]) {
+			return list[0]
+		}
+	}
+	h.t.Fatalf("deployment of %s never reached the expected state", sha)
+	return nil
+}

@@ -173,3 +173,60 @@ func TestFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestOneRolloutPerEnvironment holds the environment with a rollout that does
+// not end, then pushes twice more: the older waiting push is SUPERSEDED by the
+// newer, which waits its turn, and no two executions ever overlap.
+func TestOneRolloutPerEnvironment(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, 0)
+	ctx := context.Background()
+	files := func(n string) map[string]string {
+		return map[string]string{"Dockerfile": dockerfile, "hello.txt": n}
+	}
+	h.aws.SetOutcome(h.smARN, awstest.Outcome{HangAt: "BlueGreenDeployment"})
+	shaA := h.commit(files("a"), pandaYML(h.smARN, ""))
+	h.push(shaA, "a")
+	a := h.waitFor(shaA, func(d *store.Deployment) bool { return d.ExecutionARN != "" })
+	h.aws.SetOutcome(h.smARN, awstest.Outcome{})
+
+	shaB := h.commit(files("b"), pandaYML(h.smARN, ""))
+	h.push(shaB, "b")
+	shaC := h.commit(files("c"), pandaYML(h.smARN, ""))
+	h.push(shaC, "c")
+	b := h.waitFinal(shaB, time.Minute)
+	if b.Status != store.StatusSuperseded {
+		t.Fatalf("older waiting push ended %s (%s), want SUPERSEDED", b.Status, b.Error)
+	}
+	c := h.waitFor(shaC, func(d *store.Deployment) bool {
+		for _, ev := range h.events(d.ID) {
+			if strings.HasPrefix(ev.Message, "Queued behind "+a.ID) {
+				return true
+			}
+		}
+		return false
+	})
+	if c.ExecutionARN != "" {
+		t.Fatal("a second execution started while the environment was busy")
+	}
+
+	sfnc := sfn.NewFromConfig(h.aws.Config())
+	if _, err := sfnc.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: &a.ExecutionARN}); err != nil {
+		t.Fatal(err)
+	}
+	if a = h.waitFinal(shaA, time.Minute); a.Status != store.StatusCanceled {
+		t.Errorf("stopped rollout ended %s, want CANCELED", a.Status)
+	}
+	if c = h.waitFinal(shaC, time.Minute); c.Status != store.StatusSucceeded {
+		t.Fatalf("newest push ended %s (%s), want SUCCEEDED", c.Status, c.Error)
+	}
+	execs := h.aws.Executions(h.smARN)
+	if len(execs) != 2 {
+		t.Fatalf("%d executions, want 2 (the stopped one and the newest)", len(execs))
+	}
+	first, _ := sfnc.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: &a.ExecutionARN})
+	second, _ := sfnc.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: &c.ExecutionARN})
+	if first.StopDate == nil || second.StartDate.Before(*first.StopDate) {
+		t.Errorf("executions overlap: first stopped %v, second started %v", first.StopDate, second.StartDate)
+	}
+}
