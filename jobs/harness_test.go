@@ -260,3 +260,15 @@ func (h *harness) waitFor(sha string, ok func(*store.Deployment) bool) *store.De
 	h.t.Fatalf("deployment of %s never reached the expected state", sha)
 	return nil
 }
+
+// waitArchived waits until the task was refused for good (archived by Asynq).
+func (h *harness) waitArchived(id string) {
+	h.t.Helper()
+	insp := asynq.NewInspectorFromRedisClient(h.rdb)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if info, err := insp.GetTaskInfo(jobs.QueueWebhooks, id); err == nil && info.State == asynq.TaskStateArchived {
+			return
+		}
+	}
+	h.t.Fatalf("task %s was not refused", id)
+}

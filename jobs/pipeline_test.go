@@ -3,6 +3,9 @@ package jobs_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,8 @@ import (
 
 	"github.com/pandadeploy/panda/internal/awstest"
 	"github.com/pandadeploy/panda/internal/dockertest"
+	"github.com/pandadeploy/panda/internal/githubtest"
+	"github.com/pandadeploy/panda/jobs"
 	"github.com/pandadeploy/panda/store"
 )
 
@@ -228,5 +233,58 @@ func TestOneRolloutPerEnvironment(t *testing.T) {
 	second, _ := sfnc.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: &c.ExecutionARN})
 	if first.StopDate == nil || second.StartDate.Before(*first.StopDate) {
 		t.Errorf("executions overlap: first stopped %v, second started %v", first.StopDate, second.StartDate)
+	}
+}
+
+func TestHostileInputIsRefused(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, 0)
+	pwned := filepath.Join(t.TempDir(), "pwned")
+	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi"}, pandaYML(h.smARN, ""))
+	for i, p := range []jobs.PushPayload{
+		{Repo: testRepo, Branch: "--upload-pack=touch " + pwned, SHA: sha},
+		{Repo: "acme/..", Branch: "main", SHA: sha},
+		{Repo: "acme/app/../../etc", Branch: "main", SHA: sha},
+		{Repo: testRepo, Branch: "main", SHA: "--output=" + pwned},
+	} {
+		p.Delivery = jobs.Delivery{HookID: "1", ID: fmt.Sprintf("hostile-%d", i)}
+		p.InstallationID = testInst
+		task, err := jobs.NewPushTask(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := h.queue.Enqueue(task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.waitArchived(info.ID)
+	}
+	if _, err := os.Stat(pwned); err == nil {
+		t.Fatal("a hostile payload ran a command")
+	}
+	if list, _ := h.store.List(context.Background(), store.Filter{}); len(list) != 0 {
+		t.Fatalf("%d deployments made from hostile payloads", len(list))
+	}
+	if reqs := h.git.Requests(); len(reqs) != 0 {
+		t.Fatalf("git server was contacted %d times", len(reqs))
+	}
+
+	// A Dockerfile path out of the repository is a config error on its line.
+	bad := pandaYML(h.smARN, "    dockerfile: ../../etc/passwd\n")
+	sha = h.commit(map[string]string{"Dockerfile": dockerfile}, bad)
+	h.push(sha, "escape")
+	var run *githubtest.CheckRun
+	for deadline := time.Now().Add(30 * time.Second); run == nil && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for _, r := range h.gh.CheckRuns(testRepo) {
+			if r.HeadSHA == sha {
+				run = &r
+			}
+		}
+	}
+	if run == nil || run.Conclusion != "failure" || len(run.Output.Annotations) != 1 || run.Output.Annotations[0].StartLine != 11 {
+		t.Fatalf("check run for a Dockerfile path out of the repo: %+v", run)
+	}
+	if list, _ := h.store.List(context.Background(), store.Filter{SHA: sha}); len(list) != 0 {
+		t.Fatal("a deployment was made from an invalid .panda.yml")
 	}
 }
