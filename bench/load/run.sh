@@ -23,12 +23,15 @@ OUT=${OUT:-bench/load/out}
 WORKER=${WORKER:-1}
 DRAIN=${DRAIN:-60}
 
+mkdir -p "$OUT"
 work=$(mktemp -d /tmp/panda-load.XXXXXX)
 pids=()
 cleanup() {
 	# Only the processes this script started, by pid.
 	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	# Keep the logs (compressed) for a look at what went wrong.
+	for f in app worker github redis; do [ -f "$work/$f.log" ] && gzip -c "$work/$f.log" >"$OUT/$f.log.gz"; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -94,10 +97,21 @@ if [ "$WORKER" != 0 ]; then
 	pids+=($!)
 fi
 
+# CPU seconds a process has used so far (user + system), from /proc.
+cpu_secs() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+names=(redis github app worker)
+declare -A cpu_before
+for i in "${!pids[@]}"; do cpu_before[$i]=$(cpu_secs "${pids[$i]}"); done
+
 echo "== load: $RATE/s for $DURATION (worker: $([ "$WORKER" != 0 ] && echo on || echo off))"
-mkdir -p "$OUT"
 "$work/bin/load" -url "http://127.0.0.1:$app_port/webhook" -secret-file "$work/secret" \
 	-rate "$RATE" -duration "$DURATION" -redis "$redis_url" -out "$OUT"
+
+echo "== CPU used during the load (2 cores = 2 CPU-s per second; machine load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+for i in "${!pids[@]}"; do
+	used=$(echo "$(cpu_secs "${pids[$i]}") - ${cpu_before[$i]}" | bc)
+	echo "${names[$i]}: ${used} CPU-s"
+done
 
 if [ "$WORKER" != 0 ]; then
 	echo "== worker drains the queue (at most ${DRAIN}s)"
@@ -113,3 +127,4 @@ if [ "$WORKER" != 0 ]; then
 fi
 echo "redis: $(redis-cli -p "$redis_port" INFO memory | grep -E '^used_memory_human' | tr -d '\r'), keys $(redis-cli -p "$redis_port" DBSIZE)"
 echo "app: $(grep -c 'webhook queued' "$work/app.log" || true) deliveries queued, $(grep -c '"level":"ERROR"' "$work/app.log" || true) error lines"
+grep -h '"level":"ERROR"' "$work/app.log" "$work/worker.log" 2>/dev/null | grep -o '"msg":"[^"]*","err":"[^"]\{0,80\}' | sort | uniq -c | sort -rn | head -5 || true
