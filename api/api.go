@@ -70,6 +70,11 @@ type Options struct {
 	// SSEWriteTimeout bounds each write to an SSE client, so a client that stops
 	// reading is dropped instead of holding its goroutine. If zero, 30 seconds.
 	SSEWriteTimeout time.Duration
+	// Stop, when closed, ends every event stream. http.Server.Shutdown does not
+	// cancel request contexts, so pass the shutdown signal here (for example
+	// ctx.Done() of signal.NotifyContext) or Shutdown waits on open streams.
+	// If nil, streams end only with their request or their deployment.
+	Stop <-chan struct{}
 	// Now is the clock. If nil, time.Now.
 	Now func() time.Time
 }

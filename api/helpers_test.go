@@ -144,8 +144,12 @@ func newEnvOn(t *testing.T, url string, opts ...envOption) *testEnv {
 		opt(&o)
 	}
 	e.conns = o.Connections
+	stop := make(chan struct{})
+	o.Stop = stop
 	e.srv = httptest.NewServer(api.New(o))
 	t.Cleanup(e.srv.Close)
+	t.Cleanup(func() { close(stop) }) // runs first: open streams end, so Close does not wait
+
 	return e
 }
 

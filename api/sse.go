@@ -109,6 +109,8 @@ func (c *sseClient) run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-c.s.Stop: // a nil channel never fires
+			return nil
 		case <-beat.C:
 			if err := c.heartbeat(); err != nil {
 				return err
