@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -44,7 +45,9 @@ type harness struct {
 	smARN    string
 	workDir  string
 	deployer *jobs.Deployer
+	intake   *jobs.GitHubHandler
 	logs     *syncBuilder
+	pushes   int
 }
 
 const (
@@ -127,6 +130,8 @@ func newHarness(t *testing.T, deployTimeout time.Duration) *harness {
 			MinInterval: 50 * time.Millisecond,
 		},
 		Tokens:        factory,
+		GitHub:        factory,
+		PublicURL:     "http://panda.test",
 		Builder:       &image.Builder{Engine: h.docker},
 		AWS:           &jobs.AWSProvider{Base: h.aws.Config(), Engine: h.docker},
 		GitURL:        h.git.URL(),
@@ -136,6 +141,7 @@ func newHarness(t *testing.T, deployTimeout time.Duration) *harness {
 		Logger:        logger,
 	}
 	intake := &jobs.GitHubHandler{Store: h.store, GitHub: factory, Deployer: h.deployer, Logger: logger}
+	h.intake = intake
 	mux := asynq.NewServeMux()
 	mux.Use(jobs.LogTasks(logger))
 	h.deployer.Register(mux)
@@ -179,14 +185,12 @@ func (h *harness) commit(files map[string]string, yml string) string {
 	return sha
 }
 
-var deliveries int
-
 // push enqueues the task the webhook intake makes of a push to main.
 func (h *harness) push(sha, message string) {
 	h.t.Helper()
-	deliveries++
+	h.pushes++
 	task, err := jobs.NewPushTask(jobs.PushPayload{
-		Delivery:       jobs.Delivery{HookID: "1", ID: h.t.Name() + "-" + sha[:7] + "-" + strings.Repeat("x", deliveries)},
+		Delivery:       jobs.Delivery{HookID: "1", ID: fmt.Sprintf("%s-%s-%d", strings.ReplaceAll(h.t.Name(), "/", "-"), sha[:7], h.pushes)},
 		InstallationID: testInst, Repo: testRepo, Branch: "main", SHA: sha, Message: message, Sender: "octocat",
 	})
 	if err != nil {
