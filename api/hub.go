@@ -22,10 +22,11 @@ import (
 // long as it waits, so per-client readers would need a pool as large as the
 // audience and could not meet the memory budget of an idle client.
 
-// node is one batch of events. events and next are written once, before
-// ready is closed, and only read after it is closed.
+// node is one batch of events, framed once for every client. frames and
+// next are written once, before ready is closed, and only read after it is
+// closed.
 type node struct {
-	events []store.StreamEvent
+	frames []frame
 	next   *node
 	ready  chan struct{}
 }
@@ -44,10 +45,16 @@ type hub struct {
 // publish hands a batch to every client: it fills the tail node and closes
 // its channel. It never blocks on a client.
 func (h *hub) publish(evs []store.StreamEvent) {
+	frames := make([]frame, 0, len(evs))
+	for _, ev := range evs {
+		if f, ok := encodeFrame(ev); ok {
+			frames = append(frames, f)
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := h.tail
-	n.events, n.next = evs, newNode()
+	n.frames, n.next = frames, newNode()
 	h.tail = n.next
 	close(n.ready)
 }

@@ -45,7 +45,8 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c := &sseClient{s: s, id: d.ID, w: w, rc: http.NewResponseController(w)}
+	id := d.ID // only the id: the record is not kept for the stream's lifetime
+	c := &sseClient{s: s, id: id, w: w, rc: http.NewResponseController(w)}
 	if last := r.Header.Get("Last-Event-ID"); last != "" {
 		id, ok := parseStreamID(last)
 		if !ok {
@@ -66,7 +67,7 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) error {
 	s.Metrics.SSEClients.Inc()
 	defer s.Metrics.SSEClients.Dec()
 	if err := c.run(r.Context()); err != nil && r.Context().Err() == nil {
-		s.log.Info("event stream ended", "deployment_id", d.ID, "err", err)
+		s.log.Info("event stream ended", "deployment_id", id, "err", err)
 	}
 	return nil
 }
@@ -116,7 +117,7 @@ func (c *sseClient) run(ctx context.Context) error {
 				return err
 			}
 		case <-n.ready:
-			if err := c.send(n.events); err != nil {
+			if err := c.sendFrames(n.frames); err != nil {
 				return ignoreEnd(err)
 			}
 			n = n.next
@@ -150,19 +151,29 @@ func (c *sseClient) history(ctx context.Context) error {
 // send writes the events after the last one sent and flushes. It returns
 // errStreamEnded after a final event.
 func (c *sseClient) send(evs []store.StreamEvent) error {
-	if len(evs) == 0 {
+	frames := make([]frame, 0, len(evs))
+	for _, ev := range evs {
+		if f, ok := encodeFrame(ev); ok {
+			frames = append(frames, f)
+		}
+	}
+	return c.sendFrames(frames)
+}
+
+// sendFrames is send for events already framed (by the hub, once for all its clients).
+func (c *sseClient) sendFrames(frames []frame) error {
+	if len(frames) == 0 {
 		return nil
 	}
-	for _, ev := range evs {
-		id, ok := parseStreamID(ev.ID)
-		if !ok || (c.last != "" && !id.after(c.lastID)) {
+	for _, f := range frames {
+		if c.last != "" && !f.sid.after(c.lastID) {
 			continue
 		}
-		if err := writeEvent(c.w, ev); err != nil {
+		if _, err := c.w.Write(f.data); err != nil {
 			return err
 		}
-		c.last, c.lastID = ev.ID, id
-		if ev.Final() {
+		c.last, c.lastID = f.id, f.sid
+		if f.final {
 			if err := c.flush(); err != nil {
 				return err
 			}
@@ -186,10 +197,23 @@ func (c *sseClient) flush() error {
 	return c.rc.Flush()
 }
 
-// writeEvent writes one event in SSE framing. The event name is one of three
-// fixed words and the data is one line of JSON (encoding/json escapes
-// newlines), so nothing read from the stream can forge a field or an event.
-func writeEvent(w http.ResponseWriter, ev store.StreamEvent) error {
+// frame is one event in SSE framing, ready to write.
+type frame struct {
+	id    string
+	sid   streamID
+	data  []byte
+	final bool
+}
+
+// encodeFrame frames one event; ok is false for an entry whose id is not a
+// stream id (never from Redis). The event name is one of three fixed words and
+// the data is one line of JSON (encoding/json escapes newlines), so nothing
+// read from the stream can forge a field or an event.
+func encodeFrame(ev store.StreamEvent) (frame, bool) {
+	sid, ok := parseStreamID(ev.ID)
+	if !ok {
+		return frame{}, false
+	}
 	name := store.EventStage
 	switch ev.Type {
 	case store.EventDone, store.EventError:
@@ -197,8 +221,15 @@ func writeEvent(w http.ResponseWriter, ev store.StreamEvent) error {
 	}
 	data, err := json.Marshal(ev)
 	if err != nil {
-		return fmt.Errorf("encode event %s: %w", ev.ID, err)
+		data = []byte(`{"id":"` + ev.ID + `","type":"stage","message":"unencodable event"}`)
 	}
-	_, err = fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", ev.ID, name, data)
-	return err
+	buf := make([]byte, 0, len(data)+len(ev.ID)+len(name)+24)
+	buf = append(buf, "id: "...)
+	buf = append(buf, ev.ID...)
+	buf = append(buf, "\nevent: "...)
+	buf = append(buf, name...)
+	buf = append(buf, "\ndata: "...)
+	buf = append(buf, data...)
+	buf = append(buf, "\n\n"...)
+	return frame{id: ev.ID, sid: sid, data: buf, final: ev.Final()}, true
 }
