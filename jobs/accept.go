@@ -47,6 +47,7 @@ func (d *Deployer) Accept(ctx context.Context, claim string, dep *store.Deployme
 			dep = updated
 		}
 	}
+	dep = d.openGitHubDeployment(ctx, dep)
 	if err := d.enqueue(ctx, NewBuildTask(dep.ID, d.buildTimeout())); err != nil {
 		return nil, err
 	}

@@ -33,6 +33,14 @@ func (d *Deployer) HandleBuild(ctx context.Context, t *asynq.Task) error {
 		if err := d.buildAndPush(ctx, dep); err != nil {
 			return err
 		}
+	} else if dep.Trigger == triggerRollback {
+		// The image exists already: go straight to the deploy stage.
+		if dep, err = d.markRunning(ctx, dep); err != nil {
+			return err
+		}
+		if dep, err = d.reuseImage(ctx, dep); err != nil {
+			return err
+		}
 	}
 	return d.enqueue(ctx, NewStartTask(dep.ID, 0, 0))
 }
@@ -53,6 +61,7 @@ func (d *Deployer) markRunning(ctx context.Context, dep *store.Deployment) (*sto
 	}
 	d.event(ctx, dep, store.Event{Type: store.EventStage, Message: "Deployment started",
 		Details: map[string]any{"status": string(store.StatusRunning)}})
+	d.deploymentStatus(ctx, dep, ghInProgress, "Deploying "+short(dep.SHA)+" to "+dep.Environment)
 	return dep, nil
 }
 

@@ -83,6 +83,9 @@ type Deployer struct {
 	AWS     AWS
 	// GitURL is GITHUB_URL, the base clones are made from.
 	GitURL string
+	// PublicURL is PANDA_PUBLIC_URL: links on GitHub (replies, Deployment
+	// statuses) point at PublicURL + "/deployments/" + the id. If empty, none.
+	PublicURL string
 	// WorkDir holds checkouts. If empty, the OS temp dir.
 	WorkDir string
 	// BuildTimeout bounds the build task. If zero, 20 minutes.

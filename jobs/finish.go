@@ -42,6 +42,7 @@ func (d *Deployer) finish(ctx context.Context, dep *store.Deployment, status sto
 	}
 	d.event(ctx, updated, ev)
 	d.release(ctx, updated)
+	d.reportEnd(ctx, updated)
 	return nil
 }
 

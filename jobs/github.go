@@ -27,12 +27,18 @@ type GitHubHandler struct {
 	GitHub   Clients
 	Deployer *Deployer
 	Logger   *slog.Logger
+	// AllowForks lets writers deploy pull requests from forks with /deploy.
+	// Off by default: a fork's head commit is code nobody with write access
+	// pushed, and deploying it runs its Dockerfile with Panda's credentials.
+	AllowForks bool
 }
 
 // Register adds the webhook task handlers to mux.
 func (h *GitHubHandler) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(TypePush, h.HandlePush)
 	mux.HandleFunc(TypeInstallation, h.HandleInstallation)
+	mux.HandleFunc(TypeComment, h.HandleComment)
+	mux.HandleFunc(TypeCheckRun, h.HandleCheckRun)
 }
 
 // SkipDeployMarker in a head commit's message skips the push's deployment.

@@ -65,6 +65,8 @@ type Deployment struct {
 	// CheckRuns maps a stage name to the id of its GitHub check run, so a retried
 	// task updates the same check runs instead of creating new ones.
 	CheckRuns map[string]int64 `json:"checkRuns,omitempty"`
+	// GitHubDeploymentID is the GitHub Deployment reporting this deployment, or 0.
+	GitHubDeploymentID int64 `json:"githubDeploymentId,omitempty"`
 }
 
 // Target is the environment a deployment goes to, as .panda.yml or the API named it.

@@ -66,6 +66,8 @@ func run() error {
 		Queue:         asynq.NewClientFromRedisClient(rdb),
 		Checks:        newChecks(cfg, gh, logger),
 		Tokens:        gh,
+		GitHub:        gh,
+		PublicURL:     cfg.PublicURL,
 		Builder:       &image.Builder{Engine: docker, MaxContextBytes: cfg.MaxContextBytes, Timeout: cfg.BuildTimeout},
 		AWS:           &jobs.AWSProvider{Base: awsCfg, Engine: docker},
 		GitURL:        cfg.GitHub.URL,

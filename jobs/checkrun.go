@@ -1,0 +1,159 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/pipeline"
+	"github.com/pandadeploy/panda/pipeline/source"
+	"github.com/pandadeploy/panda/store"
+)
+
+// HandleCheckRun answers a press on one of Panda's check runs: "Re-run" (of a
+// check run or of the whole check suite) and "Deploy again" redeploy the
+// commit to the same environment, "Cancel" stops the running deployment, and
+// "Roll back" redeploys the environment's previous successful image. The
+// person who pressed must be allowed to deploy, as for /deploy. Check runs
+// that are not Panda's (no deployment by their external id) are ignored, as
+// are presses by anyone else: GitHub offers no place to answer them.
+func (h *GitHubHandler) HandleCheckRun(ctx context.Context, t *asynq.Task) error {
+	var p CheckRunPayload
+	if err := decode(t, &p); err != nil {
+		return err
+	}
+	log := h.Logger.With("delivery_id", p.Delivery.ID, "installation_id", p.InstallationID, "repo", p.Repo, "sha", p.HeadSHA)
+	if err := source.CheckRepo(p.Repo); err != nil {
+		log.Warn("check run request refused", "err", err)
+		return fmt.Errorf("check run request refused: %v: %w", err, asynq.SkipRetry)
+	}
+	deps, err := h.requested(ctx, p)
+	if err != nil || len(deps) == 0 {
+		if err == nil {
+			log.Info("no Panda deployment for the check run", "external_id", p.ExternalID, "check_suite_id", p.CheckSuiteID)
+		}
+		return err
+	}
+	gh, err := h.GitHub.Client(ctx, p.InstallationID)
+	if err != nil {
+		return fmt.Errorf("github client for installation %d: %w", p.InstallationID, err)
+	}
+	ok, err := mayDeploy(ctx, gh, p.Repo, p.Sender)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		log.Info("check run request refused: the sender may not deploy", "sender", p.Sender, "action", p.Action, "identifier", p.Identifier)
+		return nil
+	}
+	claim := "checkrun:" + p.Delivery.TaskID()
+	switch {
+	case p.Action == "rerequested" || p.Identifier == checks.ActionRedeploy:
+		for _, dep := range deps {
+			if _, err := h.Deployer.Redeploy(ctx, claim+":"+dep.Environment, dep, p.Sender); err != nil {
+				return err
+			}
+		}
+		return nil
+	case p.Identifier == checks.ActionCancel:
+		return h.Deployer.Cancel(ctx, deps[0], p.Sender)
+	case p.Identifier == checks.ActionRollback:
+		_, err := h.Deployer.Rollback(ctx, claim, deps[0], p.Sender)
+		if pipeline.IsPermanent(err) {
+			log.Info("rollback refused", "deployment_id", deps[0].ID, "err", err)
+			return nil
+		}
+		return err
+	}
+	log.Info("unknown check run action ignored", "action", p.Action, "identifier", p.Identifier)
+	return nil
+}
+
+// requested finds the deployments a check run request is about: the one a
+// check run's external id names, or for a check suite the newest deployment
+// of its head commit to each environment. A deployment of another repository
+// or installation is not Panda's answer to this request: external ids come
+// from the payload, and a deployment id alone grants nothing.
+func (h *GitHubHandler) requested(ctx context.Context, p CheckRunPayload) ([]*store.Deployment, error) {
+	if p.ExternalID != "" {
+		dep, err := h.Store.Get(ctx, p.ExternalID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !strings.EqualFold(dep.Repo, p.Repo) || dep.InstallationID != p.InstallationID {
+			return nil, nil
+		}
+		return []*store.Deployment{dep}, nil
+	}
+	if p.CheckSuiteID == 0 || source.CheckSHA(p.HeadSHA) != nil {
+		return nil, nil
+	}
+	list, err := h.Store.List(ctx, store.Filter{Repo: p.Repo, SHA: p.HeadSHA})
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []*store.Deployment
+	for _, dep := range list { // newest first
+		if !seen[dep.Environment] && dep.InstallationID == p.InstallationID {
+			seen[dep.Environment] = true
+			out = append(out, dep)
+		}
+	}
+	return out, nil
+}
+
+// Redeploy deploys from's commit to from's environment again, with the same
+// target, as a new deployment claimed by claim (so a retried request makes
+// one). It rebuilds: an image is only reused by a rollback.
+func (d *Deployer) Redeploy(ctx context.Context, claim string, from *store.Deployment, actor string) (*store.Deployment, error) {
+	dep := &store.Deployment{
+		Repo: from.Repo, InstallationID: from.InstallationID, SHA: from.SHA, Branch: from.Branch,
+		Environment: from.Environment, Trigger: triggerRerun, Actor: actor, Target: from.Target,
+	}
+	return d.Accept(ctx, claim, dep)
+}
+
+// Cancel stops dep unless it has ended. A running Step Functions execution is
+// stopped, and following it ends the deployment as CANCELED; before the
+// execution exists the deployment is ended CANCELED here, and its build or
+// start task stops at its next stage because the status is final.
+func (d *Deployer) Cancel(ctx context.Context, dep *store.Deployment, actor string) error {
+	cur, err := d.Store.Get(ctx, dep.ID)
+	if err != nil {
+		return err
+	}
+	if cur.Status.Final() {
+		return nil
+	}
+	msg := "Cancelled by " + actor
+	d.event(ctx, cur, store.Event{Type: store.EventStage, Message: msg, Details: map[string]any{"phase": "cancel", "actor": actor}})
+	if cur.ExecutionARN != "" {
+		rc, err := d.AWS.Rollout(ctx, cur.Target)
+		if err != nil {
+			return fmt.Errorf("cancel %s: %w", cur.ID, err)
+		}
+		if err := rc.Stop(ctx, cur.ExecutionARN, "Panda: "+msg); err != nil {
+			return fmt.Errorf("cancel %s: %w", cur.ID, err)
+		}
+		return nil
+	}
+	return d.finish(ctx, cur, store.StatusCanceled, currentStage(cur), msg, nil)
+}
+
+// currentStage is the first stage that has not finished.
+func currentStage(dep *store.Deployment) pipeline.Stage {
+	for _, s := range pipeline.Stages {
+		if _, done := dep.StageDurations[string(s)]; !done {
+			return s
+		}
+	}
+	return pipeline.StageDeploy
+}

@@ -1,0 +1,140 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v66/github"
+	"github.com/hibiken/asynq"
+
+	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/store"
+)
+
+// Reactions Panda puts on a /deploy comment, as GitHub spells them.
+const (
+	reactionSeen    = "eyes"     // 👀 the command was taken
+	reactionSuccess = "rocket"   // 🚀 its deployment succeeded
+	reactionFailure = "confused" // 😕 its deployment did not
+)
+
+// react puts a reaction on an issue comment. GitHub answers an existing
+// reaction of the same content with 200, so reacting again is harmless.
+func react(ctx context.Context, gh *github.Client, repo string, commentID int64, content string) error {
+	owner, name, _ := strings.Cut(repo, "/")
+	if _, _, err := gh.Reactions.CreateIssueCommentReaction(ctx, owner, name, commentID, content); err != nil {
+		return fmt.Errorf("react %s on comment %d of %s: %w", content, commentID, repo, err)
+	}
+	return nil
+}
+
+// replyMarker is hidden in every reply so that a later attempt can recognize
+// a reply whose creation GitHub confirmed to nobody (the answer was lost).
+func replyMarker(key string) string { return "<!-- panda:reply:" + key + " -->" }
+
+// reply posts body on issue once per key, across retries of the task: the
+// store records that the reply landed, and when an earlier attempt began
+// posting without recording it, the issue's recent comments are searched for
+// the reply's marker before posting again.
+func (h *GitHubHandler) reply(ctx context.Context, gh *github.Client, repo string, issue int, key, body string) error {
+	state, since, err := h.Store.BeginReply(ctx, key)
+	if err != nil {
+		return err
+	}
+	switch state {
+	case store.ReplyPosted:
+		return nil
+	case store.ReplyPending:
+		found, err := findReply(ctx, gh, repo, issue, replyMarker(key), since)
+		if err != nil {
+			return err
+		}
+		if found {
+			return h.Store.ReplyDone(ctx, key)
+		}
+	}
+	owner, name, _ := strings.Cut(repo, "/")
+	text := body + "\n\n" + replyMarker(key)
+	if _, _, err := gh.Issues.CreateComment(ctx, owner, name, issue, &github.IssueComment{Body: github.String(text)}); err != nil {
+		return githubErr(fmt.Sprintf("reply on %s#%d", repo, issue), err)
+	}
+	return h.Store.ReplyDone(ctx, key)
+}
+
+// maxReplyPages bounds the search for an earlier reply: it was written within
+// the retries of one task, so it is among the comments updated since then.
+const maxReplyPages = 10
+
+func findReply(ctx context.Context, gh *github.Client, repo string, issue int, marker string, since time.Time) (bool, error) {
+	owner, name, _ := strings.Cut(repo, "/")
+	from := since.Add(-time.Minute)
+	opts := &github.IssueListCommentsOptions{
+		Since:       &from,
+		ListOptions: github.ListOptions{PerPage: 100},
+	}
+	for range maxReplyPages {
+		list, resp, err := gh.Issues.ListComments(ctx, owner, name, issue, opts)
+		if err != nil {
+			return false, githubErr(fmt.Sprintf("list comments of %s#%d", repo, issue), err)
+		}
+		for _, c := range list {
+			if strings.Contains(c.GetBody(), marker) {
+				return true, nil
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	return false, nil
+}
+
+// mayDeploy reports whether user may deploy repo. Only GitHub's admin,
+// maintain and write roles may: deploying runs the repository's Dockerfile
+// with Panda's AWS credentials and changes what serves production, which is
+// at least as much as pushing to the repository. A custom role counts as the
+// base role GitHub reports for it in the legacy permission field.
+func mayDeploy(ctx context.Context, gh *github.Client, repo, user string) (bool, error) {
+	if user == "" {
+		return false, nil
+	}
+	owner, name, _ := strings.Cut(repo, "/")
+	lvl, resp, err := gh.Repositories.GetPermissionLevel(ctx, owner, name, user)
+	if resp != nil && resp.StatusCode == http.StatusNotFound {
+		return false, nil // not a user GitHub knows
+	}
+	if err != nil {
+		return false, githubErr(fmt.Sprintf("read permission of %s on %s", user, repo), err)
+	}
+	switch lvl.GetRoleName() {
+	case "admin", "maintain", "write":
+		return true, nil
+	}
+	switch lvl.GetPermission() {
+	case "admin", "write":
+		return true, nil
+	}
+	return false, nil
+}
+
+// githubErr wraps a GitHub API error for the task boundary: an answer that
+// will not change on a retry (a 4xx that is not a rate limit) skips retries.
+func githubErr(what string, err error) error {
+	if checks.IsPermanent(err) && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%s: %w: %w", what, err, asynq.SkipRetry)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// pageURL is the deployment's page, or "" without a public URL.
+func (d *Deployer) pageURL(id string) string {
+	if d.PublicURL == "" {
+		return ""
+	}
+	return strings.TrimRight(d.PublicURL, "/") + "/deployments/" + id
+}
