@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -176,6 +177,12 @@ func (s *Server) EmitECRPush(repository, tag, digest string) []string {
 			if in, ok := t["Input"].(string); ok && in != "" {
 				input = in
 			}
+			if tr, ok := t["InputTransformer"].(map[string]any); ok {
+				var ok2 bool
+				if input, ok2 = transform(tr, event); !ok2 {
+					continue // EventBridge drops an event whose template makes no JSON
+				}
+			}
 			if out, aerr := s.startLocked(m, randomHex(16), input); aerr == nil {
 				started = append(started, out.(map[string]any)["executionArn"].(string))
 			}
@@ -207,4 +214,32 @@ func matches(pattern, event map[string]any) bool {
 		}
 	}
 	return true
+}
+
+// transform applies a target's InputTransformer to event the way EventBridge
+// does: each InputPathsMap entry is a JSONPath ($.a.b) into the event, and each
+// <name> in InputTemplate is replaced by that value (a string as is, anything
+// else as JSON). ok is false when the result is not JSON.
+func transform(tr map[string]any, event map[string]any) (string, bool) {
+	tmpl, _ := tr["InputTemplate"].(string)
+	paths, _ := tr["InputPathsMap"].(map[string]any)
+	for name, p := range paths {
+		path, _ := p.(string)
+		var v any = event
+		for _, part := range strings.Split(strings.TrimPrefix(path, "$."), ".") {
+			m, ok := v.(map[string]any)
+			if !ok {
+				v = nil
+				break
+			}
+			v = m[part]
+		}
+		text, ok := v.(string)
+		if !ok {
+			b, _ := json.Marshal(v)
+			text = string(b)
+		}
+		tmpl = strings.ReplaceAll(tmpl, "<"+name+">", text)
+	}
+	return tmpl, json.Valid([]byte(tmpl))
 }

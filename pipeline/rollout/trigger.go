@@ -21,6 +21,36 @@ type RuleSpec struct {
 	ECRRepository   string
 	StateMachineARN string
 	RoleARN         string
+	// Input holds the settings every execution the rule starts gets (cluster,
+	// service, task family, port, count, repository, environment). The image
+	// (by digest), its tag and the commit (the tag) come from the push event.
+	Input Input
+}
+
+// inputTransformer makes the execution input from the ECR push event, so the
+// state machine gets the same input as when Panda starts it, plus imageTag for
+// FindExecution.
+func inputTransformer(in Input) *ebtypes.InputTransformer {
+	fixed, _ := json.Marshal(struct {
+		Cluster       string `json:"cluster"`
+		Service       string `json:"service"`
+		TaskFamily    string `json:"taskFamily"`
+		ContainerPort int    `json:"containerPort"`
+		DesiredCount  int    `json:"desiredCount"`
+		Repository    string `json:"repository"`
+		Environment   string `json:"environment"`
+	}{in.Cluster, in.Service, in.TaskFamily, in.ContainerPort, in.DesiredCount, in.Repository, in.Environment})
+	// The fixed part is JSON made here; the event's values go into quoted
+	// placeholders, so nothing in an event can change the template's shape.
+	tmpl := `{"imageUri":"<account>.dkr.ecr.<region>.amazonaws.com/<repo>@<digest>","imageTag":"<tag>","commit":"<tag>",` +
+		string(fixed[1:])
+	return &ebtypes.InputTransformer{
+		InputPathsMap: map[string]string{
+			"account": "$.account", "region": "$.region", "repo": "$.detail.repository-name",
+			"tag": "$.detail.image-tag", "digest": "$.detail.image-digest",
+		},
+		InputTemplate: aws.String(tmpl),
+	}
 }
 
 // targetID is the id of the rule's one target; PutTargets with the same id
@@ -75,7 +105,8 @@ func (c *Client) ensureTarget(ctx context.Context, spec RuleSpec) error {
 			return classify(err, "list targets of rule "+spec.Name)
 		}
 		for _, t := range out.Targets {
-			if aws.ToString(t.Arn) == spec.StateMachineARN && aws.ToString(t.RoleArn) == spec.RoleARN {
+			if aws.ToString(t.Arn) == spec.StateMachineARN && aws.ToString(t.RoleArn) == spec.RoleARN &&
+				t.InputTransformer != nil && aws.ToString(t.InputTransformer.InputTemplate) == aws.ToString(inputTransformer(spec.Input).InputTemplate) {
 				return nil
 			}
 		}
@@ -85,8 +116,11 @@ func (c *Client) ensureTarget(ctx context.Context, spec RuleSpec) error {
 		in.NextToken = out.NextToken
 	}
 	out, err := c.Events.PutTargets(ctx, &eventbridge.PutTargetsInput{
-		Rule:    aws.String(spec.Name),
-		Targets: []ebtypes.Target{{Id: aws.String(targetID), Arn: aws.String(spec.StateMachineARN), RoleArn: aws.String(spec.RoleARN)}},
+		Rule: aws.String(spec.Name),
+		Targets: []ebtypes.Target{{
+			Id: aws.String(targetID), Arn: aws.String(spec.StateMachineARN), RoleArn: aws.String(spec.RoleARN),
+			InputTransformer: inputTransformer(spec.Input),
+		}},
 	})
 	if err != nil {
 		return classify(err, "put target of rule "+spec.Name)
