@@ -23,6 +23,7 @@ import (
 	"github.com/pandadeploy/panda/jobs"
 	"github.com/pandadeploy/panda/pipeline/image"
 	"github.com/pandadeploy/panda/store"
+	"github.com/pandadeploy/panda/sweeper"
 )
 
 func main() {
@@ -101,10 +102,29 @@ func run() error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	logger.Info("worker started", "concurrency", cfg.Concurrency)
+	swept := sweep(ctx, cfg, gh, st, rdb, logger)
 	<-ctx.Done()
 	logger.Info("worker shutting down")
 	srv.Shutdown()
+	<-swept
 	return nil
+}
+
+// sweep runs the webhook redelivery sweeper until ctx ends, when the returned
+// channel closes. It needs the App's credentials to list deliveries; without
+// them it does nothing.
+func sweep(ctx context.Context, cfg config.Worker, gh *githubapp.Factory, st *store.Store, rdb redis.UniversalClient, logger *slog.Logger) <-chan struct{} {
+	done := make(chan struct{})
+	if cfg.GitHub.AppID == 0 || cfg.GitHub.PrivateKey == "" {
+		close(done)
+		return done
+	}
+	s := &sweeper.Sweeper{Hooks: gh.AppClient().Apps, Deliveries: st, Redis: rdb, Logger: logger.With("component", "sweeper")}
+	go func() {
+		defer close(done)
+		_ = s.Run(ctx) // returns nil when ctx ends
+	}()
+	return done
 }
 
 func newLogger(level string) *slog.Logger {
