@@ -131,7 +131,7 @@ func (d *Deployer) runStage(ctx context.Context, dep *store.Deployment, stage pi
 	}
 	start := d.now()
 	d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(stage), Message: stageTitle(stage) + " started",
-		Details: map[string]any{"phase": "started"}})
+		Details: map[string]any{"phase": "started", "state": "started"}})
 	d.checkErr(dep, "start", d.Checks.Start(ctx, dep, string(stage)))
 	if err := run(ctx); err != nil {
 		return d.stageFailed(ctx, dep, stage, err)
@@ -150,7 +150,7 @@ func (d *Deployer) runStage(ctx context.Context, dep *store.Deployment, stage pi
 	*dep = *updated
 	d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(stage),
 		Message: fmt.Sprintf("%s finished in %s", stageTitle(stage), took.Round(time.Millisecond)),
-		Details: map[string]any{"phase": "finished", "durationMs": took.Milliseconds(), "imageUri": dep.ImageURI}})
+		Details: map[string]any{"phase": "finished", "state": "succeeded", "durationMs": took.Milliseconds(), "imageUri": dep.ImageURI}})
 	d.checkErr(dep, "finish", d.Checks.Finish(ctx, dep, string(stage), checks.ResultFor(dep, string(stage))))
 	return nil
 }

@@ -34,11 +34,12 @@ func (d *Deployer) finish(ctx context.Context, dep *store.Deployment, status sto
 	}
 	d.Logger.Info("deployment finished", "deployment_id", dep.ID, "repo", dep.Repo, "sha", dep.SHA, "status", status)
 	d.concludeChecks(ctx, updated, status, stage, msg, annotations)
-	ev := store.Event{Type: store.EventDone, Stage: string(stage), Message: "Deployment succeeded",
-		Details: map[string]any{"status": string(status), "imageUri": updated.ImageURI,
+	ev := store.Event{Type: store.EventDone, Stage: string(pipeline.StageDeploy), Message: "Deployment succeeded",
+		Details: map[string]any{"status": string(status), "state": "succeeded", "imageUri": updated.ImageURI,
 			"blueServiceUrl": updated.BlueURL, "greenServiceUrl": updated.GreenURL}}
 	if status != store.StatusSucceeded {
-		ev.Type, ev.Message = store.EventError, msg
+		ev.Type, ev.Stage, ev.Message = store.EventError, string(stage), msg
+		ev.Details["state"] = "failed"
 	}
 	d.event(ctx, updated, ev)
 	d.release(ctx, updated)

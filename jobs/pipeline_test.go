@@ -90,7 +90,7 @@ func TestPushDeploysToProduction(t *testing.T) {
 	}
 	states := map[string]bool{}
 	for _, ev := range evs {
-		if s, _ := ev.Details["state"].(string); s != "" {
+		if s, _ := ev.Details["sfnState"].(string); s != "" {
 			states[s] = true
 		}
 	}

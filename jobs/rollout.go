@@ -75,7 +75,7 @@ func (d *Deployer) takeEnvironment(ctx context.Context, dep *store.Deployment, s
 // deployment when the start failed for good (the deployment is then final).
 func (d *Deployer) startExecution(ctx context.Context, dep *store.Deployment) (*store.Deployment, error) {
 	d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(pipeline.StageDeploy), Message: "Deploy started",
-		Details: map[string]any{"phase": "started"}})
+		Details: map[string]any{"phase": "started", "state": "started"}})
 	d.checkErr(dep, "start", d.Checks.Start(ctx, dep, string(pipeline.StageDeploy)))
 	rc, err := d.AWS.Rollout(ctx, dep.Target)
 	if err != nil {
@@ -134,7 +134,7 @@ func (d *Deployer) HandleFollow(ctx context.Context, t *asynq.Task) error {
 			line += ": " + ev.Error
 		}
 		d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(pipeline.StageDeploy), Message: line, Timestamp: ev.Time,
-			Details: map[string]any{"phase": "state", "state": ev.State, "statePhase": string(ev.Phase)}})
+			Details: map[string]any{"phase": "state", "sfnState": ev.State, "sfnPhase": string(ev.Phase)}})
 		d.checkErr(dep, "log", d.Checks.Log(ctx, dep, string(pipeline.StageDeploy), line))
 	}
 	if prog.Done {
