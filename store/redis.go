@@ -16,6 +16,12 @@ func Open(ctx context.Context, url string) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("PANDA_REDIS_URL is not a valid Redis URL")
 	}
+	if !strings.Contains(url, "pool_size=") {
+		// Each deployment an app instance streams holds a pooled connection in a
+		// blocking XREAD, on top of the queue's and the requests' own use: the
+		// default of 10 per CPU runs out on a small machine.
+		opts.PoolSize = 100
+	}
 	rdb := redis.NewClient(opts)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()

@@ -140,6 +140,9 @@ func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, 
 		AWSVerifier: verifier,
 		Registry:    reg,
 		Metrics:     metrics,
+		// Ends open event streams on shutdown: http.Server.Shutdown waits for
+		// handlers but does not cancel their requests.
+		Stop: ctx.Done(),
 	}), nil
 }
 
