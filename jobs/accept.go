@@ -68,6 +68,7 @@ func TargetOf(env repoconfig.Env) store.Target {
 		DesiredCount:    env.DesiredCount,
 		Dockerfile:      env.Dockerfile,
 		Trigger:         string(env.Trigger),
+		EventsRoleARN:   env.EventsRoleARN,
 		BuildArgs:       env.BuildArgs,
 		Submodules:      env.Submodules,
 	}

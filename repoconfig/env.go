@@ -40,12 +40,15 @@ var fields = map[string]field{
 	"task_family":       stringField(func(e *Env) *string { return &e.TaskFamily }, matches(ecsNameRE, ecsNameRule)),
 	"dockerfile":        stringField(func(e *Env) *string { return &e.Dockerfile }, nil),
 	"trigger":           stringField(func(e *Env) *string { return (*string)(&e.Trigger) }, checkTrigger),
+	"events_role_arn":   stringField(func(e *Env) *string { return &e.EventsRoleARN }, matches(roleRE, "is not an IAM role ARN like arn:aws:iam::123456789012:role/NAME")),
 	"container_port":    intField(func(e *Env) *int { return &e.ContainerPort }, 1, 65535),
 	"desired_count":     intField(func(e *Env) *int { return &e.DesiredCount }, 0, 100),
 	"default":           boolField(func(e *Env) *bool { return &e.Default }),
 	"submodules":        boolField(func(e *Env) *bool { return &e.Submodules }),
 	"build_args":        parseBuildArgs,
 }
+
+var roleRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$`)
 
 const ecsNameRule = "must be 1 to 255 letters, digits, - and _"
 
@@ -76,6 +79,10 @@ func parseEnv(key, node *yaml.Node, envPath string) (Env, error) {
 	}
 	if len(missing) > 0 {
 		return Env{}, newFieldError(key.Line, envPath, "is missing required settings: %s", strings.Join(missing, ", "))
+	}
+	if env.Trigger == TriggerEventBridge && env.EventsRoleARN == "" {
+		return Env{}, newFieldError(valueLine(node, "trigger"), envPath+".trigger",
+			"eventbridge needs events_role_arn, the role EventBridge starts the state machine as")
 	}
 	if err := checkDockerfile(&env, node, envPath); err != nil {
 		return Env{}, err

@@ -58,6 +58,7 @@ const two = `environments:
     container_port: 80
     desired_count: 0
     trigger: eventbridge
+    events_role_arn: arn:aws:iam::123456789012:role/panda-events
     submodules: true
     dockerfile: ./docker//Dockerfile
     build_args:
@@ -160,7 +161,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "unknown_field_typo", old: "container_port: 8080", new: "container_port: 8080\n    contianer_port: 80",
 			want: ".panda.yml line 12: environments.production.contianer_port: is not a known field (did you mean container_port?)"},
 		{name: "unknown_field", old: "aws: prod", new: "aws: prod\n    replicas: 3",
-			want: ".panda.yml line 6: environments.production.replicas: is not a known field (known: aws, branch, build_args, cluster, container_port, default, desired_count, dockerfile, ecr_repository, region, service, state_machine_arn, submodules, task_family, trigger)"},
+			want: ".panda.yml line 6: environments.production.replicas: is not a known field (known: aws, branch, build_args, cluster, container_port, default, desired_count, dockerfile, ecr_repository, events_role_arn, region, service, state_machine_arn, submodules, task_family, trigger)"},
 		{name: "unknown_top_level", old: "environments:", new: "enviroments:",
 			want: ".panda.yml line 1: enviroments: is not a known field (did you mean environments?)"},
 		{name: "duplicate_field", old: "aws: prod", new: "aws: prod\n    aws: dev",
@@ -249,7 +250,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "merge", new: "environments:\n  a:\n    <<: {cluster: c}\n",
 			want: ".panda.yml line 3: uses YAML anchors or aliases (& * <<), which are not supported: write each value out"},
 		{name: "two_defaults", old: "", new: strings.Replace(two, "    branch: develop\n", "    branch: develop\n    default: true\n", 1),
-			want: ".panda.yml line 19: environments.production.default: only one environment may be the default"},
+			want: ".panda.yml line 20: environments.production.default: only one environment may be the default"},
 		{name: "non_string_key", new: "environments:\n  production:\n    1: x\n",
 			want: ".panda.yml line 3: environments.production: keys must be plain names"},
 		{name: "too_big", new: "# " + strings.Repeat("x", repoconfig.MaxSize),

@@ -71,8 +71,11 @@ type Env struct {
 	// Dockerfile, docker/Dockerfile, deployment/Dockerfile.
 	Dockerfile string
 	// Trigger is TriggerStepFunctions when the file omits it.
-	Trigger   Trigger
-	BuildArgs map[string]string
+	Trigger Trigger
+	// EventsRoleARN is the role EventBridge starts the state machine as;
+	// required with TriggerEventBridge.
+	EventsRoleARN string
+	BuildArgs     map[string]string
 	// Default marks the environment "/deploy" without a name uses. It is true
 	// for the only environment of a file that names one.
 	Default bool

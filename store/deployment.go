@@ -82,6 +82,7 @@ type Target struct {
 	DesiredCount    int               `json:"desiredCount"`
 	Dockerfile      string            `json:"dockerfile,omitempty"`
 	Trigger         string            `json:"trigger,omitempty"` // stepfunctions (default) or eventbridge
+	EventsRoleARN   string            `json:"eventsRoleArn,omitempty"`
 	BuildArgs       map[string]string `json:"buildArgs,omitempty"`
 	Submodules      bool              `json:"submodules,omitempty"`
 }
