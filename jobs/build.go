@@ -105,10 +105,19 @@ func (d *Deployer) buildAndPush(ctx context.Context, dep *store.Deployment) erro
 		if err != nil {
 			return err
 		}
+		tags := imageTags(dep)
+		if eventBridge(dep) {
+			// The rule must exist before the push it reacts to; and only the
+			// commit tag is pushed, since every pushed tag starts an execution.
+			if err := d.ensureRule(ctx, dep); err != nil {
+				return err
+			}
+			tags = tags[:1]
+		}
 		res, err := pusher.Push(ctx, image.PushRequest{
 			Image:      built.ImageID,
 			Repository: ecrRepository(dep),
-			Tags:       imageTags(dep),
+			Tags:       tags,
 			OnProgress: d.logger(ctx, dep, pipeline.StagePush),
 		})
 		if err != nil {

@@ -61,6 +61,8 @@ type Rollout interface {
 	Start(ctx context.Context, req rollout.StartRequest) (string, error)
 	Poll(ctx context.Context, executionARN string, cur rollout.Cursor) (rollout.Progress, error)
 	Stop(ctx context.Context, executionARN, cause string) error
+	EnsureRule(ctx context.Context, spec rollout.RuleSpec) error
+	FindExecution(ctx context.Context, stateMachineARN, imageTag string, since time.Time) (string, bool, error)
 }
 
 // AWS hands out the AWS-backed stages for a deployment's target (its region

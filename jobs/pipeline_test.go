@@ -288,3 +288,44 @@ func TestHostileInputIsRefused(t *testing.T) {
 		t.Fatal("a deployment was made from an invalid .panda.yml")
 	}
 }
+
+// TestEventBridgeTrigger deploys in the seed's mode: Panda ensures the rule,
+// pushes, and follows the execution the rule started for the image.
+func TestEventBridgeTrigger(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, 0)
+	yml := pandaYML(h.smARN, "    trigger: eventbridge\n    events_role_arn: arn:aws:iam::"+h.aws.Account()+":role/panda-events\n")
+	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "eb"}, yml)
+	h.push(sha, "via eventbridge")
+	dep := h.waitFor(sha, func(d *store.Deployment) bool { return d.ImageURI != "" })
+	_, digest, _ := strings.Cut(dep.ImageURI, "@")
+	// Stand in for ECR: it tells EventBridge about the push it received.
+	if started := h.aws.EmitECRPush("acme-app", sha, digest); len(started) != 1 {
+		t.Fatalf("the push event started %d executions, want 1 (is the rule there?)", len(started))
+	}
+	dep = h.waitFinal(sha, time.Minute)
+	if dep.Status != store.StatusSucceeded {
+		t.Fatalf("status %s (%s)", dep.Status, dep.Error)
+	}
+	if n := h.aws.CallCount("StartExecution"); n != 0 {
+		t.Errorf("Panda called StartExecution %d times in EventBridge mode", n)
+	}
+	if tags := h.reg.Tags("acme-app"); len(tags) != 1 || tags[0] != sha {
+		t.Errorf("pushed tags %v, want only the commit (each tag would start an execution)", tags)
+	}
+	execs := h.aws.Executions(h.smARN)
+	if len(execs) != 1 || execs[0] != dep.ExecutionARN {
+		t.Fatalf("executions %v, deployment followed %s", execs, dep.ExecutionARN)
+	}
+	out, err := sfn.NewFromConfig(h.aws.Config()).DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: &execs[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var input map[string]any
+	if err := json.Unmarshal([]byte(*out.Input), &input); err != nil {
+		t.Fatal(err)
+	}
+	if input["cluster"] != "prod" || input["commit"] != sha || !strings.HasSuffix(input["imageUri"].(string), "@"+digest) {
+		t.Errorf("execution input from the rule: %v", input)
+	}
+}

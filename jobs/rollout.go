@@ -23,6 +23,13 @@ func (d *Deployer) HandleStart(ctx context.Context, t *asynq.Task) error {
 	if done {
 		return err
 	}
+	if dep.ExecutionARN == "" && eventBridge(dep) {
+		// EventBridge started the rollout on the push, whatever Panda's lock
+		// says: there is nothing to wait for but the execution to appear.
+		if dep, err = d.findExecution(ctx, dep, p.Step); err != nil || dep == nil {
+			return err
+		}
+	}
 	if dep.ExecutionARN == "" {
 		ok, err := d.takeEnvironment(ctx, dep, p.Step)
 		if err != nil || !ok {

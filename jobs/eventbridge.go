@@ -1,0 +1,90 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pandadeploy/panda/pipeline"
+	"github.com/pandadeploy/panda/pipeline/rollout"
+	"github.com/pandadeploy/panda/repoconfig"
+	"github.com/pandadeploy/panda/store"
+)
+
+// In the EventBridge trigger mode (the seed system's), an EventBridge rule on
+// the ECR push starts the execution; Panda makes sure the rule exists before
+// it pushes, then finds the execution by the image tag and follows it.
+
+// eventBridgeWait bounds how long Panda looks for the execution EventBridge
+// should have started, in TypeStart re-enqueues of eventBridgePoll.
+const (
+	eventBridgePoll  = 2 * time.Second
+	eventBridgeSteps = 90
+)
+
+func eventBridge(dep *store.Deployment) bool {
+	return dep.Target.Trigger == string(repoconfig.TriggerEventBridge)
+}
+
+// ruleName is one rule per repository and environment, within EventBridge's
+// 64-character limit.
+func ruleName(dep *store.Deployment) string {
+	name := tagUnsafe.ReplaceAllString("panda-"+strings.ReplaceAll(dep.Repo, "/", "-")+"-"+dep.Environment, "-")
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return name
+}
+
+func (d *Deployer) ensureRule(ctx context.Context, dep *store.Deployment) error {
+	rc, err := d.AWS.Rollout(ctx, dep.Target)
+	if err != nil {
+		return err
+	}
+	return rc.EnsureRule(ctx, rollout.RuleSpec{
+		Name:            ruleName(dep),
+		ECRRepository:   ecrRepository(dep),
+		StateMachineARN: dep.Target.StateMachineARN,
+		RoleARN:         dep.Target.EventsRoleARN,
+		Input: rollout.Input{
+			Cluster: dep.Target.Cluster, Service: dep.Target.Service, TaskFamily: dep.Target.TaskFamily,
+			ContainerPort: dep.Target.ContainerPort, DesiredCount: dep.Target.DesiredCount,
+			Repository: dep.Repo, Environment: dep.Environment,
+		},
+	})
+}
+
+// findExecution looks for the execution EventBridge started for dep's image.
+// Until it appears the start task re-enqueues itself; after eventBridgeSteps
+// looks the deployment fails, saying what to check.
+func (d *Deployer) findExecution(ctx context.Context, dep *store.Deployment, step int) (*store.Deployment, error) {
+	rc, err := d.AWS.Rollout(ctx, dep.Target)
+	if err != nil {
+		return nil, d.stageFailed(ctx, dep, pipeline.StageDeploy, err)
+	}
+	if step == 0 {
+		d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(pipeline.StageDeploy), Message: "Waiting for EventBridge to start the rollout",
+			Details: map[string]any{"phase": "started", "state": "started"}})
+		d.checkErr(dep, "start", d.Checks.Start(ctx, dep, string(pipeline.StageDeploy)))
+	}
+	arn, found, err := rc.FindExecution(ctx, dep.Target.StateMachineARN, dep.SHA, dep.CreatedAt.Add(-time.Minute))
+	if err != nil {
+		return nil, d.stageFailed(ctx, dep, pipeline.StageDeploy, err)
+	}
+	if !found {
+		if step >= eventBridgeSteps {
+			err := pipeline.UserError(nil, "EventBridge started no execution of %s for image tag %s: check rule %s and its role",
+				dep.Target.StateMachineARN, short(dep.SHA), ruleName(dep))
+			return nil, d.stageFailed(ctx, dep, pipeline.StageDeploy, err)
+		}
+		return nil, d.enqueue(ctx, NewStartTask(dep.ID, step+1, eventBridgePoll))
+	}
+	dep, err = d.Store.Update(ctx, dep.ID, func(x *store.Deployment) error { x.ExecutionARN = arn; return nil })
+	if err != nil {
+		return nil, err
+	}
+	d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(pipeline.StageDeploy), Message: fmt.Sprintf("EventBridge started execution %s", arn),
+		Details: map[string]any{"phase": "log", "executionArn": arn}})
+	return dep, nil
+}
