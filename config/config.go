@@ -74,6 +74,9 @@ type Worker struct {
 	MaxContextBytes int64
 	// WorkDir is PANDA_WORK_DIR, where checkouts are made. If unset, the OS temp dir.
 	WorkDir string
+	// MetricsAddr is PANDA_WORKER_METRICS_ADDR, where the worker serves /metrics
+	// and /healthz. If unset, :9091; "off" serves nothing.
+	MetricsAddr string
 }
 
 // LoadApp reads the app's configuration.
@@ -101,6 +104,7 @@ func LoadWorker(env Lookup) (Worker, error) {
 		BuildTimeout:    r.duration("PANDA_BUILD_TIMEOUT", 20*time.Minute),
 		MaxContextBytes: int64(r.int("PANDA_MAX_CONTEXT_MB", 500, 1, 1<<20)) << 20,
 		WorkDir:         r.str("PANDA_WORK_DIR", os.TempDir()),
+		MetricsAddr:     r.str("PANDA_WORKER_METRICS_ADDR", ":9091"),
 	}
 	if cfg.GitHub.AppID == 0 && r.err == nil {
 		r.err = errors.New("GITHUB_APP_ID is required")

@@ -118,6 +118,7 @@ func newStack(t *testing.T) *stack {
 		"PANDA_API_TOKEN=" + apiToken,
 		"PANDA_WORK_DIR=" + s.workDir,
 		"PANDA_LOG_LEVEL=debug",
+		"PANDA_WORKER_METRICS_ADDR=127.0.0.1:0",
 		"GITHUB_WEBHOOK_SECRET=" + webhookSecret,
 		"GITHUB_APP_ID=" + fmt.Sprint(s.gh.AppID()),
 		"GITHUB_APP_PRIVATE_KEY=" + string(s.gh.PrivateKeyPEM()),

@@ -98,6 +98,9 @@ type Deployer struct {
 	// again. If zero, 5 seconds.
 	WaitInterval time.Duration
 	Logger       *slog.Logger
+	// OnFinish, if set, is called once with each deployment that reached its
+	// final status (for metrics).
+	OnFinish func(*store.Deployment)
 	// Now is the clock. If nil, time.Now.
 	Now func() time.Time
 }

@@ -33,6 +33,9 @@ func (d *Deployer) finish(ctx context.Context, dep *store.Deployment, status sto
 		return err
 	}
 	d.Logger.Info("deployment finished", "deployment_id", dep.ID, "repo", dep.Repo, "sha", dep.SHA, "status", status)
+	if d.OnFinish != nil {
+		d.OnFinish(updated)
+	}
 	d.concludeChecks(ctx, updated, status, stage, msg, annotations)
 	ev := store.Event{Type: store.EventDone, Stage: string(pipeline.StageDeploy), Message: "Deployment succeeded",
 		Details: map[string]any{"status": string(status), "state": "succeeded", "imageUri": updated.ImageURI,

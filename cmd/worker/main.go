@@ -5,8 +5,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,8 +17,11 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/docker/docker/client"
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pandadeploy/panda/api"
 	"github.com/pandadeploy/panda/checks"
 	"github.com/pandadeploy/panda/config"
 	"github.com/pandadeploy/panda/githubapp"
@@ -77,6 +82,12 @@ func run() error {
 		DeployTimeout: cfg.DeployTimeout,
 		Logger:        logger,
 	}
+	reg := prometheus.NewRegistry()
+	metrics := api.NewMetrics(reg)
+	deployer.OnFinish = metrics.ObserveDeployment
+	stopMetrics := serveMetrics(cfg.MetricsAddr, reg, logger)
+	defer stopMetrics()
+
 	intake := &jobs.GitHubHandler{Store: st, GitHub: gh, Deployer: deployer, Logger: logger}
 
 	mux := asynq.NewServeMux()
@@ -158,4 +169,22 @@ func newChecks(cfg config.Worker, gh *githubapp.Factory, logger *slog.Logger) *c
 		PublicURL: cfg.PublicURL,
 		Logger:    logger,
 	}
+}
+
+// serveMetrics serves /metrics and /healthz on addr ("off": nothing) until the
+// returned function is called.
+func serveMetrics(addr string, reg *prometheus.Registry, logger *slog.Logger) func() {
+	if addr == "off" {
+		return func() {}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics server", "addr", addr, "err", err)
+		}
+	}()
+	return func() { _ = srv.Close() }
 }
