@@ -14,7 +14,7 @@ const (
 	chartW, chartH                 = 960, 420
 	padL, padR, padT, padB         = 70, 20, 60, 50
 	plotW, plotH                   = chartW - padL - padR, chartH - padT - padB
-	minMS, maxMS                   = 0.1, 10000.0 // the logarithmic y axis spans these
+	minMS, maxMS                   = 0.1, 100000.0 // the logarithmic y axis spans these
 	goalMS                 float64 = 50
 )
 
