@@ -48,6 +48,9 @@ type fixture struct {
 	sha        string
 	dockerCfg  string // DOCKER_CONFIG of the script, logged in to the registry
 	scriptPath string
+	// built are the ids of the images Panda built: a warm rebuild moves the
+	// tags to a new image and leaves the old one, which forget removes too.
+	built []string
 }
 
 // appFiles is a small service's repository: a Dockerfile that copies 8 MiB of
@@ -138,6 +141,7 @@ func (f *fixture) panda(ctx context.Context, repoName string, tags []string) (ti
 	if err != nil {
 		return t, err
 	}
+	f.built = append(f.built, built.ImageID)
 	t.build = time.Since(start)
 	start = time.Now()
 	if _, err := f.pusher.Push(ctx, pimage.PushRequest{Image: built.ImageID, Repository: repoName, Tags: tags}); err != nil {
@@ -169,7 +173,7 @@ func ms(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
 // cache, so the next build starts cold. It removes nothing but what this
 // benchmark built: the engine is shared.
 func (f *fixture) forget(ctx context.Context, refs []string) error {
-	for _, ref := range refs {
+	for _, ref := range slices.Concat(refs, f.built) {
 		_, err := f.cli.ImageRemove(ctx, ref, image.RemoveOptions{Force: true, PruneChildren: true})
 		if err != nil && !client.IsErrNotFound(err) {
 			return fmt.Errorf("remove %s: %w", ref, err)
