@@ -137,7 +137,7 @@ func (t *retryTransport) backoff(attempt int) time.Duration {
 	if d <= 0 || d > t.policy.MaxDelay {
 		d = t.policy.MaxDelay
 	}
-	return d/2 + rand.N(d/2+1)
+	return d/2 + rand.N(d/2+1) // #nosec G404 -- jitter spreads retries; it needs no unpredictability
 }
 
 // replayable reports whether req's body can be sent again.

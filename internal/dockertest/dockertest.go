@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
@@ -47,7 +48,7 @@ func Client(t testing.TB) *client.Client {
 	if err != nil {
 		testenv.RequireService(t, "Docker engine", err)
 	}
-	t.Cleanup(func() { cli.Close() })
+	t.Cleanup(func() { _ = cli.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := cli.Ping(ctx); err != nil {
@@ -71,7 +72,7 @@ func BusyboxBase(t testing.TB, cli *client.Client) string {
 	defer cancel()
 	if _, err := cli.ImageInspect(ctx, BusyboxRef); err == nil {
 		return BusyboxRef
-	} else if !client.IsErrNotFound(err) {
+	} else if !cerrdefs.IsNotFound(err) {
 		t.Fatalf("inspect %s: %v", BusyboxRef, err)
 	}
 	if _, err := os.Stat(busyboxPath); err != nil {

@@ -12,7 +12,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"net/http/cgi"
+	"net/http/cgi" // #nosec G504 -- httpoxy was fixed in Go 1.6.3; this serves git http-backend to tests
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -186,7 +186,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 func (s *Server) CreateRepo(owner, name string) *Repo {
 	s.t.Helper()
 	dir := filepath.Join(s.root, owner, name+".git")
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o750); err != nil {
 		s.t.Fatalf("gittest: %v", err)
 	}
 	r := &Repo{s: s, dir: dir, Owner: owner, Name: name}
@@ -208,7 +208,7 @@ func (s *Server) run(dir string, env []string, stdin string, args ...string) str
 
 // try is run returning the error instead of failing the test.
 func (s *Server) try(dir string, env []string, stdin string, args ...string) (string, error) {
-	cmd := exec.Command(s.git, args...)
+	cmd := exec.Command(s.git, args...) // #nosec G204 -- git with the test's own arguments, no shell
 	cmd.Dir = dir
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),

@@ -75,7 +75,7 @@ func New(t testing.TB, opts Options) *Registry {
 	r.srv = httptest.NewServer(r.refusePushes(app))
 	t.Cleanup(func() {
 		r.srv.Close()
-		app.Shutdown()
+		_ = app.Shutdown()
 	})
 	return r
 }
@@ -89,7 +89,7 @@ func (r *Registry) URL() string { return r.srv.URL }
 // RefusePushes makes the registry answer every request that writes (blob uploads and
 // manifest puts) with status and a DENIED error body, as a registry refusing a push
 // would. Status 0 lets pushes through again. Reads are unaffected.
-func (r *Registry) RefusePushes(status int) { r.refusal.Store(int32(status)) }
+func (r *Registry) RefusePushes(status int) { r.refusal.Store(int32(status)) } // #nosec G115 -- an HTTP status code
 
 func (r *Registry) refusePushes(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {

@@ -154,7 +154,7 @@ func (s *RedisServer) start() error {
 		return errors.New("already running")
 	}
 	args := append([]string{"--port", strconv.Itoa(s.port)}, s.args...)
-	cmd := exec.Command(s.bin, args...)
+	cmd := exec.Command(s.bin, args...) // #nosec G204 -- redis-server from PATH with the test's own arguments
 	cmd.SysProcAttr = killWithParent()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("run %s: %w", s.bin, err)

@@ -178,7 +178,7 @@ func (r *buildRun) do(ctx context.Context) (string, error) {
 		sent <- err
 	}()
 	err := r.send(ctx, pr)
-	pr.CloseWithError(errBuildOver)
+	_ = pr.CloseWithError(errBuildOver) // always nil
 	// A context that could not be sent explains whatever the engine said next.
 	if sendErr := <-sent; sendErr != nil && !errors.Is(sendErr, errBuildOver) && !errors.Is(sendErr, io.ErrClosedPipe) {
 		if pipeline.IsPermanent(sendErr) {

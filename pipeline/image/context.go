@@ -58,14 +58,21 @@ func writeContext(w io.Writer, root, dockerfile string, maxBytes int64) error {
 // ignoreMatcher reads root/.dockerignore, if any, into a matcher.
 func ignoreMatcher(root, dockerfile string) (*patternmatcher.PatternMatcher, error) {
 	var patterns []string
-	f, err := os.Open(filepath.Join(root, ".dockerignore"))
+	// OpenInRoot: a .dockerignore that is a symlink out of the checkout must
+	// not make the worker read a file of its own (its lines could surface in
+	// pattern errors).
+	f, err := os.OpenInRoot(root, ".dockerignore")
 	switch {
 	case err == nil:
 		defer f.Close()
 		if patterns, err = ignorefile.ReadAll(f); err != nil {
 			return nil, pipeline.UserError(err, "cannot read .dockerignore")
 		}
-	case !errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		if fi, lerr := os.Lstat(filepath.Join(root, ".dockerignore")); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return nil, pipeline.UserError(err, ".dockerignore leads outside the repository")
+		}
 		return nil, fmt.Errorf("open .dockerignore: %w", err)
 	}
 	patterns = append(patterns, "!.dockerignore", "!"+dockerfile)
@@ -151,6 +158,8 @@ func (cw *contextWriter) add(path, name string, d fs.DirEntry) error {
 }
 
 func (cw *contextWriter) copyFile(path, name string) error {
+	// #nosec G304 -- path comes from WalkDir under the checkout and is a regular
+	// file there (WalkDir does not follow symlinks; they are sent as links).
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", name, err)

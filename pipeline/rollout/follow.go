@@ -151,7 +151,7 @@ func (c *Client) newEvents(ctx context.Context, arn string, after int64) ([]type
 	var out []types.HistoryEvent // newest first
 	var token *string
 	for {
-		page, err := c.history(ctx, arn, int32(min(want, 1000)), token)
+		page, err := c.history(ctx, arn, int32(min(want, 1000)), token) // #nosec G115 -- at most 1000
 		if err != nil {
 			return nil, err
 		}

@@ -72,7 +72,7 @@ func Clone(ctx context.Context, req Request) (_ *Checkout, err error) {
 	}
 	defer func() {
 		if err != nil {
-			os.RemoveAll(root)
+			_ = os.RemoveAll(root)
 		}
 	}()
 	c := &Checkout{Dir: filepath.Join(root, "src"), root: root}

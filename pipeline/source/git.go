@@ -124,6 +124,7 @@ func (e *gitError) Unwrap() error { return e.Err }
 // trimmed stdout. Callers put "--" or --end-of-options before positional
 // arguments that came from outside, even validated ones.
 func (g *git) run(ctx context.Context, args ...string) (string, error) {
+	// #nosec G204 -- no shell; see above for arguments from outside.
 	cmd := exec.CommandContext(ctx, g.bin, args...)
 	cmd.Dir = g.dir
 	cmd.Env = g.env
