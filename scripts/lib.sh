@@ -10,6 +10,10 @@ REDIS_HOST=127.0.0.1
 REDIS_PORT=6379
 DOCKERD_START_TIMEOUT="${DOCKERD_START_TIMEOUT:-60}"
 
+# Where go_tool keeps the Go commands it installs, one directory per version, so
+# changing a pin installs it afresh.
+PANDA_TOOLS_DIR="${PANDA_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/panda-tools}"
+
 step() { printf '\n==> %s\n' "$*"; }
 info() { printf '    %s\n' "$*"; }
 die() {
@@ -146,4 +150,19 @@ ensure_dockerd() {
     die "dockerd did not answer within ${DOCKERD_START_TIMEOUT} s (still running as pid $pid)"
   fi
   die "dockerd exited before answering"
+}
+
+# go_tool prints the path of the command built from the Go package $1 at version $2,
+# installing it with go install into $PANDA_TOOLS_DIR/<name>@<version> first if missing.
+# go install pkg@version builds outside this module, so the tool's dependencies never
+# enter go.mod. Progress goes to stderr; stdout is only the path.
+go_tool() {
+  local pkg=$1 version=$2 name=${1##*/}
+  local dir="$PANDA_TOOLS_DIR/$name@$version"
+  if [ ! -x "$dir/$name" ]; then
+    info "installing $pkg@$version into $dir" >&2
+    GOBIN="$dir" GOFLAGS='' go install "$pkg@$version" >&2 ||
+      die "go install $pkg@$version failed (the Go module proxy must be reachable)"
+  fi
+  printf '%s\n' "$dir/$name"
 }
