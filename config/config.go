@@ -9,12 +9,21 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// Logger returns the JSON logger at the configured level, writing to w.
+func (c Common) Logger(w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.LogLevel)) // validated by the loader
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
 
 // Lookup is os.LookupEnv's shape, so tests pass a map instead of the process environment.
 type Lookup func(key string) (string, bool)

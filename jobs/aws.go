@@ -67,40 +67,36 @@ func (p *AWSProvider) config(ctx context.Context, t store.Target) (aws.Config, e
 
 // Pusher returns the push stage for t's region and connection.
 func (p *AWSProvider) Pusher(ctx context.Context, t store.Target) (Pusher, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	key := awsKey{t.Region, t.AWSConnection}
-	if ps, ok := p.pushers[key]; ok {
-		return ps, nil
-	}
-	cfg, err := p.config(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	ps := &image.Pusher{Engine: p.Engine, ECR: ecr.NewFromConfig(cfg), STS: sts.NewFromConfig(cfg)}
-	if p.pushers == nil {
-		p.pushers = map[awsKey]*image.Pusher{}
-	}
-	p.pushers[key] = ps
-	return ps, nil
+	return cached(p, ctx, t, &p.pushers, func(cfg aws.Config) *image.Pusher {
+		return &image.Pusher{Engine: p.Engine, ECR: ecr.NewFromConfig(cfg), STS: sts.NewFromConfig(cfg)}
+	})
 }
 
 // Rollout returns the deploy stage for t's region and connection.
 func (p *AWSProvider) Rollout(ctx context.Context, t store.Target) (Rollout, error) {
+	return cached(p, ctx, t, &p.rollouts, func(cfg aws.Config) *rollout.Client {
+		return &rollout.Client{SFN: sfn.NewFromConfig(cfg), Events: eventbridge.NewFromConfig(cfg)}
+	})
+}
+
+// cached returns the value for t's region and connection from m, making it
+// with build on first use.
+func cached[T any](p *AWSProvider, ctx context.Context, t store.Target, m *map[awsKey]T, build func(aws.Config) T) (T, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	key := awsKey{t.Region, t.AWSConnection}
-	if rc, ok := p.rollouts[key]; ok {
-		return rc, nil
+	if v, ok := (*m)[key]; ok {
+		return v, nil
 	}
 	cfg, err := p.config(ctx, t)
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	rc := &rollout.Client{SFN: sfn.NewFromConfig(cfg), Events: eventbridge.NewFromConfig(cfg)}
-	if p.rollouts == nil {
-		p.rollouts = map[awsKey]*rollout.Client{}
+	if *m == nil {
+		*m = map[awsKey]T{}
 	}
-	p.rollouts[key] = rc
-	return rc, nil
+	v := build(cfg)
+	(*m)[key] = v
+	return v, nil
 }

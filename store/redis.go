@@ -9,8 +9,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Open connects to the Redis at url (redis://, rediss:// or unix://) and checks
-// that it answers. The password in url is never part of an error.
+// Open connects to the Redis at url (redis://, rediss:// or unix://), checks
+// that it answers and that it will not evict keys (CheckEvictionPolicy). The
+// password in url is never part of an error.
 func Open(ctx context.Context, url string) (redis.UniversalClient, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
@@ -26,6 +27,10 @@ func Open(ctx context.Context, url string) (redis.UniversalClient, error) {
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
 		return nil, fmt.Errorf("connect to Redis at %s: %w", opts.Addr, err)
+	}
+	if err := CheckEvictionPolicy(ctx, rdb); err != nil {
+		rdb.Close()
+		return nil, err
 	}
 	return rdb, nil
 }

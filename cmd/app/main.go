@@ -42,11 +42,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	logger := newLogger(cfg.LogLevel)
+	logger := cfg.Logger(os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	rdb, err := newRedis(ctx, cfg.RedisURL)
+	rdb, err := store.Open(ctx, cfg.RedisURL)
 	if err != nil {
 		return err
 	}
@@ -78,25 +78,6 @@ func run() error {
 		return fmt.Errorf("shut down: %w", err)
 	}
 	return nil
-}
-
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
-}
-
-// newRedis connects and refuses a Redis that may evict keys.
-func newRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
-	rdb, err := store.Open(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	if err := store.CheckEvictionPolicy(ctx, rdb); err != nil {
-		rdb.Close()
-		return nil, err
-	}
-	return rdb, nil
 }
 
 // newHandler wires the webhook intake, the API and the metrics.
