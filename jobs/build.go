@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -142,7 +143,10 @@ func (d *Deployer) runStage(ctx context.Context, dep *store.Deployment, stage pi
 	d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(stage), Message: stageTitle(stage) + " started",
 		Details: map[string]any{"phase": "started", "state": "started"}})
 	d.checkErr(dep, "start", d.Checks.Start(ctx, dep, string(stage)))
-	if err := run(ctx); err != nil {
+	if err := run(ctx); errors.Is(err, store.ErrFinal) {
+		// Cancelled while the stage ran: its record is final, nothing to retry.
+		return fmt.Errorf("deployment %s ended while it ran: %w", dep.ID, asynq.SkipRetry)
+	} else if err != nil {
 		return d.stageFailed(ctx, dep, stage, err)
 	}
 	took := d.now().Sub(start)
@@ -153,6 +157,9 @@ func (d *Deployer) runStage(ctx context.Context, dep *store.Deployment, stage pi
 		x.StageDurations[string(stage)] = took
 		return nil
 	})
+	if errors.Is(err, store.ErrFinal) {
+		return fmt.Errorf("deployment %s ended while it ran: %w", dep.ID, asynq.SkipRetry)
+	}
 	if err != nil {
 		return err
 	}

@@ -213,6 +213,24 @@ func checkGitHubDeployment(t *testing.T, h *harness, dep *store.Deployment) {
 	}
 }
 
+// settled waits until finish has reported dep's end on GitHub, the last thing
+// it does: its status is written before its check runs are concluded and its
+// GitHub Deployment gets its final status.
+func (h *harness) settled(dep *store.Deployment) {
+	h.t.Helper()
+	waitFor(h.t, func() bool {
+		for _, gd := range h.gh.Deployments(testRepo) {
+			if n := len(gd.Statuses); gd.ID == dep.GitHubDeploymentID && n > 0 {
+				switch gd.Statuses[n-1].State {
+				case "success", "failure", "error", "inactive":
+					return true
+				}
+			}
+		}
+		return false
+	}, "the end of "+dep.ID+" reported on GitHub")
+}
+
 func waitFor(t *testing.T, cond func() bool, what string) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -344,6 +362,7 @@ func TestRerunDeploysTheCommitAgain(t *testing.T) {
 	h.press(first, "rerequested", "", "alice")
 	list := h.waitDeployments(2, 2*time.Minute)
 	again := list[0]
+	h.settled(again)
 	if again.SHA != sha || again.Environment != first.Environment || again.Trigger != "rerun" || again.Actor != "alice" {
 		t.Errorf("re-run deployment %+v", again)
 	}
@@ -392,6 +411,7 @@ func TestCancelStopsTheRunningExecution(t *testing.T) {
 	}, "the execution to start")
 	h.press(dep, "requested_action", "cancel", "alice")
 	dep = h.waitFinal(sha, time.Minute)
+	h.settled(dep)
 	if dep.Status != store.StatusCanceled {
 		t.Fatalf("status %s (%s), want CANCELED", dep.Status, dep.Error)
 	}
@@ -419,8 +439,10 @@ func TestCancelBeforeTheExecutionStarts(t *testing.T) {
 	var dep *store.Deployment
 	waitFor(t, func() bool {
 		list, _ := h.store.List(context.Background(), store.Filter{Repo: testRepo})
-		if len(list) == 1 && list[0].ImageURI != "" {
-			dep = list[0]
+		if len(list) == 1 {
+			if _, pushed := list[0].StageDurations["push"]; pushed {
+				dep = list[0]
+			}
 		}
 		return dep != nil
 	}, "the image to be pushed")
@@ -472,6 +494,7 @@ func TestRollbackRedeploysThePreviousImage(t *testing.T) {
 	h.press(b, "requested_action", "rollback", "alice")
 	list := h.waitDeployments(4, 2*time.Minute)
 	back := list[0]
+	h.settled(back)
 	if back.Status != store.StatusSucceeded || back.Trigger != "rollback" || back.ImageURI != a.ImageURI || back.SHA != shaA || back.Actor != "alice" {
 		t.Fatalf("rollback %s trigger %s image %s sha %s by %s (%s); want SUCCEEDED with %s of %s by alice",
 			back.Status, back.Trigger, back.ImageURI, back.SHA, back.Actor, back.Error, a.ImageURI, shaA)
