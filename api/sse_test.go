@@ -175,8 +175,7 @@ func TestEventsManyClients(t *testing.T) {
 	e := newEnv(t)
 	d := e.deployment()
 	const clients, events = 200, 30
-	var ids []string
-	ids = append(ids, appendEvent(t, e.st, d.ID, stage("clone", "0")))
+	appendEvent(t, e.st, d.ID, stage("clone", "0"))
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
 	start := make(chan struct{})
@@ -208,7 +207,7 @@ func TestEventsManyClients(t *testing.T) {
 	}
 	close(start)
 	for i := 1; i < events; i++ {
-		ids = append(ids, appendEvent(t, e.st, d.ID, stage("build", fmt.Sprint(i))))
+		appendEvent(t, e.st, d.ID, stage("build", fmt.Sprint(i)))
 		time.Sleep(time.Millisecond)
 	}
 	appendEvent(t, e.st, d.ID, store.Event{Type: store.EventDone, Message: "done"})

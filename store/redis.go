@@ -25,11 +25,11 @@ func Open(ctx context.Context, url string) (redis.UniversalClient, error) {
 	}
 	rdb := redis.NewClient(opts)
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
+		_ = rdb.Close()
 		return nil, fmt.Errorf("connect to Redis at %s: %w", opts.Addr, err)
 	}
 	if err := CheckEvictionPolicy(ctx, rdb); err != nil {
-		rdb.Close()
+		_ = rdb.Close()
 		return nil, err
 	}
 	return rdb, nil

@@ -41,11 +41,6 @@ type AWS struct {
 // UsesRole reports whether the connection assumes a role rather than using keys.
 func (c AWS) UsesRole() bool { return c.RoleARN != "" }
 
-// hasSecrets reports whether storing c needs the encryption key.
-func (c AWS) hasSecrets() bool {
-	return c.ExternalID != "" || c.AccessKeyID != "" || c.SecretAccessKey != ""
-}
-
 // GitHub is a registered repository: served through an installation of the
 // App, or, for installations without the App, through a token.
 type GitHub struct {

@@ -9,6 +9,7 @@ package pipelinebench
 import (
 	"context"
 	"fmt"
+	cerrdefs "github.com/containerd/errdefs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -175,7 +176,7 @@ func ms(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
 func (f *fixture) forget(ctx context.Context, refs []string) error {
 	for _, ref := range slices.Concat(refs, f.built) {
 		_, err := f.cli.ImageRemove(ctx, ref, image.RemoveOptions{Force: true, PruneChildren: true})
-		if err != nil && !client.IsErrNotFound(err) {
+		if err != nil && !cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("remove %s: %w", ref, err)
 		}
 	}

@@ -58,7 +58,7 @@ func run() error {
 	}
 	docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
-		return fmt.Errorf("Docker client (DOCKER_HOST): %w", err)
+		return fmt.Errorf("docker client (DOCKER_HOST): %w", err)
 	}
 	defer docker.Close()
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
