@@ -166,3 +166,15 @@ go_tool() {
   fi
   printf '%s\n' "$dir/$name"
 }
+
+# ensure_npm_modules installs the npm packages locked in DIR/package-lock.json
+# (from the npm registry) unless npm finds them installed as locked.
+ensure_npm_modules() {
+  local dir=$1
+  if (cd "$dir" && npm ls --all >/dev/null 2>&1); then
+    info "npm modules present: $dir"
+    return 0
+  fi
+  step "npm ci in $dir"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in $dir"
+}

@@ -29,10 +29,15 @@ step "Packages"
 # redis-server: the shared Redis and the private per-test ones (internal/testenv);
 # docker.io: dockerd; git: the pipeline clones; busybox-static: a base image that
 # tests make with docker import, since no image can be pulled here.
-ensure_packages redis-server docker.io git busybox-static ca-certificates
+# chromium: the deployment page's browser test (api).
+ensure_packages redis-server docker.io git busybox-static ca-certificates chromium
+# npm runs asl-validator on the shipped state machine (deploy/aws). Machines that
+# have Node.js from elsewhere have npm with it; Debian's npm would conflict then.
+command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
 ensure_go
 ensure_redis
 ensure_dockerd
+ensure_npm_modules deploy/aws
 
 # Passed on as given: CI=true turns a missing service into a test failure.
 export CI="${CI-}"
