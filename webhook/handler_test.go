@@ -164,6 +164,15 @@ func TestRoutes(t *testing.T) {
 		{name: "comment-quoted", event: "issue_comment", body: func(t *testing.T) []byte {
 			return patch(t, "issue_comment.created.pr.json", withComment("> /deploy", 42))
 		}, wantCode: 202, wantInMsg: "not a /deploy comment"},
+		{name: "comment-indented-code-block", event: "issue_comment", body: func(t *testing.T) []byte {
+			return patch(t, "issue_comment.created.pr.json", withComment("    /deploy", 42))
+		}, wantCode: 202, wantInMsg: "not a /deploy comment"},
+		{name: "comment-tab-indented", event: "issue_comment", body: func(t *testing.T) []byte {
+			return patch(t, "issue_comment.created.pr.json", withComment("\t/deploy", 42))
+		}, wantCode: 202, wantInMsg: "not a /deploy comment"},
+		{name: "comment-after-blank-lines", event: "issue_comment", body: func(t *testing.T) []byte {
+			return patch(t, "issue_comment.created.pr.json", withComment("\n  \n  /deploy production", 42))
+		}, wantCode: 202, wantTask: jobs.TypeComment},
 		{name: "comment-by-bot", event: "issue_comment", body: func(t *testing.T) []byte {
 			return patch(t, "issue_comment.created.pr.json", func(m map[string]any) {
 				withComment("/deploy", 42)(m)

@@ -97,12 +97,11 @@ func routePush(e *pushEvent, d jobs.Delivery) (Decision, error) {
 
 func routeComment(e *issueCommentEvent, d jobs.Delivery) (Decision, error) {
 	repo, inst := e.Repo.FullName, e.Installation.ID
-	first, _, _ := strings.Cut(strings.TrimLeft(e.Comment.Body, " \t\r\n"), "\n")
-	first = strings.TrimSpace(first)
+	first, code := firstLine(e.Comment.Body)
 	switch {
 	case e.Action != "created":
 		return ignore("comment "+e.Action, inst, repo)
-	case !IsDeployCommand(first):
+	case code || !IsDeployCommand(first):
 		return ignore("not a /deploy comment", inst, repo)
 	case e.Sender.Type == "Bot" || e.Comment.User.Type == "Bot":
 		// A bot (Panda itself included) never triggers a deployment: it could loop.
@@ -121,6 +120,21 @@ func routeComment(e *issueCommentEvent, d jobs.Delivery) (Decision, error) {
 		Author:         e.Comment.User.Login,
 	})
 	return queued(t, err, inst, repo)
+}
+
+// firstLine returns the first line of a comment that is not blank, trimmed,
+// and whether Markdown shows it as code: indented by a tab or four spaces, it
+// is an indented code block, and a command quoted as code is not a command.
+func firstLine(body string) (line string, code bool) {
+	body = strings.TrimLeft(body, "\r\n")
+	for {
+		line, rest, more := strings.Cut(body, "\n")
+		if strings.TrimSpace(line) != "" || !more {
+			indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
+			return strings.TrimSpace(line), strings.Contains(indent, "\t") || len(indent) >= 4
+		}
+		body = rest
+	}
 }
 
 // IsDeployCommand reports whether a comment's first line is meant for Panda:
