@@ -83,6 +83,10 @@ type Worker struct {
 	MaxContextBytes int64
 	// WorkDir is PANDA_WORK_DIR, where checkouts are made. If unset, the OS temp dir.
 	WorkDir string
+	// AllowForks is PANDA_ALLOW_FORKS: "true" lets people with write permission
+	// /deploy pull requests from forks (their code then runs in Panda's builds).
+	// If unset, false.
+	AllowForks bool
 	// MetricsAddr is PANDA_WORKER_METRICS_ADDR, where the worker serves /metrics
 	// and /healthz. If unset, :9091; "off" serves nothing.
 	MetricsAddr string
@@ -114,6 +118,7 @@ func LoadWorker(env Lookup) (Worker, error) {
 		MaxContextBytes: int64(r.int("PANDA_MAX_CONTEXT_MB", 500, 1, 1<<20)) << 20,
 		WorkDir:         r.str("PANDA_WORK_DIR", os.TempDir()),
 		MetricsAddr:     r.str("PANDA_WORKER_METRICS_ADDR", ":9091"),
+		AllowForks:      r.bool("PANDA_ALLOW_FORKS"),
 	}
 	if cfg.GitHub.AppID == 0 && r.err == nil {
 		r.err = errors.New("GITHUB_APP_ID is required")
@@ -159,6 +164,17 @@ func (r *reader) int(key string, def, lo, hi int) int {
 		return def
 	}
 	return n
+}
+
+func (r *reader) bool(key string) bool {
+	switch strings.ToLower(r.str(key, "false")) {
+	case "true", "1", "yes":
+		return true
+	case "false", "0", "no":
+		return false
+	}
+	r.fail("%s must be true or false", key)
+	return false
 }
 
 func (r *reader) duration(key string, def time.Duration) time.Duration {

@@ -213,8 +213,12 @@ func (h *harness) waitFinal(sha string, within time.Duration) *store.Deployment 
 		if len(list) > 1 {
 			h.t.Fatalf("%d deployments for one push", len(list))
 		}
+		// The final status is written just before the stream's last event:
+		// wait for both, as a user watching either would.
 		if len(list) == 1 && list[0].Status.Final() {
-			return list[0]
+			if evs := h.events(list[0].ID); len(evs) > 0 && evs[len(evs)-1].Final() {
+				return list[0]
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -88,7 +88,7 @@ func run() error {
 	stopMetrics := serveMetrics(cfg.MetricsAddr, reg, logger)
 	defer stopMetrics()
 
-	intake := &jobs.GitHubHandler{Store: st, GitHub: gh, Deployer: deployer, Logger: logger}
+	intake := &jobs.GitHubHandler{Store: st, GitHub: gh, Deployer: deployer, Logger: logger, AllowForks: cfg.AllowForks}
 
 	mux := asynq.NewServeMux()
 	mux.Use(jobs.LogTasks(logger))
