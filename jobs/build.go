@@ -92,7 +92,7 @@ func (d *Deployer) buildAndPush(ctx context.Context, dep *store.Deployment) erro
 			Dir:        co.Dir,
 			Dockerfile: dep.Target.Dockerfile,
 			Tags:       []string{localTag(dep)},
-			Labels:     labels(d.GitURL, dep),
+			Labels:     labels(d.GitURL, dep, co.CommitTime),
 			BuildArgs:  dep.Target.BuildArgs,
 			OnLog:      d.logger(ctx, dep, pipeline.StageBuild),
 		})
@@ -227,10 +227,13 @@ func ecrRepository(dep *store.Deployment) string {
 	return image.RepositoryName(owner, name)
 }
 
-func labels(gitURL string, dep *store.Deployment) map[string]string {
+// labels are the image's OCI annotations. "created" is the commit's date, not
+// the build's: the same commit then builds the same image, and a rebuild after
+// a retry or for another environment is served from the engine's cache.
+func labels(gitURL string, dep *store.Deployment, created time.Time) map[string]string {
 	return map[string]string{
 		"org.opencontainers.image.source":   strings.TrimRight(gitURL, "/") + "/" + dep.Repo,
 		"org.opencontainers.image.revision": dep.SHA,
-		"org.opencontainers.image.created":  dep.CreatedAt.UTC().Format(time.RFC3339),
+		"org.opencontainers.image.created":  created.UTC().Format(time.RFC3339),
 	}
 }

@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pandadeploy/panda/pipeline"
 )
@@ -44,8 +46,12 @@ type Request struct {
 // Checkout is a working tree of one commit. Its owner must call Close.
 type Checkout struct {
 	// Dir is the working tree, with HEAD detached at the requested SHA.
-	Dir  string
-	root string
+	Dir string
+	// CommitTime is the commit's committer date: a time that is the same for
+	// every build of the commit (an image's "created" label from it keeps
+	// rebuilds reproducible and cacheable).
+	CommitTime time.Time
+	root       string
 }
 
 // Close removes the checkout from disk. It may be called more than once.
@@ -90,6 +96,13 @@ func Clone(ctx context.Context, req Request) (_ *Checkout, err error) {
 	if err := checkout(ctx, g, req, base); err != nil {
 		return nil, err
 	}
+	// %ct is the committer date in Unix seconds.
+	out, err := g.run(ctx, "show", "-s", "--format=%ct", "HEAD")
+	secs, perr := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+	if err != nil || perr != nil {
+		return nil, pipeline.TransientError(err, "clone %s: could not read the commit date of %s", req.Repo, short(req.SHA))
+	}
+	c.CommitTime = time.Unix(secs, 0).UTC()
 	return c, nil
 }
 
