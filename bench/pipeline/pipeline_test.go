@@ -136,7 +136,7 @@ func (f *fixture) panda(ctx context.Context, repoName string, tags []string) (ti
 		Labels: map[string]string{
 			"org.opencontainers.image.source":   f.git.URL() + "/" + owner + "/" + name,
 			"org.opencontainers.image.revision": f.sha,
-			"org.opencontainers.image.created":  time.Now().UTC().Format(time.RFC3339),
+			"org.opencontainers.image.created":  co.CommitTime.Format(time.RFC3339), // as the worker labels it
 		},
 	})
 	if err != nil {
