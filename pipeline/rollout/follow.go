@@ -97,11 +97,14 @@ func (c Cursor) TimedOut(now time.Time, timeout time.Duration) bool {
 	return !c.StartedAt.IsZero() && now.Sub(c.StartedAt) > timeout
 }
 
-// NextInterval returns how long to wait before the next Poll: 1s while events
-// keep coming, growing by half with every quiet poll, at most 15s.
+// NextInterval returns how long to wait before the next Poll. Early in a
+// rollout it is 1s, so the first states show at once; the floor then rises by
+// a second every 10 polls up to 5s, so a state machine that loops on a status
+// check (and so always has new events) is not read every second for half an
+// hour; quiet polls grow the wait by half each, at most 15s.
 func NextInterval(cur Cursor) time.Duration {
-	const first, limit = time.Second, 15 * time.Second
-	d := first
+	const limit, maxFloor = 15 * time.Second, 5 * time.Second
+	d := min(time.Second+time.Duration(cur.Polls/10)*time.Second, maxFloor)
 	for range cur.Idle {
 		d = d * 3 / 2
 		if d >= limit {
