@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"sync/atomic"
 
 	"github.com/google/go-github/v66/github"
 	"github.com/hibiken/asynq"
@@ -27,7 +28,6 @@ type Queue interface {
 
 // Deliveries is what the handler needs of *store.Store.
 type Deliveries interface {
-	DeliverySeen(ctx context.Context, hookID, deliveryID string) (bool, error)
 	RememberDelivery(ctx context.Context, hookID, deliveryID string) error
 	Serves(ctx context.Context, installationID int64, repo string) (serves, known bool, err error)
 }
@@ -57,6 +57,13 @@ type Handler struct {
 	Logger *slog.Logger
 	// Observe, if set, is called once per delivery with its event and outcome.
 	Observe func(event string, outcome Outcome)
+	// MaxInFlight bounds the deliveries handled at once. Past it a delivery is
+	// answered 503 at once: under a burst, a quick 503 (which the redelivery
+	// sweeper recovers) beats answers that queue past GitHub's 10-second
+	// timeout. If zero, 512.
+	MaxInFlight int64
+
+	inFlight atomic.Int64
 }
 
 // Delivery ids are UUIDs and hook ids are numbers; anything else is refused
@@ -74,7 +81,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.HookID = "0" // older GitHub Enterprise versions do not send it
 	}
 	log := h.Logger.With("delivery_id", d.ID, "event", event)
-	outcome, status, msg := h.serve(w, r, event, d, log)
+	limit := h.MaxInFlight
+	if limit <= 0 {
+		limit = 512
+	}
+	var (
+		outcome Outcome
+		status  int
+		msg     string
+	)
+	if n := h.inFlight.Add(1); n > limit {
+		w.Header().Set("Retry-After", "1")
+		outcome, status, msg = OutcomeUnavailable, http.StatusServiceUnavailable, "too many deliveries at once; redeliver later"
+	} else {
+		outcome, status, msg = h.serve(w, r, event, d, log)
+	}
+	h.inFlight.Add(-1)
 	if h.Observe != nil {
 		h.Observe(eventLabel(event), outcome)
 	}
@@ -115,14 +137,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, event string, d 
 // the task by its TaskID, while the reverse order could remember a delivery
 // whose task was never queued and so lose it.
 func (h *Handler) take(ctx context.Context, event string, payload []byte, d jobs.Delivery, log *slog.Logger) (Outcome, int, string) {
-	seen, err := h.Store.DeliverySeen(ctx, d.HookID, d.ID)
-	if err != nil {
-		log.Error("look up delivery", "err", err)
-		return OutcomeUnavailable, http.StatusServiceUnavailable, "cannot record the delivery now; redeliver later"
-	}
-	if seen {
-		return OutcomeDuplicate, http.StatusOK, "delivery already taken"
-	}
+	// No look-up of the delivery first: the task's TaskID (kept for the 4 days
+	// GitHub allows redelivery) is what makes a redelivery a duplicate, and a
+	// redelivered delivery that was ignored is simply ignored again.
 	dec, err := Route(event, payload, d)
 	if err != nil {
 		log.Warn("webhook payload rejected", "err", err)

@@ -341,3 +341,38 @@ func TestRedisDownAnswers503AndLosesNothing(t *testing.T) {
 		t.Fatalf("queued %v after recovery, want one task", got)
 	}
 }
+
+// blockingQueue holds every enqueue until release is closed.
+type blockingQueue struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (q *blockingQueue) EnqueueContext(context.Context, *asynq.Task, ...asynq.Option) (*asynq.TaskInfo, error) {
+	q.entered <- struct{}{}
+	<-q.release
+	return &asynq.TaskInfo{}, nil
+}
+
+func TestBurstBeyondMaxInFlightAnswers503AtOnce(t *testing.T) {
+	t.Parallel()
+	q := &blockingQueue{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	h := &Handler{Secret: []byte(testSecret), Queue: q, Store: nopDeliveries{}, MaxInFlight: 1,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	e := &env{handler: h}
+	body := patch(t, "push.branch.json", withInstallation(42))
+	done := make(chan int)
+	go func() { done <- e.post(t, delivery{event: "push", id: "first", body: body}).Code }()
+	<-q.entered // the first delivery is being enqueued
+	rec := e.post(t, delivery{event: "push", id: "second", body: body})
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("delivery beyond the limit: %d %s, want 503 with Retry-After", rec.Code, rec.Body)
+	}
+	close(q.release)
+	if code := <-done; code != http.StatusAccepted {
+		t.Fatalf("first delivery answered %d", code)
+	}
+	if rec := e.post(t, delivery{event: "push", id: "third", body: body}); rec.Code == http.StatusServiceUnavailable {
+		t.Fatal("the limit did not free up after the burst")
+	}
+}

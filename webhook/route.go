@@ -31,9 +31,7 @@ var ErrMalformed = errors.New("malformed payload")
 // arguments: it reads nothing and writes nothing. Events Panda does not handle
 // are ignored without being decoded.
 func Route(event string, payload []byte, d jobs.Delivery) (Decision, error) {
-	if !json.Valid(payload) {
-		return Decision{}, fmt.Errorf("%w: not JSON", ErrMalformed)
-	}
+	// Handled events are validated by decoding them; others only need to be JSON.
 	switch event {
 	case "push":
 		return decodeThen(payload, routePush, d)
@@ -47,6 +45,9 @@ func Route(event string, payload []byte, d jobs.Delivery) (Decision, error) {
 		return decodeThen(payload, routeInstallation, d)
 	case "installation_repositories":
 		return decodeThen(payload, routeInstallationRepos, d)
+	}
+	if !json.Valid(payload) {
+		return Decision{}, fmt.Errorf("%w: not JSON", ErrMalformed)
 	}
 	return Decision{Reason: "event " + event + " is not handled"}, nil
 }
