@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/docker/docker/client"
 	"github.com/hibiken/asynq"
@@ -67,21 +68,7 @@ func run() error {
 	}
 
 	st := store.New(rdb)
-	deployer := &jobs.Deployer{
-		Store:         st,
-		Queue:         asynq.NewClientFromRedisClient(rdb),
-		Checks:        newChecks(cfg, gh, logger),
-		Tokens:        gh,
-		GitHub:        gh,
-		PublicURL:     cfg.PublicURL,
-		Builder:       &image.Builder{Engine: docker, MaxContextBytes: cfg.MaxContextBytes, Timeout: cfg.BuildTimeout},
-		AWS:           &jobs.AWSProvider{Base: awsCfg, Engine: docker},
-		GitURL:        cfg.GitHub.URL,
-		WorkDir:       cfg.WorkDir,
-		BuildTimeout:  cfg.BuildTimeout,
-		DeployTimeout: cfg.DeployTimeout,
-		Logger:        logger,
-	}
+	deployer := newDeployer(cfg, st, rdb, gh, docker, awsCfg, logger)
 	reg := prometheus.NewRegistry()
 	metrics := api.NewMetrics(reg)
 	deployer.OnFinish = metrics.ObserveDeployment
@@ -95,20 +82,7 @@ func run() error {
 	deployer.Register(mux)
 	intake.Register(mux)
 
-	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
-		Concurrency:    cfg.Concurrency,
-		Queues:         jobs.Queues(),
-		RetryDelayFunc: jobs.RetryDelay,
-		IsFailure:      jobs.IsFailure,
-		// Follow tasks re-enqueue themselves a second or a few ahead; forward
-		// them promptly rather than at Asynq's default of every 5 seconds.
-		DelayedTaskCheckInterval: time.Second,
-		// Running tasks get this long to finish on SIGTERM; then they go back
-		// to the queue and another worker resumes them.
-		ShutdownTimeout: 25 * time.Second,
-		Logger:          jobs.AsynqLogger{L: logger.With("component", "asynq")},
-		LogLevel:        asynq.WarnLevel,
-	})
+	srv := asynq.NewServerFromRedisClient(rdb, serverConfig(cfg, logger))
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -168,4 +142,42 @@ func serveMetrics(addr string, reg *prometheus.Registry, logger *slog.Logger) fu
 		}
 	}()
 	return func() { _ = srv.Close() }
+}
+
+// newDeployer wires the deployment chain's stages.
+func newDeployer(cfg config.Worker, st *store.Store, rdb redis.UniversalClient, gh *githubapp.Factory,
+	docker *client.Client, awsCfg aws.Config, logger *slog.Logger) *jobs.Deployer {
+	return &jobs.Deployer{
+		Store:         st,
+		Queue:         asynq.NewClientFromRedisClient(rdb),
+		Checks:        newChecks(cfg, gh, logger),
+		Tokens:        gh,
+		GitHub:        gh,
+		PublicURL:     cfg.PublicURL,
+		Builder:       &image.Builder{Engine: docker, MaxContextBytes: cfg.MaxContextBytes, Timeout: cfg.BuildTimeout},
+		AWS:           &jobs.AWSProvider{Base: awsCfg, Engine: docker},
+		GitURL:        cfg.GitHub.URL,
+		WorkDir:       cfg.WorkDir,
+		BuildTimeout:  cfg.BuildTimeout,
+		DeployTimeout: cfg.DeployTimeout,
+		Logger:        logger,
+	}
+}
+
+// serverConfig is the Asynq server's configuration.
+func serverConfig(cfg config.Worker, logger *slog.Logger) asynq.Config {
+	return asynq.Config{
+		Concurrency:    cfg.Concurrency,
+		Queues:         jobs.Queues(),
+		RetryDelayFunc: jobs.RetryDelay,
+		IsFailure:      jobs.IsFailure,
+		// Follow tasks re-enqueue themselves a second or a few ahead; forward
+		// them promptly rather than at Asynq's default of every 5 seconds.
+		DelayedTaskCheckInterval: time.Second,
+		// Running tasks get this long to finish on SIGTERM; then they go back
+		// to the queue and another worker resumes them.
+		ShutdownTimeout: 25 * time.Second,
+		Logger:          jobs.AsynqLogger{L: logger.With("component", "asynq")},
+		LogLevel:        asynq.WarnLevel,
+	}
 }
