@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -142,9 +143,34 @@ type scaleResult struct {
 }
 
 func (s *stack) allDeployments() []scaleResult {
-	var out []scaleResult
-	s.apiGet("/api/v1/deployments?repo="+repoName+"&limit=200", &out)
+	s.t.Helper()
+	out, err := s.listDeployments()
+	if err != nil {
+		s.t.Fatal(err)
+	}
 	return out
+}
+
+// listDeployments lists the test repository's deployments; unlike apiGet it
+// may be called from any goroutine.
+func (s *stack) listDeployments() ([]scaleResult, error) {
+	req, err := http.NewRequest(http.MethodGet, "http://"+s.appAddr+"/api/v1/deployments?repo="+repoName+"&limit=200", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var env struct {
+		Data []scaleResult `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		return nil, fmt.Errorf("list deployments: %w", err)
+	}
+	return env.Data, nil
 }
 
 // waitAllFinal waits until n deployments exist and every one is final.
@@ -260,7 +286,14 @@ func followAll(ctx context.Context, t *testing.T, s *stack, addrs []string, n in
 		defer f.wg.Done()
 		followed := map[string]bool{}
 		for len(followed) < n && ctx.Err() == nil {
-			for _, d := range s.allDeployments() {
+			deps, err := s.listDeployments()
+			if err != nil {
+				f.mu.Lock()
+				f.errs = append(f.errs, err)
+				f.mu.Unlock()
+				return
+			}
+			for _, d := range deps {
 				if followed[d.ID] {
 					continue
 				}
