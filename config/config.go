@@ -213,8 +213,11 @@ func (r *reader) common() Common {
 func (r *reader) redisURL() string {
 	v := r.str("PANDA_REDIS_URL", "redis://127.0.0.1:6379/0")
 	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
-		r.fail("PANDA_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+	switch {
+	case err != nil:
+		r.fail("PANDA_REDIS_URL is not a URL")
+	case u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix" && u.Scheme != "redis-cluster" && u.Scheme != "rediss-cluster":
+		r.fail("PANDA_REDIS_URL must be a redis://, rediss://, unix://, redis-cluster:// or rediss-cluster:// URL")
 	}
 	return v
 }

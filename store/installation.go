@@ -20,8 +20,10 @@ type Installation struct {
 	AllRepos bool `json:"allRepos,omitempty"`
 }
 
-func installationKey(id int64) string      { return fmt.Sprintf("panda:inst:%d", id) }
-func installationReposKey(id int64) string { return fmt.Sprintf("panda:inst:%d:repos", id) }
+// An installation's two keys share a hash tag, so the transactions that write
+// both work on a Redis Cluster.
+func installationKey(id int64) string      { return fmt.Sprintf("panda:inst:{%d}", id) }
+func installationReposKey(id int64) string { return fmt.Sprintf("panda:inst:{%d}:repos", id) }
 
 // PutInstallation stores inst and, when repos is not nil, replaces its repositories.
 func (s *Store) PutInstallation(ctx context.Context, inst Installation, repos []string) error {

@@ -3,36 +3,83 @@ package store
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// Open connects to the Redis at url (redis://, rediss:// or unix://), checks
-// that it answers and that it will not evict keys (CheckEvictionPolicy). The
-// password in url is never part of an error.
+// Open connects to the Redis at url, checks that it answers and that it will
+// not evict keys (CheckEvictionPolicy). The password in url is never part of
+// an error. url is one of:
+//
+//   - redis://, rediss:// or unix://: one Redis server;
+//   - redis:// or rediss:// with ?master_name=NAME: Redis Sentinel, the host
+//     (and any addr= parameters) being sentinels;
+//   - redis-cluster:// or rediss-cluster://: a Redis Cluster, the host (and any
+//     addr= parameters) being seed nodes.
 func Open(ctx context.Context, url string) (redis.UniversalClient, error) {
-	opts, err := redis.ParseURL(url)
+	rdb, err := newClient(url)
 	if err != nil {
-		return nil, fmt.Errorf("PANDA_REDIS_URL is not a valid Redis URL")
+		return nil, err
 	}
-	if !strings.Contains(url, "pool_size=") {
-		// Each deployment an app instance streams holds a pooled connection in a
-		// blocking XREAD, on top of the queue's and the requests' own use: the
-		// default of 10 per CPU runs out on a small machine.
-		opts.PoolSize = 100
-	}
-	rdb := redis.NewClient(opts)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = rdb.Close()
-		return nil, fmt.Errorf("connect to Redis at %s: %w", opts.Addr, err)
+		return nil, fmt.Errorf("connect to Redis: %w", err)
 	}
 	if err := CheckEvictionPolicy(ctx, rdb); err != nil {
 		_ = rdb.Close()
 		return nil, err
 	}
 	return rdb, nil
+}
+
+// poolSize is the connections per node unless the URL sets pool_size: each
+// deployment an app instance streams holds one in a blocking XREAD, on top of
+// the queue's and the requests' own use, so go-redis' default of 10 per CPU
+// runs out on a small machine.
+const poolSize = 100
+
+// newClient makes the client url names without connecting.
+func newClient(url string) (redis.UniversalClient, error) {
+	invalid := errors.New("PANDA_REDIS_URL is not a valid Redis URL")
+	pool := !strings.Contains(url, "pool_size=")
+	if rest, ok := strings.CutPrefix(url, "redis-cluster://"); ok {
+		return clusterClient("redis://"+rest, pool, invalid)
+	}
+	if rest, ok := strings.CutPrefix(url, "rediss-cluster://"); ok {
+		return clusterClient("rediss://"+rest, pool, invalid)
+	}
+	if strings.Contains(url, "master_name=") {
+		opts, err := redis.ParseFailoverURL(url)
+		if err != nil {
+			return nil, invalid
+		}
+		if pool {
+			opts.PoolSize = poolSize
+		}
+		return redis.NewFailoverClient(opts), nil
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, invalid
+	}
+	if pool {
+		opts.PoolSize = poolSize
+	}
+	return redis.NewClient(opts), nil
+}
+
+func clusterClient(url string, pool bool, invalid error) (redis.UniversalClient, error) {
+	opts, err := redis.ParseClusterURL(url)
+	if err != nil {
+		return nil, invalid
+	}
+	if pool {
+		opts.PoolSize = poolSize
+	}
+	return redis.NewClusterClient(opts), nil
 }
 
 // CheckEvictionPolicy returns an error unless Redis' maxmemory-policy is

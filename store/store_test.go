@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -257,5 +258,32 @@ func TestCheckEvictionPolicy(t *testing.T) {
 	err := CheckEvictionPolicy(context.Background(), rdb)
 	if err == nil || !strings.Contains(err.Error(), "noeviction") || !strings.Contains(err.Error(), "allkeys-lru") {
 		t.Fatalf("allkeys-lru: err = %v, want a message naming the fix", err)
+	}
+}
+
+func TestOpenChoosesTheClientKind(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		url  string
+		want string
+	}{
+		{url: "redis://127.0.0.1:6379/0", want: "*redis.Client"},
+		{url: "unix:///run/redis.sock", want: "*redis.Client"},
+		{url: "redis://:pw@10.0.0.1:26379/0?master_name=panda&addr=10.0.0.2:26379", want: "*redis.Client"},
+		{url: "redis-cluster://10.0.0.1:7000?addr=10.0.0.2:7000", want: "*redis.ClusterClient"},
+		{url: "rediss-cluster://10.0.0.1:7000", want: "*redis.ClusterClient"},
+	}
+	for _, tt := range tests {
+		rdb, err := newClient(tt.url)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.url, err)
+		}
+		if got := fmt.Sprintf("%T", rdb); got != tt.want {
+			t.Errorf("%s: %s, want %s", tt.url, got, tt.want)
+		}
+		_ = rdb.Close()
+	}
+	if _, err := newClient("redis://:hunter2@host:1/0?bogus=1"); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("bad URL: %v", err)
 	}
 }
