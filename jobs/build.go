@@ -139,10 +139,17 @@ func (d *Deployer) runStage(ctx context.Context, dep *store.Deployment, stage pi
 	if cur, err := d.Store.Get(ctx, dep.ID); err == nil && cur.Status.Final() {
 		return fmt.Errorf("deployment %s ended while it ran (%s): %w", dep.ID, cur.Status, asynq.SkipRetry)
 	}
+	// A stage that succeeded in an earlier attempt is redone (its checkout or
+	// local image went with the process that crashed), but its check run stays
+	// as it was concluded: GitHub refuses to move a completed check run back to
+	// in_progress or to change its conclusion.
+	redo := stageDone(dep, stage)
 	start := d.now()
 	d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(stage), Message: stageTitle(stage) + " started",
 		Details: map[string]any{"phase": "started", "state": "started"}})
-	d.checkErr(dep, "start", d.Checks.Start(ctx, dep, string(stage)))
+	if !redo {
+		d.checkErr(dep, "start", d.Checks.Start(ctx, dep, string(stage)))
+	}
 	if err := run(ctx); errors.Is(err, store.ErrFinal) {
 		// Cancelled while the stage ran: its record is final, nothing to retry.
 		return fmt.Errorf("deployment %s ended while it ran: %w", dep.ID, asynq.SkipRetry)
@@ -167,8 +174,16 @@ func (d *Deployer) runStage(ctx context.Context, dep *store.Deployment, stage pi
 	d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(stage),
 		Message: fmt.Sprintf("%s finished in %s", stageTitle(stage), took.Round(time.Millisecond)),
 		Details: map[string]any{"phase": "finished", "state": "succeeded", "durationMs": took.Milliseconds(), "imageUri": dep.ImageURI}})
-	d.checkErr(dep, "finish", d.Checks.Finish(ctx, dep, string(stage), checks.ResultFor(dep, string(stage))))
+	if !redo {
+		d.checkErr(dep, "finish", d.Checks.Finish(ctx, dep, string(stage), checks.ResultFor(dep, string(stage))))
+	}
 	return nil
+}
+
+// stageDone reports whether stage already succeeded in an earlier attempt.
+func stageDone(dep *store.Deployment, stage pipeline.Stage) bool {
+	_, done := dep.StageDurations[string(stage)]
+	return done
 }
 
 // logger returns the OnLog callback of a stage: each line becomes an event and
@@ -180,7 +195,9 @@ func (d *Deployer) logger(ctx context.Context, dep *store.Deployment, stage pipe
 			return
 		}
 		d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(stage), Message: line, Details: map[string]any{"phase": "log"}})
-		d.checkErr(dep, "log", d.Checks.Log(ctx, dep, string(stage), line))
+		if !stageDone(dep, stage) { // a redone stage's check run is concluded already
+			d.checkErr(dep, "log", d.Checks.Log(ctx, dep, string(stage), line))
+		}
 	}
 }
 
