@@ -127,6 +127,28 @@ func (e *privateEngine) stop(sig syscall.Signal) {
 		_ = cmd.Process.Kill()
 		<-done
 	}
+	e.forgetContainerd()
+}
+
+// forgetContainerd waits for the engine's containerd to die (it goes with
+// dockerd) and removes its pid file. Otherwise a restarted dockerd finds the
+// pid of the dead containerd, a zombie until init reaps it, takes it for a
+// running one and waits in vain for its socket.
+func (e *privateEngine) forgetContainerd() {
+	pidFile := filepath.Join(e.dir, "exec", "containerd", "containerd.pid")
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return
+	}
+	stat := filepath.Join("/proc", strings.TrimSpace(string(b)), "stat")
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		s, err := os.ReadFile(stat)
+		// The state follows the parenthesised command name: "pid (comm) Z …".
+		if err != nil || strings.HasPrefix(string(s[strings.LastIndexByte(string(s), ')')+1:]), " Z") {
+			break
+		}
+	}
+	_ = os.Remove(pidFile)
 }
 
 // client returns a client of the engine, closed when the test ends.

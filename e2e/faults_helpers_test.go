@@ -316,7 +316,7 @@ func (s *faultStack) checkCheckRuns(dep deploymentView) {
 			s.t.Errorf("check run %q of succeeded %s concluded %q", cr.Name, dep.ID, cr.Conclusion)
 		}
 		if err := forwardOnly(cr.History); err != nil {
-			s.t.Errorf("check run %q of %s: %v", cr.Name, dep.ID, err)
+			s.t.Errorf("check run %q of %s: %v; its updates: %s", cr.Name, dep.ID, err, describeHistory(cr.History))
 		}
 	}
 }
@@ -344,6 +344,14 @@ func forwardOnly(history []githubtest.CheckRun) error {
 		}
 	}
 	return nil
+}
+
+func describeHistory(history []githubtest.CheckRun) string {
+	var b strings.Builder
+	for _, h := range history {
+		fmt.Fprintf(&b, "\n\t%s %s %q", h.Status, h.Conclusion, h.Output.Title)
+	}
+	return b.String()
 }
 
 // gate is a reverse proxy that can hold the requests a test chooses, so the
