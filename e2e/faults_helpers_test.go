@@ -108,7 +108,10 @@ func newFaultStack(t *testing.T, o faultOptions) *faultStack {
 		s.env = append(s.env, "DOCKER_HOST="+h)
 	}
 	t.Cleanup(func() {
-		if t.Failed() {
+		switch {
+		case os.Getenv("PANDA_E2E_LOGS") != "": // to see what a passing case went through
+			t.Logf("log:\n%s", s.logs.String())
+		case t.Failed():
 			t.Logf("log tail:\n%s", tail(s.logs.String(), 6000))
 		}
 	})
