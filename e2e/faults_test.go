@@ -37,21 +37,22 @@ func slowBuild(base string, seconds int) string {
 // successfully, with one execution.
 func TestFaultWorkerKilled(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("each case waits about a minute for Asynq to recover the dead worker's task")
-	}
 	isUpload := func(r *http.Request) bool {
 		return r.Method != http.MethodGet && r.Method != http.MethodHead && strings.Contains(r.URL.Path, "/blobs/uploads/")
 	}
 	cases := []struct {
-		name    string
-		awsStep time.Duration
+		name string
+		// recovered says the worker dies holding the task, which Asynq gives
+		// back only when its lease has long expired: about a minute.
+		recovered bool
+		awsStep   time.Duration
 		// reach posts the push and returns once the stage is under way, with
 		// what to do once the worker is dead.
 		reach func(t *testing.T, s *faultStack, sha string) (after func())
 	}{
 		{
-			name: "clone",
+			name:      "clone",
+			recovered: true,
 			reach: func(t *testing.T, s *faultStack, sha string) func() {
 				hit := s.gitGate.hold(func(r *http.Request) bool { return strings.Contains(r.URL.String(), "git-upload-pack") })
 				s.push("main", sha, "fault-kill-clone")
@@ -60,7 +61,8 @@ func TestFaultWorkerKilled(t *testing.T) {
 			},
 		},
 		{
-			name: "build",
+			name:      "build",
+			recovered: true,
 			reach: func(t *testing.T, s *faultStack, sha string) func() {
 				s.push("main", sha, "fault-kill-build")
 				s.waitEvent(sha, "RUN sleep", time.Minute)
@@ -68,7 +70,8 @@ func TestFaultWorkerKilled(t *testing.T) {
 			},
 		},
 		{
-			name: "push",
+			name:      "push",
+			recovered: true,
 			reach: func(t *testing.T, s *faultStack, sha string) func() {
 				hit := s.regGate.hold(isUpload)
 				s.push("main", sha, "fault-kill-push")
@@ -91,6 +94,9 @@ func TestFaultWorkerKilled(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			if tc.recovered && testing.Short() {
+				t.Skip("waits about a minute for Asynq to recover the dead worker's task")
+			}
 			s := newFaultStack(t, faultOptions{awsStep: tc.awsStep})
 			base := dockertest.BusyboxBase(t, dockertest.Client(t))
 			s.startAppCmd()
@@ -98,6 +104,9 @@ func TestFaultWorkerKilled(t *testing.T) {
 			sha := s.commitTo("main", "production", map[string]string{"Dockerfile": slowBuild(base, 3), "hello.txt": tc.name + "\n"})
 			after := tc.reach(t, s, sha)
 			s.stop(worker, syscall.SIGKILL)
+			if deps := s.deployments(sha); len(deps) != 1 || isFinal(deps[0].Status) {
+				t.Fatalf("deployment %+v when the worker died, want one in flight", deps)
+			}
 			after()
 			s.start("worker")
 			s.settled(map[string]string{sha: "SUCCEEDED"}, 3*time.Minute)
@@ -152,6 +161,11 @@ func TestFaultRedisRestart(t *testing.T) {
 	s.push("staging", building, "fault-redis-building")
 	s.waitEvent(building, "RUN sleep", time.Minute)
 
+	for _, sha := range []string{following, building} {
+		if deps := s.deployments(sha); len(deps) != 1 || isFinal(deps[0].Status) {
+			t.Fatalf("deployment of %.7s is %+v before the outage, want one in flight; make it slower", sha, deps)
+		}
+	}
 	s.rs.Stop()
 	late := s.commitTo("preview", "preview", map[string]string{"Dockerfile": dockerfile, "hello.txt": "late\n"})
 	if code, err := s.sendWebhook("push", "fault-redis-late", pushPayloadTo(t, "preview", late)); err != nil || code != http.StatusServiceUnavailable {
@@ -283,6 +297,9 @@ func TestFaultDockerEngineRestart(t *testing.T) {
 	s.push("main", sha, "fault-docker")
 	s.waitEvent(sha, "RUN sleep", 2*time.Minute)
 	eng.stop(syscall.SIGKILL)
+	if deps := s.deployments(sha); len(deps) != 1 || isFinal(deps[0].Status) {
+		t.Fatalf("deployment %+v when the engine died, want one in flight", deps)
+	}
 	eng.start()
 	s.settled(map[string]string{sha: "SUCCEEDED"}, 3*time.Minute)
 }
@@ -316,14 +333,20 @@ func TestFaultGitHubAndAWSErrors(t *testing.T) {
 	const ghFaults = 7
 
 	s.settled(map[string]string{sha: "SUCCEEDED"}, 3*time.Minute)
-	met := 0
+	met, checkRunsMet := 0, 0
 	for _, r := range s.gh.Requests() {
 		if r.Status >= 500 || r.Status == http.StatusForbidden {
 			met++
+			if strings.Contains(r.Path, "/check-runs") {
+				checkRunsMet++
+			}
 		}
 	}
 	if met != ghFaults {
 		t.Errorf("GitHub answered %d requests with an error, want the %d injected", met, ghFaults)
+	}
+	if checkRunsMet == 0 {
+		t.Error("no check-run request met an injected fault: the case proves nothing about them")
 	}
 	throttled := 0
 	for _, c := range s.aws.Calls() {
