@@ -142,7 +142,7 @@ func TestCommentDeploysPullRequestHead(t *testing.T) {
 	task, commentID := h.commentTask(7, true, "alice", "/deploy\nthanks!")
 	h.enqueue(task)
 
-	dep := h.waitDeployments(1, 2*time.Minute)[0]
+	dep := h.waitDeployments(1, 3*time.Minute)[0]
 	if dep.Status != store.StatusSucceeded || dep.SHA != sha || dep.Environment != "production" {
 		t.Fatalf("deployment %s of %s to %s (%s), want SUCCEEDED of the PR head %s to production", dep.Status, dep.SHA, dep.Environment, dep.Error, sha)
 	}
@@ -351,7 +351,7 @@ func TestRerunDeploysTheCommitAgain(t *testing.T) {
 	h.gh.SetPermission(testRepo, "rob", "read")
 	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi\n"}, pandaYML(h.smARN, ""))
 	h.push(sha, "ship")
-	first := h.waitFinal(sha, 2*time.Minute)
+	first := h.waitFinal(sha, 3*time.Minute)
 
 	// Presses Panda must ignore: a reader's, and a check run that is not a deployment's.
 	h.press(first, "rerequested", "", "rob")
@@ -360,7 +360,7 @@ func TestRerunDeploysTheCommitAgain(t *testing.T) {
 	h.press(&other, "rerequested", "", "alice")
 
 	h.press(first, "rerequested", "", "alice")
-	list := h.waitDeployments(2, 2*time.Minute)
+	list := h.waitDeployments(2, 3*time.Minute)
 	again := list[0]
 	h.settled(again)
 	if again.SHA != sha || again.Environment != first.Environment || again.Trigger != "rerun" || again.Actor != "alice" {
@@ -410,7 +410,7 @@ func TestCancelStopsTheRunningExecution(t *testing.T) {
 		return dep != nil
 	}, "the execution to start")
 	h.press(dep, "requested_action", "cancel", "alice")
-	dep = h.waitFinal(sha, time.Minute)
+	dep = h.waitFinal(sha, 3*time.Minute)
 	h.settled(dep)
 	if dep.Status != store.StatusCanceled {
 		t.Fatalf("status %s (%s), want CANCELED", dep.Status, dep.Error)
@@ -447,7 +447,7 @@ func TestCancelBeforeTheExecutionStarts(t *testing.T) {
 		return dep != nil
 	}, "the image to be pushed")
 	h.press(dep, "requested_action", "cancel", "alice")
-	dep = h.waitFinal(sha, time.Minute)
+	dep = h.waitFinal(sha, 3*time.Minute)
 	if dep.Status != store.StatusCanceled || dep.ErrorStage != "deploy" || !strings.Contains(dep.Error, "alice") {
 		t.Fatalf("status %s at %q (%s), want CANCELED at deploy by alice", dep.Status, dep.ErrorStage, dep.Error)
 	}
@@ -492,7 +492,7 @@ func TestRollbackRedeploysThePreviousImage(t *testing.T) {
 
 	h.press(b, "requested_action", "rollback", "rob") // a reader: ignored
 	h.press(b, "requested_action", "rollback", "alice")
-	list := h.waitDeployments(4, 2*time.Minute)
+	list := h.waitDeployments(4, 3*time.Minute)
 	back := list[0]
 	h.settled(back)
 	if back.Status != store.StatusSucceeded || back.Trigger != "rollback" || back.ImageURI != a.ImageURI || back.SHA != shaA || back.Actor != "alice" {

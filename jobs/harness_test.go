@@ -256,7 +256,7 @@ func (h *harness) workDirEmpty() {
 // waitFor waits until the deployment of sha satisfies ok.
 func (h *harness) waitFor(sha string, ok func(*store.Deployment) bool) *store.Deployment {
 	h.t.Helper()
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		list, err := h.store.List(context.Background(), store.Filter{Repo: testRepo, SHA: sha})
 		if err != nil {
 			h.t.Fatal(err)

@@ -26,7 +26,7 @@ func TestPushDeploysToProduction(t *testing.T) {
 	h := newHarness(t, 0)
 	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi\n"}, pandaYML(h.smARN, ""))
 	h.push(sha, "ship it")
-	dep := h.waitFinal(sha, 2*time.Minute)
+	dep := h.waitFinal(sha, 3*time.Minute)
 
 	if dep.Status != store.StatusSucceeded {
 		t.Fatalf("status %s (%s: %s), want SUCCEEDED", dep.Status, dep.ErrorStage, dep.Error)
@@ -157,7 +157,7 @@ func TestFailures(t *testing.T) {
 				h.gh.SetFile(testRepo, sha, ".panda.yml", []byte(pandaYML(h.smARN, "")))
 			}
 			h.push(sha, "change")
-			dep := h.waitFinal(sha, 2*time.Minute)
+			dep := h.waitFinal(sha, 3*time.Minute)
 			if dep.Status != tt.wantState || dep.ErrorStage != tt.wantStage {
 				t.Fatalf("status %s at stage %q (%s), want %s at %s", dep.Status, dep.ErrorStage, dep.Error, tt.wantState, tt.wantStage)
 			}
@@ -199,7 +199,7 @@ func TestOneRolloutPerEnvironment(t *testing.T) {
 	h.push(shaB, "b")
 	shaC := h.commit(files("c"), pandaYML(h.smARN, ""))
 	h.push(shaC, "c")
-	b := h.waitFinal(shaB, time.Minute)
+	b := h.waitFinal(shaB, 3*time.Minute)
 	if b.Status != store.StatusSuperseded {
 		t.Fatalf("older waiting push ended %s (%s), want SUPERSEDED", b.Status, b.Error)
 	}
@@ -219,10 +219,10 @@ func TestOneRolloutPerEnvironment(t *testing.T) {
 	if _, err := sfnc.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: &a.ExecutionARN}); err != nil {
 		t.Fatal(err)
 	}
-	if a = h.waitFinal(shaA, time.Minute); a.Status != store.StatusCanceled {
+	if a = h.waitFinal(shaA, 3*time.Minute); a.Status != store.StatusCanceled {
 		t.Errorf("stopped rollout ended %s, want CANCELED", a.Status)
 	}
-	if c = h.waitFinal(shaC, time.Minute); c.Status != store.StatusSucceeded {
+	if c = h.waitFinal(shaC, 3*time.Minute); c.Status != store.StatusSucceeded {
 		t.Fatalf("newest push ended %s (%s), want SUCCEEDED", c.Status, c.Error)
 	}
 	execs := h.aws.Executions(h.smARN)
@@ -303,7 +303,7 @@ func TestEventBridgeTrigger(t *testing.T) {
 	if started := h.aws.EmitECRPush("acme-app", sha, digest); len(started) != 1 {
 		t.Fatalf("the push event started %d executions, want 1 (is the rule there?)", len(started))
 	}
-	dep = h.waitFinal(sha, time.Minute)
+	dep = h.waitFinal(sha, 3*time.Minute)
 	if dep.Status != store.StatusSucceeded {
 		t.Fatalf("status %s (%s)", dep.Status, dep.Error)
 	}
