@@ -132,9 +132,9 @@ func (d *Deployer) waitInterval() time.Duration {
 
 // Register adds the deployment task handlers to mux.
 func (d *Deployer) Register(mux *asynq.ServeMux) {
-	mux.HandleFunc(TypeBuild, d.HandleBuild)
-	mux.HandleFunc(TypeStart, d.HandleStart)
-	mux.HandleFunc(TypeFollow, d.HandleFollow)
+	mux.HandleFunc(TypeBuild, endedOK(d.HandleBuild))
+	mux.HandleFunc(TypeStart, endedOK(d.HandleStart))
+	mux.HandleFunc(TypeFollow, endedOK(d.HandleFollow))
 }
 
 // load decodes a chain task and reads its deployment. done is true when there
@@ -170,8 +170,24 @@ func lastAttempt(ctx context.Context) bool {
 	return ok1 && ok2 && n >= max
 }
 
+// errEnded says the deployment reached its final status within this task:
+// the task's remaining steps must not run, and there is nothing to retry.
+// The handlers registered by Register turn it into success.
+var errEnded = fmt.Errorf("deployment ended: %w", asynq.SkipRetry)
+
+// endedOK maps errEnded to a finished task.
+func endedOK(h asynq.HandlerFunc) asynq.HandlerFunc {
+	return func(ctx context.Context, t *asynq.Task) error {
+		if err := h(ctx, t); !errors.Is(err, errEnded) {
+			return err
+		}
+		return nil
+	}
+}
+
 // stageFailed ends dep as FAILED when err is permanent or this was the last
-// attempt, and otherwise returns err so Asynq retries the task.
+// attempt (and returns errEnded), and otherwise returns err so Asynq retries
+// the task.
 func (d *Deployer) stageFailed(ctx context.Context, dep *store.Deployment, stage pipeline.Stage, err error) error {
 	log := d.Logger.With("deployment_id", dep.ID, "repo", dep.Repo, "sha", dep.SHA)
 	if ctx.Err() == nil && !pipeline.IsPermanent(err) && !lastAttempt(ctx) {
@@ -187,7 +203,10 @@ func (d *Deployer) stageFailed(ctx context.Context, dep *store.Deployment, stage
 	if errors.As(err, &stepErr) && stepErr.Line > 0 {
 		annotations = append(annotations, checks.DockerfileAnnotation(stepErr.Dockerfile, stepErr.Line, stepErr.Instruction, stepErr.Message))
 	}
-	return d.finish(context.WithoutCancel(ctx), dep, store.StatusFailed, stage, msg, annotations)
+	if err := d.finish(context.WithoutCancel(ctx), dep, store.StatusFailed, stage, msg, annotations); err != nil {
+		return err
+	}
+	return errEnded
 }
 
 // event appends to the deployment's event stream. A lost event is logged, not

@@ -13,10 +13,11 @@ func EnvName(repo, env string) string { return repo + ":" + env }
 func readyKey(env string) string { return "panda:ready:" + env }
 
 // Ready puts d in its environment's line of deployments whose image is pushed
-// and that wait to start, ordered by creation time.
+// and that wait to start. The line is ordered by creation time (to the
+// microsecond), ties broken by id, so every worker sees the same order.
 func (s *Store) Ready(ctx context.Context, d *Deployment) error {
 	key := readyKey(EnvName(d.Repo, d.Environment))
-	if err := s.rdb.ZAdd(ctx, key, redis.Z{Score: float64(d.CreatedAt.UnixMilli()), Member: d.ID}).Err(); err != nil {
+	if err := s.rdb.ZAdd(ctx, key, redis.Z{Score: float64(d.CreatedAt.UnixMicro()), Member: d.ID}).Err(); err != nil {
 		return fmt.Errorf("queue deployment %s: %w", d.ID, err)
 	}
 	return nil
@@ -30,22 +31,21 @@ func (s *Store) LeaveLine(ctx context.Context, d *Deployment) error {
 	return nil
 }
 
-// Line reports d's place in its environment's line: how many ready
-// deployments were created before it (ahead) and the newest one created after
-// it, if any (newer is "" when d is the newest).
+// Line reports d's place in its environment's line (d must be in it): how
+// many ready deployments are before it (ahead) and the newest one after it,
+// if any (newer is "" when d is the last).
 func (s *Store) Line(ctx context.Context, d *Deployment) (ahead int, newer string, err error) {
 	key := readyKey(EnvName(d.Repo, d.Environment))
-	score := fmt.Sprint(d.CreatedAt.UnixMilli())
-	n, err := s.rdb.ZCount(ctx, key, "-inf", "("+score).Result()
+	rank, err := s.rdb.ZRank(ctx, key, d.ID).Result()
 	if err != nil {
 		return 0, "", fmt.Errorf("read line of %s: %w", d.ID, err)
 	}
-	after, err := s.rdb.ZRevRangeByScore(ctx, key, &redis.ZRangeBy{Min: "(" + score, Max: "+inf", Count: 1}).Result()
+	last, err := s.rdb.ZRange(ctx, key, -1, -1).Result()
 	if err != nil {
 		return 0, "", fmt.Errorf("read line of %s: %w", d.ID, err)
 	}
-	if len(after) > 0 {
-		newer = after[0]
+	if len(last) == 1 && last[0] != d.ID {
+		newer = last[0]
 	}
-	return int(n), newer, nil
+	return int(rank), newer, nil
 }

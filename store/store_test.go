@@ -287,3 +287,23 @@ func TestOpenChoosesTheClientKind(t *testing.T) {
 		t.Errorf("bad URL: %v", err)
 	}
 }
+
+func TestLineOrdersTiesByID(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	at := time.Now()
+	a := &Deployment{ID: "dep_AAAAAAAAAA", Repo: "o/r", Environment: "prod", CreatedAt: at}
+	b := &Deployment{ID: "dep_BBBBBBBBBB", Repo: "o/r", Environment: "prod", CreatedAt: at}
+	for _, d := range []*Deployment{b, a} {
+		if err := s.Ready(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ahead, newer, err := s.Line(ctx, a); err != nil || ahead != 0 || newer != b.ID {
+		t.Errorf("Line(a) = %d, %q, %v; want 0, %s", ahead, newer, err, b.ID)
+	}
+	if ahead, newer, err := s.Line(ctx, b); err != nil || ahead != 1 || newer != "" {
+		t.Errorf("Line(b) = %d, %q, %v; want 1, none", ahead, newer, err)
+	}
+}
