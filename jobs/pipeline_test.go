@@ -197,6 +197,9 @@ func TestOneRolloutPerEnvironment(t *testing.T) {
 
 	shaB := h.commit(files("b"), pandaYML(h.smARN, ""))
 	h.push(shaB, "b")
+	// "Newer" is the order Panda accepted the pushes in: let B be accepted
+	// before C is pushed, as two pushes seconds apart are.
+	h.waitFor(shaB, func(*store.Deployment) bool { return true })
 	shaC := h.commit(files("c"), pandaYML(h.smARN, ""))
 	h.push(shaC, "c")
 	b := h.waitFinal(shaB, 3*time.Minute)
