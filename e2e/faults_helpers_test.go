@@ -79,34 +79,11 @@ func newFaultStack(t *testing.T, o faultOptions) *faultStack {
 	s.repo = s.git.CreateRepo("acme", "app")
 	gitGate, gitURL := newGate(t, s.git.URL())
 	s.appAddr = freeAddr(t)
-	creds := s.aws.Credentials()
-	s.env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + t.TempDir(),
-		"PANDA_ADDR=" + s.appAddr,
-		"PANDA_REDIS_URL=" + s.redis,
-		"PANDA_PUBLIC_URL=http://" + s.appAddr,
-		"PANDA_API_TOKEN=" + apiToken,
-		"PANDA_WORK_DIR=" + s.workDir,
-		"PANDA_LOG_LEVEL=debug",
-		"PANDA_WORKER_METRICS_ADDR=127.0.0.1:0",
-		"GITHUB_WEBHOOK_SECRET=" + webhookSecret,
-		"GITHUB_APP_ID=" + fmt.Sprint(s.gh.AppID()),
-		"GITHUB_APP_PRIVATE_KEY=" + string(s.gh.PrivateKeyPEM()),
-		"GITHUB_URL=" + gitURL,
-		"GITHUB_API_URL=" + s.gh.URL(),
-		"AWS_ENDPOINT_URL=" + s.aws.URL,
-		"AWS_REGION=" + s.aws.Region(),
-		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey,
-		"AWS_EC2_METADATA_DISABLED=true",
+	dockerHost := o.dockerHost
+	if dockerHost == "" {
+		dockerHost = os.Getenv("DOCKER_HOST")
 	}
-	switch h := os.Getenv("DOCKER_HOST"); {
-	case o.dockerHost != "":
-		s.env = append(s.env, "DOCKER_HOST="+o.dockerHost)
-	case h != "":
-		s.env = append(s.env, "DOCKER_HOST="+h)
-	}
+	s.env = s.baseEnv(gitURL, dockerHost)
 	t.Cleanup(func() {
 		switch {
 		case os.Getenv("PANDA_E2E_LOGS") != "": // to see what a passing case went through

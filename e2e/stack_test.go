@@ -108,10 +108,17 @@ func newStack(t *testing.T) *stack {
 	s.git = gittest.NewServerWithTokens(t, s.gh.TokenCanRead)
 	s.repo = s.git.CreateRepo("acme", "app")
 	s.appAddr = freeAddr(t)
+	s.env = s.baseEnv(s.git.URL(), os.Getenv("DOCKER_HOST"))
+	return s
+}
+
+// baseEnv is the environment Panda's binaries run with against the stack's
+// services: git at gitURL, the Docker engine at dockerHost ("" for the default).
+func (s *stack) baseEnv(gitURL, dockerHost string) []string {
 	creds := s.aws.Credentials()
-	s.env = []string{
+	env := []string{
 		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + t.TempDir(),
+		"HOME=" + s.t.TempDir(),
 		"PANDA_ADDR=" + s.appAddr,
 		"PANDA_REDIS_URL=" + s.redis,
 		"PANDA_PUBLIC_URL=http://" + s.appAddr,
@@ -122,7 +129,7 @@ func newStack(t *testing.T) *stack {
 		"GITHUB_WEBHOOK_SECRET=" + webhookSecret,
 		"GITHUB_APP_ID=" + fmt.Sprint(s.gh.AppID()),
 		"GITHUB_APP_PRIVATE_KEY=" + string(s.gh.PrivateKeyPEM()),
-		"GITHUB_URL=" + s.git.URL(),
+		"GITHUB_URL=" + gitURL,
 		"GITHUB_API_URL=" + s.gh.URL(),
 		"AWS_ENDPOINT_URL=" + s.aws.URL,
 		"AWS_REGION=" + s.aws.Region(),
@@ -130,10 +137,10 @@ func newStack(t *testing.T) *stack {
 		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey,
 		"AWS_EC2_METADATA_DISABLED=true",
 	}
-	if h := os.Getenv("DOCKER_HOST"); h != "" {
-		s.env = append(s.env, "DOCKER_HOST="+h)
+	if dockerHost != "" {
+		env = append(env, "DOCKER_HOST="+dockerHost)
 	}
-	return s
+	return env
 }
 
 func freeAddr(t *testing.T) string {
