@@ -213,16 +213,25 @@ func (h *harness) waitFinal(sha string, within time.Duration) *store.Deployment 
 		if len(list) > 1 {
 			h.t.Fatalf("%d deployments for one push", len(list))
 		}
-		// The final status is written just before the stream's last event:
-		// wait for both, as a user watching either would.
-		if len(list) == 1 && list[0].Status.Final() {
-			if evs := h.events(list[0].ID); len(evs) > 0 && evs[len(evs)-1].Final() {
-				return list[0]
-			}
+		// The final status is written just before the stream's final event:
+		// wait for both, as a user watching either would. (A task that read
+		// the deployment just before it ended may still append a line after
+		// the final event; SSE clients stop at the final event.)
+		if len(list) == 1 && list[0].Status.Final() && h.hasFinalEvent(list[0].ID) {
+			return list[0]
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	h.t.Fatalf("deployment of %s did not finish within %v", sha, within)
+	list, _ := h.store.List(context.Background(), store.Filter{Repo: testRepo, SHA: sha})
+	var state strings.Builder
+	for _, d := range list {
+		fmt.Fprintf(&state, "\n  %s %s (%s %s) image=%q execution=%q", d.ID, d.Status, d.ErrorStage, d.Error, d.ImageURI, d.ExecutionARN)
+		evs := h.events(d.ID)
+		for _, ev := range evs[max(0, len(evs)-8):] {
+			fmt.Fprintf(&state, "\n    %s %s %s", ev.Type, ev.Stage, ev.Message)
+		}
+	}
+	h.t.Fatalf("deployment of %s did not finish within %v:%s", sha, within, state.String())
 	return nil
 }
 
@@ -279,4 +288,14 @@ func (h *harness) waitArchived(id string) {
 		}
 	}
 	h.t.Fatalf("task %s was not refused", id)
+}
+
+// hasFinalEvent reports whether the deployment's stream holds its done or error event.
+func (h *harness) hasFinalEvent(id string) bool {
+	for _, ev := range h.events(id) {
+		if ev.Final() {
+			return true
+		}
+	}
+	return false
 }
