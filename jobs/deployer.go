@@ -151,7 +151,10 @@ func (d *Deployer) load(ctx context.Context, t *asynq.Task) (p DeployPayload, de
 	if err != nil {
 		return p, nil, true, err
 	}
-	return p, dep, dep.Status.Final(), nil
+	if dep.Status.Final() {
+		return p, dep, true, d.ensureFinalEvent(ctx, dep)
+	}
+	return p, dep, false, nil
 }
 
 // enqueue queues a follow-up task; a TaskID conflict means an earlier attempt

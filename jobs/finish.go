@@ -37,17 +37,40 @@ func (d *Deployer) finish(ctx context.Context, dep *store.Deployment, status sto
 		d.OnFinish(updated)
 	}
 	d.concludeChecks(ctx, updated, status, stage, msg, annotations)
-	ev := store.Event{Type: store.EventDone, Stage: string(pipeline.StageDeploy), Message: "Deployment succeeded",
-		Details: map[string]any{"status": string(status), "state": "succeeded", "imageUri": updated.ImageURI,
-			"blueServiceUrl": updated.BlueURL, "greenServiceUrl": updated.GreenURL}}
-	if status != store.StatusSucceeded {
-		ev.Type, ev.Stage, ev.Message = store.EventError, string(stage), msg
-		ev.Details["state"] = "failed"
+	// The final event is what ends every event stream: unlike progress lines it
+	// must not be lost. If it cannot be written the task fails, and its retry
+	// (which finds the deployment final) writes it: see ensureFinalEvent.
+	if _, err := d.Store.Append(ctx, updated.ID, finalEvent(updated)); err != nil {
+		return err
 	}
-	d.event(ctx, updated, ev)
 	d.release(ctx, updated)
 	d.reportEnd(ctx, updated)
 	return nil
+}
+
+// finalEvent is the done or error event of a finished deployment.
+func finalEvent(dep *store.Deployment) store.Event {
+	if dep.Status == store.StatusSucceeded {
+		return store.Event{Type: store.EventDone, Stage: string(pipeline.StageDeploy), Message: "Deployment succeeded",
+			Details: map[string]any{"status": string(dep.Status), "state": "succeeded", "imageUri": dep.ImageURI,
+				"blueServiceUrl": dep.BlueURL, "greenServiceUrl": dep.GreenURL}}
+	}
+	return store.Event{Type: store.EventError, Stage: dep.ErrorStage, Message: dep.Error,
+		Details: map[string]any{"status": string(dep.Status), "state": "failed", "imageUri": dep.ImageURI}}
+}
+
+// ensureFinalEvent writes the final event of a finished deployment whose
+// stream lacks it (the task that finished it failed to write it).
+func (d *Deployer) ensureFinalEvent(ctx context.Context, dep *store.Deployment) error {
+	// The final event is among the last few: only the odd line of a task
+	// that read the deployment just before it ended can follow it.
+	has, err := d.Store.HasFinalEvent(ctx, dep.ID, 20)
+	if err != nil || has {
+		return err
+	}
+	d.Logger.Warn("final event was missing; writing it", "deployment_id", dep.ID, "status", dep.Status)
+	_, err = d.Store.Append(ctx, dep.ID, finalEvent(dep))
+	return err
 }
 
 // concludeChecks completes every stage's check run that is not complete yet:

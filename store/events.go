@@ -108,3 +108,18 @@ func decodeEvents(msgs []redis.XMessage) []StreamEvent {
 	}
 	return out
 }
+
+// HasFinalEvent reports whether one of the last n events of the deployment's
+// stream is its done or error event.
+func (s *Store) HasFinalEvent(ctx context.Context, id string, n int64) (bool, error) {
+	msgs, err := s.rdb.XRevRangeN(ctx, eventsKey(id), "+", "-", n).Result()
+	if err != nil {
+		return false, fmt.Errorf("read last events of %s: %w", id, err)
+	}
+	for _, ev := range decodeEvents(msgs) {
+		if ev.Final() {
+			return true, nil
+		}
+	}
+	return false, nil
+}

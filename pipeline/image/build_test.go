@@ -374,7 +374,9 @@ func testTag(t *testing.T, cli *client.Client, name string) string {
 func removeImage(cli *client.Client, ref string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cli.ImageRemove(ctx, ref, dockerimage.RemoveOptions{Force: true, PruneChildren: true})
+	// Untag only: pruning parents would delete cached layers a concurrent build
+	// (of this or another package's tests) on the same engine is using.
+	cli.ImageRemove(ctx, ref, dockerimage.RemoveOptions{Force: true, PruneChildren: false})
 }
 
 // imageFiles lists the regular files in the layers of ref, sorted, read from the
