@@ -374,9 +374,13 @@ func testTag(t *testing.T, cli *client.Client, name string) string {
 func removeImage(cli *client.Client, ref string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// Untag only: pruning parents would delete cached layers a concurrent build
-	// (of this or another package's tests) on the same engine is using.
-	cli.ImageRemove(ctx, ref, dockerimage.RemoveOptions{Force: true, PruneChildren: false})
+	// Untag only, never delete: tests here and in other packages build identical
+	// steps at the same time, and the classic builder's cache hands all of them
+	// the same image ids, so deleting "this test's" image can pull a layer from
+	// under a concurrent build. The engine's images are the test run's to keep.
+	if inspect, err := cli.ImageInspect(ctx, ref); err == nil && len(inspect.RepoTags) > 1 {
+		cli.ImageRemove(ctx, ref, dockerimage.RemoveOptions{PruneChildren: false})
+	}
 }
 
 // imageFiles lists the regular files in the layers of ref, sorted, read from the
