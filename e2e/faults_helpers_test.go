@@ -233,9 +233,17 @@ func (s *faultStack) settled(want map[string]string, within time.Duration) map[s
 
 func (s *faultStack) checkOneFinalEvent(st *store.Store, dep deploymentView) {
 	s.t.Helper()
-	evs, err := st.Events(context.Background(), dep.ID, "", 100000, 0)
-	if err != nil {
-		s.t.Fatal(err)
+	var evs []store.StreamEvent
+	// The final status is written a moment before the final event: give the
+	// worker that moment before judging the stream.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var err error
+		if evs, err = st.Events(context.Background(), dep.ID, "", 100000, 0); err != nil {
+			s.t.Fatal(err)
+		}
+		if (len(evs) > 0 && evs[len(evs)-1].Final()) || time.Now().After(deadline) {
+			break
+		}
 	}
 	var finals []string
 	for i, ev := range evs {

@@ -36,13 +36,14 @@ func (d *Deployer) finish(ctx context.Context, dep *store.Deployment, status sto
 	if d.OnFinish != nil {
 		d.OnFinish(updated)
 	}
-	d.concludeChecks(ctx, updated, status, stage, msg, annotations)
-	// The final event is what ends every event stream: unlike progress lines it
-	// must not be lost. If it cannot be written the task fails, and its retry
-	// (which finds the deployment final) writes it: see ensureFinalEvent.
+	// The final event is what ends every event stream, so it goes out first,
+	// before the slower GitHub calls; unlike progress lines it must not be
+	// lost. If it cannot be written the task fails, and its retry (which finds
+	// the deployment final) writes it: see ensureFinalEvent.
 	if _, err := d.Store.Append(ctx, updated.ID, finalEvent(updated)); err != nil {
 		return err
 	}
+	d.concludeChecks(ctx, updated, status, stage, msg, annotations)
 	d.release(ctx, updated)
 	d.reportEnd(ctx, updated)
 	return nil
