@@ -210,20 +210,17 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Deployment, error) {
 		key = repoIndexKey(f.Repo)
 	}
 	var out []*Deployment
-	const page = 200
-	for start := int64(0); len(out) < limit; start += page {
-		ids, err := s.rdb.ZRevRange(ctx, key, start, start+page-1).Result()
+	const pageSize = 200
+	for start := int64(0); len(out) < limit; start += pageSize {
+		ids, err := s.rdb.ZRevRange(ctx, key, start, start+pageSize-1).Result()
 		if err != nil {
 			return nil, fmt.Errorf("list deployments: %w", err)
 		}
-		for _, id := range ids {
-			d, err := s.Get(ctx, id)
-			if errors.Is(err, ErrNotFound) {
-				continue // expired after its retention
-			}
-			if err != nil {
-				return nil, err
-			}
+		page, err := s.getMany(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range page {
 			if (f.Repo == "" || d.Repo == f.Repo) && (f.SHA == "" || d.SHA == f.SHA) && (f.Status == "" || d.Status == f.Status) {
 				out = append(out, d)
 				if len(out) == limit {
@@ -231,9 +228,41 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Deployment, error) {
 				}
 			}
 		}
-		if len(ids) < page {
+		if len(ids) < pageSize {
 			break
 		}
+	}
+	return out, nil
+}
+
+// getMany reads the records of ids in one round trip (a pipeline of GETs: the
+// records live in different Cluster slots, so MGET would not do), in order,
+// leaving out those that expired after their retention.
+func (s *Store) getMany(ctx context.Context, ids []string) ([]*Deployment, error) {
+	cmds := make([]*redis.StringCmd, len(ids))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.Get(ctx, recordKey(id))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read deployments: %w", err)
+	}
+	out := make([]*Deployment, 0, len(ids))
+	for i, cmd := range cmds {
+		data, err := cmd.Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read deployment %s: %w", ids[i], err)
+		}
+		var d Deployment
+		if err := json.Unmarshal(data, &d); err != nil {
+			return nil, fmt.Errorf("decode deployment %s: %w", ids[i], err)
+		}
+		out = append(out, &d)
 	}
 	return out, nil
 }

@@ -54,8 +54,7 @@ func (q *nopQueue) EnqueueContext(context.Context, *asynq.Task, ...asynq.Option)
 
 type nopDeliveries struct{}
 
-func (nopDeliveries) DeliverySeen(context.Context, string, string) (bool, error) { return false, nil }
-func (nopDeliveries) RememberDelivery(context.Context, string, string) error     { return nil }
+func (nopDeliveries) RememberDelivery(context.Context, string, string) error { return nil }
 func (nopDeliveries) Serves(context.Context, int64, string) (bool, bool, error) {
 	return true, false, nil
 }
