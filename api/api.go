@@ -16,19 +16,22 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/pandadeploy/panda/api/connections"
 	"github.com/pandadeploy/panda/config"
+	"github.com/pandadeploy/panda/connections"
+	"github.com/pandadeploy/panda/deployment"
+	"github.com/pandadeploy/panda/metrics"
 	"github.com/pandadeploy/panda/store"
 )
 
-// Deployer starts a deployment asked for through POST /api/v1/deploy. Package
-// jobs implements it: it creates the record and enqueues the first task, and
+// Deployer starts a deployment asked for through POST /api/v1/deploy.
+// *deployment.Service implements it: it creates the record and enqueues the first task, and
 // returns the record (status QUEUED or RUNNING). An error that
 // pipeline.IsPermanent reports as permanent is the caller's fault (400, with
 // pipeline.UserMessage); any other is a 503.
 type Deployer interface {
-	Deploy(ctx context.Context, req DeployRequest) (*store.Deployment, error)
+	Deploy(ctx context.Context, req deployment.Request) (*store.Deployment, error)
 }
 
 // AWSVerifier checks an AWS connection before it is stored and returns the
@@ -61,8 +64,8 @@ type Options struct {
 	AWSVerifier AWSVerifier
 	// Registry is served at /metrics. If nil, a new registry with only Panda's metrics.
 	Registry *prometheus.Registry
-	// Metrics are the collectors the API updates. If nil, NewMetrics(Registry).
-	Metrics *Metrics
+	// Metrics are the collectors the API updates. If nil, metrics.New(Registry).
+	Metrics *metrics.Metrics
 	// Ready reports whether the app can serve (GET /readyz). If nil, a Redis PING.
 	Ready func(ctx context.Context) error
 	// Heartbeat is the interval of SSE heartbeat comments. If zero, 15 seconds.
@@ -97,7 +100,7 @@ func New(opts Options) http.Handler {
 		s.Registry = prometheus.NewRegistry()
 	}
 	if s.Metrics == nil {
-		s.Metrics = NewMetrics(s.Registry)
+		s.Metrics = metrics.New(s.Registry)
 	}
 	if s.Heartbeat <= 0 {
 		s.Heartbeat = 15 * time.Second
@@ -141,7 +144,7 @@ func (s *server) routes() []route {
 		{"GET /assets/deployment.js", s.handle(s.pageScript)},
 		{"GET /healthz", s.handle(s.healthz)},
 		{"GET /readyz", s.handle(s.readyz)},
-		{"GET /metrics", s.metricsHandler()},
+		{"GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Timeout: 10 * time.Second})},
 		{"GET /api/openapi.json", s.handle(s.openAPI)},
 		{"/", s.handle(s.notFound)},
 	}

@@ -7,8 +7,8 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/pandadeploy/panda/api/connections"
 	"github.com/pandadeploy/panda/config"
+	"github.com/pandadeploy/panda/connections"
 )
 
 // awsBody is the body of POST /api/v1/connect/aws: a role ARN (preferred) with

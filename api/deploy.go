@@ -6,31 +6,11 @@ import (
 	"regexp"
 	"strconv"
 
-	"github.com/pandadeploy/panda/api/connections"
+	"github.com/pandadeploy/panda/connections"
+	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/store"
 )
-
-// DeployRequest is a manual deployment, validated, with its connections
-// resolved. Empty deployment settings (cluster, service, …) come from the
-// environment in the repository's .panda.yml.
-type DeployRequest struct {
-	Repo           string // owner/name, from the GitHub connection
-	InstallationID int64  // 0 when the GitHub connection uses a token
-	// AWSConnection names a stored AWS connection; empty means the worker's
-	// default credentials (or the environment's `aws:`).
-	AWSConnection string
-	Branch        string // set, or SHA, or both
-	SHA           string
-	Environment   string // empty means the repository's only or first environment
-	Cluster       string
-	Service       string
-	TaskFamily    string
-	ContainerPort int  // 0 means from .panda.yml
-	DesiredCount  *int // nil means from .panda.yml
-	Trigger       string
-	Actor         string
-}
 
 // deployBody is the body of POST /api/v1/deploy, in the seed's terms.
 type deployBody struct {
@@ -109,11 +89,11 @@ func (s *server) deploy(w http.ResponseWriter, r *http.Request) error {
 	if s.Deployer == nil {
 		return &Error{Status: http.StatusServiceUnavailable, Message: "manual deployments are not configured"}
 	}
-	d, err := s.Deployer.Deploy(r.Context(), DeployRequest{
+	d, err := s.Deployer.Deploy(r.Context(), deployment.Request{
 		Repo: gh.Repo, InstallationID: gh.InstallationID, AWSConnection: b.AWSConnectionID,
 		Branch: b.Branch, SHA: b.SHA, Environment: b.Environment, Cluster: b.Cluster, Service: b.Service,
 		TaskFamily: b.TaskFamily, ContainerPort: b.ContainerPort, DesiredCount: b.DesiredCount,
-		Trigger: "api", Actor: "api",
+		Trigger: deployment.TriggerAPI, Actor: "api",
 	})
 	if err != nil {
 		return deployError(err)

@@ -19,8 +19,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pandadeploy/panda/api"
-	"github.com/pandadeploy/panda/api/connections"
+	"github.com/pandadeploy/panda/connections"
+	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/internal/testenv"
+	"github.com/pandadeploy/panda/metrics"
 	"github.com/pandadeploy/panda/secrets"
 	"github.com/pandadeploy/panda/store"
 )
@@ -51,10 +53,10 @@ type fakeDeployer struct {
 	err error
 
 	mu   sync.Mutex
-	reqs []api.DeployRequest
+	reqs []deployment.Request
 }
 
-func (f *fakeDeployer) Deploy(ctx context.Context, req api.DeployRequest) (*store.Deployment, error) {
+func (f *fakeDeployer) Deploy(ctx context.Context, req deployment.Request) (*store.Deployment, error) {
 	f.mu.Lock()
 	f.reqs = append(f.reqs, req)
 	f.mu.Unlock()
@@ -67,10 +69,10 @@ func (f *fakeDeployer) Deploy(ctx context.Context, req api.DeployRequest) (*stor
 	return d, err
 }
 
-func (f *fakeDeployer) requests() []api.DeployRequest {
+func (f *fakeDeployer) requests() []deployment.Request {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]api.DeployRequest(nil), f.reqs...)
+	return append([]deployment.Request(nil), f.reqs...)
 }
 
 // fakeVerifier answers Verify with account or err and remembers the connections.
@@ -97,7 +99,7 @@ type testEnv struct {
 	conns    *connections.Store
 	deployer *fakeDeployer
 	verifier *fakeVerifier
-	metrics  *api.Metrics
+	metrics  *metrics.Metrics
 	logs     *syncBuffer
 	srv      *httptest.Server
 }
@@ -134,7 +136,7 @@ func newEnvOn(t *testing.T, url string, opts ...envOption) *testEnv {
 	e.conns = connections.NewStore(rdb, box)
 	e.deployer = &fakeDeployer{st: e.st}
 	reg := prometheus.NewRegistry()
-	e.metrics = api.NewMetrics(reg)
+	e.metrics = metrics.New(reg)
 	o := api.Options{
 		Store: e.st, Connections: e.conns, Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		APIToken: token, PublicURL: "https://panda.example.com/", Deployer: e.deployer, AWSVerifier: e.verifier,

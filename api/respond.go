@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/pandadeploy/panda/api/connections"
+	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/secrets"
 	"github.com/pandadeploy/panda/store"
 )

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/pandadeploy/panda/api"
-	"github.com/pandadeploy/panda/api/connections"
+	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/store"
 )

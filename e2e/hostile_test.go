@@ -20,7 +20,7 @@ import (
 
 	"github.com/pandadeploy/panda/internal/githubtest"
 	"github.com/pandadeploy/panda/internal/gittest"
-	"github.com/pandadeploy/panda/jobs"
+	"github.com/pandadeploy/panda/tasks"
 	"github.com/pandadeploy/panda/store"
 )
 
@@ -379,7 +379,7 @@ func (h *hostileEnv) runDelivery(t *testing.T, c hostileCase, repo string) {
 // checkNotQueued checks that no task with the delivery's TaskID exists.
 func (h *hostileEnv) checkNotQueued(t *testing.T, taskID string) {
 	t.Helper()
-	for _, q := range []string{jobs.QueueWebhooks} {
+	for _, q := range []string{tasks.QueueWebhooks} {
 		if info, err := h.insp.GetTaskInfo(q, taskID); err == nil {
 			t.Errorf("task %s was queued (state %v)", taskID, info.State)
 		} else if !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
@@ -412,7 +412,7 @@ func (h *hostileEnv) runPush(t *testing.T, c hostileCase, repo string) {
 	var info *asynq.TaskInfo
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		var err error
-		if info, err = h.insp.GetTaskInfo(jobs.QueueWebhooks, taskID); err == nil && info.State == asynq.TaskStateArchived {
+		if info, err = h.insp.GetTaskInfo(tasks.QueueWebhooks, taskID); err == nil && info.State == asynq.TaskStateArchived {
 			break
 		}
 	}

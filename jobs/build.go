@@ -11,10 +11,12 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/image"
 	"github.com/pandadeploy/panda/pipeline/source"
 	"github.com/pandadeploy/panda/store"
+	"github.com/pandadeploy/panda/tasks"
 )
 
 // HandleBuild runs the clone, build and push stages of a deployment, then
@@ -34,7 +36,7 @@ func (d *Deployer) HandleBuild(ctx context.Context, t *asynq.Task) error {
 		if err := d.buildAndPush(ctx, dep); err != nil {
 			return err
 		}
-	} else if dep.Trigger == triggerRollback {
+	} else if dep.Trigger == deployment.TriggerRollback {
 		// The image exists already: go straight to the deploy stage.
 		if dep, err = d.markRunning(ctx, dep); err != nil {
 			return err
@@ -43,7 +45,7 @@ func (d *Deployer) HandleBuild(ctx context.Context, t *asynq.Task) error {
 			return err
 		}
 	}
-	return d.enqueue(ctx, NewStartTask(dep.ID, 0, 0))
+	return d.enqueue(ctx, tasks.NewStartTask(dep.ID, 0, 0))
 }
 
 func (d *Deployer) markRunning(ctx context.Context, dep *store.Deployment) (*store.Deployment, error) {
@@ -62,7 +64,7 @@ func (d *Deployer) markRunning(ctx context.Context, dep *store.Deployment) (*sto
 	}
 	d.event(ctx, dep, store.Event{Type: store.EventStage, Message: "Deployment started",
 		Details: map[string]any{"status": string(store.StatusRunning)}})
-	d.deploymentStatus(ctx, dep, ghInProgress, "Deploying "+short(dep.SHA)+" to "+dep.Environment)
+	d.Life.Running(ctx, dep)
 	return dep, nil
 }
 
@@ -253,4 +255,34 @@ func labels(gitURL string, dep *store.Deployment, created time.Time) map[string]
 		"org.opencontainers.image.revision": dep.SHA,
 		"org.opencontainers.image.created":  created.UTC().Format(time.RFC3339),
 	}
+}
+
+// reuseImage stands for the clone, build and push stages of a rollback, whose
+// image exists already: they are recorded as taking no time and their check
+// runs say what is deployed instead, as neutral (GitHub counts it as passing).
+func (d *Deployer) reuseImage(ctx context.Context, dep *store.Deployment) (*store.Deployment, error) {
+	updated, err := d.Store.Update(ctx, dep.ID, func(x *store.Deployment) error {
+		if x.StageDurations == nil {
+			x.StageDurations = map[string]time.Duration{}
+		}
+		for _, s := range []pipeline.Stage{pipeline.StageClone, pipeline.StageBuild, pipeline.StagePush} {
+			if _, ok := x.StageDurations[string(s)]; !ok {
+				x.StageDurations[string(s)] = 0
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	title := fmt.Sprintf("Rolled back to %s: no rebuild needed", deployment.Short(dep.SHA))
+	summary := fmt.Sprintf("This deployment rolls **%s** back to the image built earlier from %s, so nothing was cloned, built or pushed:\n\n`%s`",
+		dep.Environment, deployment.Short(dep.SHA), dep.ImageURI)
+	d.event(ctx, updated, store.Event{Type: store.EventStage, Message: "Rolling back to " + dep.ImageURI,
+		Details: map[string]any{"phase": "rollback", "imageUri": dep.ImageURI}})
+	for _, s := range []pipeline.Stage{pipeline.StageClone, pipeline.StageBuild, pipeline.StagePush} {
+		d.checkErr(updated, "finish", d.Checks.Finish(ctx, updated, string(s),
+			checks.Result{Conclusion: checks.ConclusionNeutral, Title: title, Summary: summary}))
+	}
+	return updated, nil
 }

@@ -9,9 +9,11 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/conversation"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/source"
 	"github.com/pandadeploy/panda/store"
+	"github.com/pandadeploy/panda/tasks"
 )
 
 // HandleCheckRun answers a press on one of Panda's check runs: "Re-run" (of a
@@ -22,8 +24,8 @@ import (
 // that are not Panda's (no deployment by their external id) are ignored, as
 // are presses by anyone else: GitHub offers no place to answer them.
 func (h *GitHubHandler) HandleCheckRun(ctx context.Context, t *asynq.Task) error {
-	var p CheckRunPayload
-	if err := decode(t, &p); err != nil {
+	var p tasks.CheckRunPayload
+	if err := tasks.Decode(t, &p); err != nil {
 		return err
 	}
 	log := h.Logger.With("delivery_id", p.Delivery.ID, "installation_id", p.InstallationID, "repo", p.Repo, "sha", p.HeadSHA)
@@ -42,7 +44,7 @@ func (h *GitHubHandler) HandleCheckRun(ctx context.Context, t *asynq.Task) error
 	if err != nil {
 		return fmt.Errorf("github client for installation %d: %w", p.InstallationID, err)
 	}
-	ok, err := mayDeploy(ctx, gh, p.Repo, p.Sender)
+	ok, err := conversation.MayDeploy(ctx, gh, p.Repo, p.Sender)
 	if err != nil {
 		return err
 	}
@@ -54,7 +56,7 @@ func (h *GitHubHandler) HandleCheckRun(ctx context.Context, t *asynq.Task) error
 	switch {
 	case p.Action == "rerequested" || p.Identifier == checks.ActionRedeploy:
 		for _, dep := range deps {
-			if _, err := h.Deployer.Redeploy(ctx, claim+":"+dep.Environment, dep, p.Sender); err != nil {
+			if _, err := h.Deployer.Life.Redeploy(ctx, claim+":"+dep.Environment, dep, p.Sender); err != nil {
 				return err
 			}
 		}
@@ -62,7 +64,7 @@ func (h *GitHubHandler) HandleCheckRun(ctx context.Context, t *asynq.Task) error
 	case p.Identifier == checks.ActionCancel:
 		return h.Deployer.Cancel(ctx, deps[0], p.Sender)
 	case p.Identifier == checks.ActionRollback:
-		_, err := h.Deployer.Rollback(ctx, claim, deps[0], p.Sender)
+		_, err := h.Deployer.Life.Rollback(ctx, claim, deps[0], p.Sender)
 		if pipeline.IsPermanent(err) {
 			log.Info("rollback refused", "deployment_id", deps[0].ID, "err", err)
 			return nil
@@ -78,7 +80,7 @@ func (h *GitHubHandler) HandleCheckRun(ctx context.Context, t *asynq.Task) error
 // of its head commit to each environment. A deployment of another repository
 // or installation is not Panda's answer to this request: external ids come
 // from the payload, and a deployment id alone grants nothing.
-func (h *GitHubHandler) requested(ctx context.Context, p CheckRunPayload) ([]*store.Deployment, error) {
+func (h *GitHubHandler) requested(ctx context.Context, p tasks.CheckRunPayload) ([]*store.Deployment, error) {
 	if p.ExternalID != "" {
 		dep, err := h.Store.Get(ctx, p.ExternalID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -110,17 +112,6 @@ func (h *GitHubHandler) requested(ctx context.Context, p CheckRunPayload) ([]*st
 	return out, nil
 }
 
-// Redeploy deploys from's commit to from's environment again, with the same
-// target, as a new deployment claimed by claim (so a retried request makes
-// one). It rebuilds: an image is only reused by a rollback.
-func (d *Deployer) Redeploy(ctx context.Context, claim string, from *store.Deployment, actor string) (*store.Deployment, error) {
-	dep := &store.Deployment{
-		Repo: from.Repo, InstallationID: from.InstallationID, SHA: from.SHA, Branch: from.Branch,
-		Environment: from.Environment, Trigger: triggerRerun, Actor: actor, Target: from.Target,
-	}
-	return d.Accept(ctx, claim, dep)
-}
-
 // Cancel stops dep unless it has ended. A running Step Functions execution is
 // stopped, and following it ends the deployment as CANCELED; before the
 // execution exists the deployment is ended CANCELED here, and its build or
@@ -145,7 +136,7 @@ func (d *Deployer) Cancel(ctx context.Context, dep *store.Deployment, actor stri
 		}
 		return nil
 	}
-	return d.finish(ctx, cur, store.StatusCanceled, currentStage(cur), msg, nil)
+	return d.Life.Finish(ctx, cur, store.StatusCanceled, currentStage(cur), msg, nil)
 }
 
 // currentStage is the first stage that has not finished.

@@ -10,17 +10,13 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/pandadeploy/panda/command"
+	"github.com/pandadeploy/panda/conversation"
+	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/source"
 	"github.com/pandadeploy/panda/repoconfig"
 	"github.com/pandadeploy/panda/store"
-)
-
-// Triggers of deployments this file and its siblings make.
-const (
-	triggerComment  = "comment"
-	triggerRerun    = "rerun"
-	triggerRollback = "rollback"
+	"github.com/pandadeploy/panda/tasks"
 )
 
 // HandleComment answers a /deploy comment on a pull request: it reacts 👀 at
@@ -33,8 +29,8 @@ const (
 // however often the task is retried, and the deployment is claimed by the
 // delivery, so a retry never deploys twice.
 func (h *GitHubHandler) HandleComment(ctx context.Context, t *asynq.Task) error {
-	var p CommentPayload
-	if err := decode(t, &p); err != nil {
+	var p tasks.CommentPayload
+	if err := tasks.Decode(t, &p); err != nil {
 		return err
 	}
 	log := h.Logger.With("delivery_id", p.Delivery.ID, "installation_id", p.InstallationID, "repo", p.Repo)
@@ -52,7 +48,7 @@ func (h *GitHubHandler) HandleComment(ctx context.Context, t *asynq.Task) error 
 		return fmt.Errorf("github client for installation %d: %w", p.InstallationID, err)
 	}
 	// React before anything slow: the author sees at once that Panda took it.
-	if err := react(ctx, gh, p.Repo, p.CommentID, reactionSeen); err != nil {
+	if err := conversation.React(ctx, gh, p.Repo, p.CommentID, conversation.ReactionSeen); err != nil {
 		log.Warn("react to comment", "err", err)
 	}
 	msg, err := h.commentDeploy(ctx, gh, p, cmd)
@@ -60,19 +56,19 @@ func (h *GitHubHandler) HandleComment(ctx context.Context, t *asynq.Task) error 
 		return err
 	}
 	log.Info("answered /deploy", "author", p.Author, "issue", p.Issue)
-	return h.reply(ctx, gh, p.Repo, p.Issue, "comment:"+p.Delivery.TaskID(), msg)
+	return conversation.Reply(ctx, h.Store, gh, p.Repo, p.Issue, "comment:"+p.Delivery.TaskID(), msg)
 }
 
 // commentDeploy deploys what the comment asks for when it may, and returns
 // the reply: the link to the deployment, or why nothing was deployed.
-func (h *GitHubHandler) commentDeploy(ctx context.Context, gh *github.Client, p CommentPayload, cmd command.Command) (string, error) {
+func (h *GitHubHandler) commentDeploy(ctx context.Context, gh *github.Client, p tasks.CommentPayload, cmd command.Command) (string, error) {
 	switch {
 	case !p.PullRequest:
 		return "Panda deploys pull requests: comment `/deploy` on a pull request to deploy its head commit. Nothing was deployed.", nil
 	case cmd.Problem != "":
 		return cmd.Problem + " Nothing was deployed.", nil
 	}
-	ok, err := mayDeploy(ctx, gh, p.Repo, p.Author)
+	ok, err := conversation.MayDeploy(ctx, gh, p.Repo, p.Author)
 	if err != nil {
 		return "", err
 	}
@@ -90,15 +86,15 @@ func (h *GitHubHandler) commentDeploy(ctx context.Context, gh *github.Client, p 
 	}
 	dep := &store.Deployment{
 		Repo: p.Repo, InstallationID: p.InstallationID, SHA: sha, Branch: headBranch(pr, p.Repo),
-		Environment: env.Name, Trigger: triggerComment, Actor: p.Author, DeliveryID: p.Delivery.ID,
-		PullRequest: p.Issue, CommentID: p.CommentID, Target: TargetOf(env),
+		Environment: env.Name, Trigger: deployment.TriggerComment, Actor: p.Author, DeliveryID: p.Delivery.ID,
+		PullRequest: p.Issue, CommentID: p.CommentID, Target: deployment.TargetOf(env),
 	}
-	dep, err = h.Deployer.Accept(ctx, "comment:"+p.Delivery.TaskID(), dep)
+	dep, err = h.Deployer.Life.Accept(ctx, "comment:"+p.Delivery.TaskID(), dep)
 	if err != nil {
 		return "", err
 	}
-	msg := fmt.Sprintf("Deploying `%s` to **%s** as %s", short(dep.SHA), dep.Environment, dep.ID)
-	if u := h.Deployer.pageURL(dep.ID); u != "" {
+	msg := fmt.Sprintf("Deploying `%s` to **%s** as %s", deployment.Short(dep.SHA), dep.Environment, dep.ID)
+	if u := h.Deployer.Life.PageURL(dep.ID); u != "" {
 		msg += ": follow it at " + u
 	}
 	return msg + ".", nil
@@ -106,11 +102,11 @@ func (h *GitHubHandler) commentDeploy(ctx context.Context, gh *github.Client, p 
 
 // pullToDeploy reads the pull request. It refuses (with a reply) a pull
 // request from a fork unless AllowForks is set, and a closed one.
-func (h *GitHubHandler) pullToDeploy(ctx context.Context, gh *github.Client, p CommentPayload) (*github.PullRequest, string, error) {
+func (h *GitHubHandler) pullToDeploy(ctx context.Context, gh *github.Client, p tasks.CommentPayload) (*github.PullRequest, string, error) {
 	owner, name, _ := strings.Cut(p.Repo, "/")
 	pr, _, err := gh.PullRequests.Get(ctx, owner, name, p.Issue)
 	if err != nil {
-		return nil, "", githubErr(fmt.Sprintf("read pull request %s#%d", p.Repo, p.Issue), err)
+		return nil, "", conversation.Err(fmt.Sprintf("read pull request %s#%d", p.Repo, p.Issue), err)
 	}
 	head := pr.GetHead().GetRepo().GetFullName()
 	switch {
@@ -139,25 +135,23 @@ func headBranch(pr *github.PullRequest, repo string) string {
 // environmentFor finds the environment cmd names (or the default one) in the
 // .panda.yml at sha. A refusal is the reply when there is none.
 func environmentFor(ctx context.Context, gh *github.Client, repo, sha string, cmd command.Command) (repoconfig.Env, string, error) {
-	cfg, found, err := ReadConfig(ctx, gh, repo, sha)
+	cfg, found, err := deployment.ReadConfig(ctx, gh, repo, sha)
 	switch {
-	case err != nil && errors.As(err, new(*repoconfig.FieldError)):
-		return repoconfig.Env{}, fmt.Sprintf("The `.panda.yml` at %s is invalid, so Panda did not deploy it: %s", short(sha), pipeline.UserMessage(err, "")), nil
+	case err != nil && pipeline.IsPermanent(err):
+		return repoconfig.Env{}, fmt.Sprintf("The `.panda.yml` at %s is invalid, so Panda did not deploy it: %s", deployment.Short(sha), pipeline.UserMessage(err, "")), nil
 	case err != nil:
 		return repoconfig.Env{}, "", err
 	case !found:
-		return repoconfig.Env{}, fmt.Sprintf("There is no `.panda.yml` at %s, so Panda does not know where to deploy it.", short(sha)), nil
+		return repoconfig.Env{}, fmt.Sprintf("There is no `.panda.yml` at %s, so Panda does not know where to deploy it.", deployment.Short(sha)), nil
 	}
-	valid := "`" + strings.Join(cfg.Names(), "`, `") + "`"
-	if cmd.Environment == "" {
-		if env, ok := cfg.Default(); ok {
-			return env, "", nil
-		}
+	env, err := deployment.Resolve(cfg, cmd.Environment)
+	var envErr *deployment.EnvError
+	if !errors.As(err, &envErr) {
+		return env, "", err
+	}
+	valid := "`" + strings.Join(envErr.Valid, "`, `") + "`"
+	if envErr.Problem == deployment.NoDefault {
 		return repoconfig.Env{}, fmt.Sprintf("Name an environment: `/deploy <environment>`, one of %s.", valid), nil
 	}
-	env, ok := cfg.Env(cmd.Environment)
-	if !ok {
-		return repoconfig.Env{}, fmt.Sprintf("There is no environment `%s` in `.panda.yml`. Valid environments: %s.", cmd.Environment, valid), nil
-	}
-	return env, "", nil
+	return repoconfig.Env{}, fmt.Sprintf("There is no environment `%s` in `.panda.yml`. Valid environments: %s.", envErr.Name, valid), nil
 }

@@ -1,3 +1,12 @@
+// Package jobs holds the worker's Asynq task handlers: the webhook tasks
+// (push, comment, check run, installation) and the deployment chain (build →
+// start → follow), and NewServer, the one constructor that wires them into an
+// Asynq server for cmd/worker and for every test that runs a worker.
+//
+// The task contract (types, payloads, TaskIDs) is package tasks; a
+// deployment's acceptance and end are package deployment; the stages are
+// pipeline/*. Handlers are idempotent: a retried or duplicated task finds the
+// work its earlier attempt did instead of doing it twice.
 package jobs
 
 import (
@@ -10,11 +19,13 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/githubapp"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/image"
 	"github.com/pandadeploy/panda/pipeline/rollout"
 	"github.com/pandadeploy/panda/store"
+	"github.com/pandadeploy/panda/tasks"
 )
 
 // Enqueuer is what jobs need of *asynq.Client.
@@ -22,15 +33,14 @@ type Enqueuer interface {
 	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
 }
 
-// Checks is the check-run lifecycle of a deployment; *checks.Reporter has it.
-// Its failures never fail a deployment: GitHub being down must not stop a rollout.
+// Checks is the check-run lifecycle of a deployment's stages; *checks.Reporter
+// has it. Its failures never fail a deployment: GitHub being down must not
+// stop a rollout.
 type Checks interface {
-	Queue(ctx context.Context, d *store.Deployment) (map[string]int64, error)
 	Waiting(ctx context.Context, d *store.Deployment, behind string, position int) error
 	Start(ctx context.Context, d *store.Deployment, stage string) error
 	Log(ctx context.Context, d *store.Deployment, stage, line string) error
 	Finish(ctx context.Context, d *store.Deployment, stage string, r checks.Result) error
-	Skip(ctx context.Context, d *store.Deployment, stages ...string) error
 }
 
 var (
@@ -73,21 +83,19 @@ type AWS interface {
 }
 
 // Deployer drives deployments through the build, start and follow tasks.
-// Its fields are set once before the worker starts.
+// NewServer makes it; its fields are set once before the worker starts.
 type Deployer struct {
+	// Life accepts and finishes deployments.
+	Life   *deployment.Service
 	Store  *store.Store
 	Queue  Enqueuer
 	Checks Checks
 	Tokens Tokens
-	// GitHub gives installation clients, to read .panda.yml and resolve branches.
-	GitHub  Clients
+	// Builder builds images.
 	Builder Builder
 	AWS     AWS
 	// GitURL is GITHUB_URL, the base clones are made from.
 	GitURL string
-	// PublicURL is PANDA_PUBLIC_URL: links on GitHub (replies, Deployment
-	// statuses) point at PublicURL + "/deployments/" + the id. If empty, none.
-	PublicURL string
 	// WorkDir holds checkouts. If empty, the OS temp dir.
 	WorkDir string
 	// BuildTimeout bounds the build task. If zero, 20 minutes.
@@ -98,9 +106,6 @@ type Deployer struct {
 	// again. If zero, 5 seconds.
 	WaitInterval time.Duration
 	Logger       *slog.Logger
-	// OnFinish, if set, is called once with each deployment that reached its
-	// final status (for metrics).
-	OnFinish func(*store.Deployment)
 	// Now is the clock. If nil, time.Now.
 	Now func() time.Time
 }
@@ -130,17 +135,17 @@ func (d *Deployer) waitInterval() time.Duration {
 	return 5 * time.Second
 }
 
-// Register adds the deployment task handlers to mux.
-func (d *Deployer) Register(mux *asynq.ServeMux) {
-	mux.HandleFunc(TypeBuild, endedOK(d.HandleBuild))
-	mux.HandleFunc(TypeStart, endedOK(d.HandleStart))
-	mux.HandleFunc(TypeFollow, endedOK(d.HandleFollow))
+// register adds the deployment task handlers to mux.
+func (d *Deployer) register(mux *asynq.ServeMux) {
+	mux.HandleFunc(tasks.TypeBuild, endedOK(d.HandleBuild))
+	mux.HandleFunc(tasks.TypeStart, endedOK(d.HandleStart))
+	mux.HandleFunc(tasks.TypeFollow, endedOK(d.HandleFollow))
 }
 
 // load decodes a chain task and reads its deployment. done is true when there
 // is nothing left to do: the deployment is gone or already final.
-func (d *Deployer) load(ctx context.Context, t *asynq.Task) (p DeployPayload, dep *store.Deployment, done bool, err error) {
-	if err := decode(t, &p); err != nil {
+func (d *Deployer) load(ctx context.Context, t *asynq.Task) (p tasks.DeployPayload, dep *store.Deployment, done bool, err error) {
+	if err := tasks.Decode(t, &p); err != nil {
 		return p, nil, true, err
 	}
 	dep, err = d.Store.Get(ctx, p.DeploymentID)
@@ -152,7 +157,7 @@ func (d *Deployer) load(ctx context.Context, t *asynq.Task) (p DeployPayload, de
 		return p, nil, true, err
 	}
 	if dep.Status.Final() {
-		return p, dep, true, d.ensureFinalEvent(ctx, dep)
+		return p, dep, true, d.Life.EnsureFinalEvent(ctx, dep)
 	}
 	return p, dep, false, nil
 }
@@ -175,7 +180,7 @@ func lastAttempt(ctx context.Context) bool {
 
 // errEnded says the deployment reached its final status within this task:
 // the task's remaining steps must not run, and there is nothing to retry.
-// The handlers registered by Register turn it into success.
+// The handlers registered by register turn it into success.
 var errEnded = fmt.Errorf("deployment ended: %w", asynq.SkipRetry)
 
 // endedOK maps errEnded to a finished task.
@@ -206,22 +211,18 @@ func (d *Deployer) stageFailed(ctx context.Context, dep *store.Deployment, stage
 	if errors.As(err, &stepErr) && stepErr.Line > 0 {
 		annotations = append(annotations, checks.DockerfileAnnotation(stepErr.Dockerfile, stepErr.Line, stepErr.Instruction, stepErr.Message))
 	}
-	if err := d.finish(context.WithoutCancel(ctx), dep, store.StatusFailed, stage, msg, annotations); err != nil {
+	if err := d.Life.Finish(context.WithoutCancel(ctx), dep, store.StatusFailed, stage, msg, annotations); err != nil {
 		return err
 	}
 	return errEnded
 }
 
-// event appends to the deployment's event stream. A lost event is logged, not
-// fatal: the record, not the stream, is the truth about a deployment.
+// event appends to the deployment's event stream (best effort: see
+// deployment.Service.Event).
 func (d *Deployer) event(ctx context.Context, dep *store.Deployment, ev store.Event) {
-	if _, err := d.Store.Append(ctx, dep.ID, ev); err != nil {
-		d.Logger.Warn("append event", "deployment_id", dep.ID, "err", err)
-	}
+	d.Life.Event(ctx, dep, ev)
 }
 
 func (d *Deployer) checkErr(dep *store.Deployment, what string, err error) {
-	if err != nil {
-		d.Logger.Warn("check run update failed", "deployment_id", dep.ID, "what", what, "err", err)
-	}
+	d.Life.CheckErr(dep, what, err)
 }

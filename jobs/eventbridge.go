@@ -6,10 +6,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/rollout"
 	"github.com/pandadeploy/panda/repoconfig"
 	"github.com/pandadeploy/panda/store"
+	"github.com/pandadeploy/panda/tasks"
 )
 
 // In the EventBridge trigger mode (the seed system's), an EventBridge rule on
@@ -75,10 +77,10 @@ func (d *Deployer) findExecution(ctx context.Context, dep *store.Deployment, ste
 	if !found {
 		if step >= eventBridgeSteps {
 			err := pipeline.UserError(nil, "EventBridge started no execution of %s for image tag %s: check rule %s and its role",
-				dep.Target.StateMachineARN, short(dep.SHA), ruleName(dep))
+				dep.Target.StateMachineARN, deployment.Short(dep.SHA), ruleName(dep))
 			return nil, d.stageFailed(ctx, dep, pipeline.StageDeploy, err)
 		}
-		return nil, d.enqueue(ctx, NewStartTask(dep.ID, step+1, eventBridgePoll))
+		return nil, d.enqueue(ctx, tasks.NewStartTask(dep.ID, step+1, eventBridgePoll))
 	}
 	dep, err = d.Store.Update(ctx, dep.ID, func(x *store.Deployment) error { x.ExecutionARN = arn; return nil })
 	if err != nil {

@@ -5,15 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 
 	"github.com/google/go-github/v66/github"
 	"github.com/hibiken/asynq"
 
+	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/pipeline/source"
 	"github.com/pandadeploy/panda/repoconfig"
 	"github.com/pandadeploy/panda/store"
+	"github.com/pandadeploy/panda/tasks"
 )
 
 // Clients gives the GitHub client of an installation; *githubapp.Factory has it.
@@ -33,12 +34,12 @@ type GitHubHandler struct {
 	AllowForks bool
 }
 
-// Register adds the webhook task handlers to mux.
-func (h *GitHubHandler) Register(mux *asynq.ServeMux) {
-	mux.HandleFunc(TypePush, h.HandlePush)
-	mux.HandleFunc(TypeInstallation, h.HandleInstallation)
-	mux.HandleFunc(TypeComment, h.HandleComment)
-	mux.HandleFunc(TypeCheckRun, h.HandleCheckRun)
+// register adds the webhook task handlers to mux.
+func (h *GitHubHandler) register(mux *asynq.ServeMux) {
+	mux.HandleFunc(tasks.TypePush, h.HandlePush)
+	mux.HandleFunc(tasks.TypeInstallation, h.HandleInstallation)
+	mux.HandleFunc(tasks.TypeComment, h.HandleComment)
+	mux.HandleFunc(tasks.TypeCheckRun, h.HandleCheckRun)
 }
 
 // SkipDeployMarker in a head commit's message skips the push's deployment.
@@ -47,8 +48,8 @@ const SkipDeployMarker = "[skip deploy]"
 // HandlePush deploys a branch push to every environment of the commit's
 // .panda.yml whose branch it is. No .panda.yml means nothing to deploy.
 func (h *GitHubHandler) HandlePush(ctx context.Context, t *asynq.Task) error {
-	var p PushPayload
-	if err := decode(t, &p); err != nil {
+	var p tasks.PushPayload
+	if err := tasks.Decode(t, &p); err != nil {
 		return err
 	}
 	log := h.Logger.With("delivery_id", p.Delivery.ID, "installation_id", p.InstallationID, "repo", p.Repo, "sha", p.SHA)
@@ -61,7 +62,7 @@ func (h *GitHubHandler) HandlePush(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return fmt.Errorf("github client for installation %d: %w", p.InstallationID, err)
 	}
-	cfg, found, err := ReadConfig(ctx, gh, p.Repo, p.SHA)
+	cfg, found, err := deployment.ReadConfig(ctx, gh, p.Repo, p.SHA)
 	switch {
 	case !found && err == nil:
 		log.Info("no .panda.yml at the commit; nothing to deploy")
@@ -84,17 +85,17 @@ func (h *GitHubHandler) HandlePush(ctx context.Context, t *asynq.Task) error {
 	for _, env := range envs {
 		dep := &store.Deployment{
 			Repo: p.Repo, InstallationID: p.InstallationID, SHA: p.SHA, Branch: p.Branch,
-			Environment: env.Name, Trigger: "push", Actor: p.Sender, DeliveryID: p.Delivery.ID,
-			Target: TargetOf(env),
+			Environment: env.Name, Trigger: deployment.TriggerPush, Actor: p.Sender, DeliveryID: p.Delivery.ID,
+			Target: deployment.TargetOf(env),
 		}
-		if _, err := h.Deployer.Accept(ctx, "push:"+p.Delivery.TaskID()+":"+env.Name, dep); err != nil {
+		if _, err := h.Deployer.Life.Accept(ctx, "push:"+p.Delivery.TaskID()+":"+env.Name, dep); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func validPush(p PushPayload) error {
+func validPush(p tasks.PushPayload) error {
 	if err := source.CheckRepo(p.Repo); err != nil {
 		return err
 	}
@@ -104,31 +105,9 @@ func validPush(p PushPayload) error {
 	return source.CheckBranch(p.Branch)
 }
 
-// ReadConfig reads and parses .panda.yml at sha through the contents API.
-// found is false when the commit has no such file.
-func ReadConfig(ctx context.Context, gh *github.Client, repo, sha string) (repoconfig.Config, bool, error) {
-	owner, name, _ := strings.Cut(repo, "/")
-	file, _, resp, err := gh.Repositories.GetContents(ctx, owner, name, repoconfig.FileName, &github.RepositoryContentGetOptions{Ref: sha})
-	if resp != nil && resp.StatusCode == http.StatusNotFound {
-		return repoconfig.Config{}, false, nil
-	}
-	if err != nil {
-		return repoconfig.Config{}, false, fmt.Errorf("read %s of %s at %s: %w", repoconfig.FileName, repo, short(sha), err)
-	}
-	if file == nil {
-		return repoconfig.Config{}, false, fmt.Errorf("%s of %s is not a file: %w", repoconfig.FileName, repo, asynq.SkipRetry)
-	}
-	content, err := file.GetContent()
-	if err != nil {
-		return repoconfig.Config{}, false, fmt.Errorf("decode %s: %w", repoconfig.FileName, err)
-	}
-	cfg, err := repoconfig.Parse([]byte(content))
-	return cfg, true, err
-}
-
 // reportBadConfig shows a malformed .panda.yml as a failed check run with an
 // annotation on the line that is wrong; nothing is deployed.
-func (h *GitHubHandler) reportBadConfig(ctx context.Context, gh *github.Client, p PushPayload, err error) error {
+func (h *GitHubHandler) reportBadConfig(ctx context.Context, gh *github.Client, p tasks.PushPayload, err error) error {
 	var fe *repoconfig.FieldError
 	errors.As(err, &fe)
 	line := max(fe.Line, 1)
@@ -141,7 +120,7 @@ func (h *GitHubHandler) reportBadConfig(ctx context.Context, gh *github.Client, 
 		Conclusion: github.String("failure"),
 		Output: &github.CheckRunOutput{
 			Title:   github.String("Not deployed: .panda.yml is invalid"),
-			Summary: github.String(fmt.Sprintf("Panda could not read `.panda.yml` at %s:\n\n> %s\n\nFix the file and push again.", short(p.SHA), err.Error())),
+			Summary: github.String(fmt.Sprintf("Panda could not read `.panda.yml` at %s:\n\n> %s\n\nFix the file and push again.", deployment.Short(p.SHA), err.Error())),
 			Annotations: []*github.CheckRunAnnotation{{
 				Path: github.String(repoconfig.FileName), StartLine: github.Int(line), EndLine: github.Int(line),
 				AnnotationLevel: github.String("failure"), Message: github.String(err.Error()),
@@ -155,7 +134,7 @@ func (h *GitHubHandler) reportBadConfig(ctx context.Context, gh *github.Client, 
 }
 
 // reportSkipped says on the commit that its deployment was skipped on purpose.
-func (h *GitHubHandler) reportSkipped(ctx context.Context, gh *github.Client, p PushPayload, envs []repoconfig.Env) error {
+func (h *GitHubHandler) reportSkipped(ctx context.Context, gh *github.Client, p tasks.PushPayload, envs []repoconfig.Env) error {
 	owner, name, _ := strings.Cut(p.Repo, "/")
 	names := make([]string, 0, len(envs))
 	for _, e := range envs {
@@ -169,7 +148,7 @@ func (h *GitHubHandler) reportSkipped(ctx context.Context, gh *github.Client, p 
 		Conclusion: github.String("skipped"),
 		Output: &github.CheckRunOutput{
 			Title:   github.String("Skipped: [skip deploy] in the commit message"),
-			Summary: github.String(fmt.Sprintf("The head commit asks not to deploy, so %s was not deployed to %s.", short(p.SHA), strings.Join(names, ", "))),
+			Summary: github.String(fmt.Sprintf("The head commit asks not to deploy, so %s was not deployed to %s.", deployment.Short(p.SHA), strings.Join(names, ", "))),
 		},
 	})
 	if err != nil {
@@ -181,8 +160,8 @@ func (h *GitHubHandler) reportSkipped(ctx context.Context, gh *github.Client, p 
 // HandleInstallation keeps the record of installations and their repositories
 // current, so the intake can ignore deliveries for what Panda does not serve.
 func (h *GitHubHandler) HandleInstallation(ctx context.Context, t *asynq.Task) error {
-	var p InstallationPayload
-	if err := decode(t, &p); err != nil {
+	var p tasks.InstallationPayload
+	if err := tasks.Decode(t, &p); err != nil {
 		return err
 	}
 	inst := store.Installation{ID: p.InstallationID, Account: p.Account, AllRepos: p.AllRepos}

@@ -10,11 +10,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/hibiken/asynq"
 
+	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/internal/awstest"
 	"github.com/pandadeploy/panda/internal/githubtest"
-	"github.com/pandadeploy/panda/jobs"
 	"github.com/pandadeploy/panda/repoconfig"
 	"github.com/pandadeploy/panda/store"
+	"github.com/pandadeploy/panda/tasks"
 )
 
 const bot = githubtest.AppSlug + "[bot]"
@@ -49,8 +50,8 @@ func (h *harness) commentTask(number int, isPR bool, author, body string) (*asyn
 	h.t.Helper()
 	id := h.gh.AddComment(testRepo, number, githubtest.Comment{User: author, Body: body})
 	first, _, _ := strings.Cut(body, "\n")
-	task, err := jobs.NewCommentTask(jobs.CommentPayload{
-		Delivery:       jobs.Delivery{HookID: "1", ID: store.NewID()},
+	task, err := tasks.NewCommentTask(tasks.CommentPayload{
+		Delivery:       tasks.Delivery{HookID: "1", ID: store.NewID()},
 		InstallationID: testInst, Repo: testRepo, Issue: number, PullRequest: isPR,
 		CommentID: id, Command: first, Author: author,
 	})
@@ -71,8 +72,8 @@ func (h *harness) enqueue(task *asynq.Task) {
 // deploy check run.
 func (h *harness) press(dep *store.Deployment, action, identifier, sender string) {
 	h.t.Helper()
-	task, err := jobs.NewCheckRunTask(jobs.CheckRunPayload{
-		Delivery:       jobs.Delivery{HookID: "1", ID: store.NewID()},
+	task, err := tasks.NewCheckRunTask(tasks.CheckRunPayload{
+		Delivery:       tasks.Delivery{HookID: "1", ID: store.NewID()},
 		InstallationID: testInst, Repo: testRepo, Action: action, CheckRunID: dep.CheckRuns["deploy"],
 		ExternalID: dep.ID, HeadSHA: dep.SHA, Identifier: identifier, Sender: sender,
 	})
@@ -310,7 +311,7 @@ func TestReplyAfterLostAnswer(t *testing.T) {
 
 	// The earlier attempt's reply landed, but its answer was lost.
 	task, _ := h.commentTask(21, true, "reader", "/deploy")
-	var p jobs.CommentPayload
+	var p tasks.CommentPayload
 	if err := json.Unmarshal(task.Payload(), &p); err != nil {
 		t.Fatal(err)
 	}
@@ -468,7 +469,7 @@ func (h *harness) seedSuccess(envName, sha, image string, at time.Time) *store.D
 	dep := &store.Deployment{
 		ID: store.NewID(), Status: store.StatusSucceeded, Repo: testRepo, InstallationID: testInst, SHA: sha,
 		Branch: "main", Environment: envName, Trigger: "push", CreatedAt: at, StartedAt: at, EndedAt: at.Add(time.Minute),
-		ImageURI: image, Target: jobs.TargetOf(env), CheckRuns: map[string]int64{},
+		ImageURI: image, Target: deployment.TargetOf(env), CheckRuns: map[string]int64{},
 	}
 	dep, _, err = h.store.Create(context.Background(), "seed:"+dep.ID, dep)
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/config"
 	"github.com/pandadeploy/panda/githubapp"
 	"github.com/pandadeploy/panda/internal/awstest"
 	"github.com/pandadeploy/panda/internal/dockertest"
@@ -26,6 +26,7 @@ import (
 	"github.com/pandadeploy/panda/jobs"
 	"github.com/pandadeploy/panda/pipeline/image"
 	"github.com/pandadeploy/panda/store"
+	"github.com/pandadeploy/panda/tasks"
 )
 
 // harness is one whole Panda worker in process, against real Redis, a real
@@ -115,46 +116,30 @@ func newHarness(t *testing.T, deployTimeout time.Duration) *harness {
 
 	logs := &syncBuilder{}
 	logger := slog.New(slog.NewJSONHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.deployer = &jobs.Deployer{
-		Store: h.store,
-		Queue: h.queue,
-		Checks: &checks.Reporter{
-			Clients: func(ctx context.Context, id int64) (checks.API, error) {
-				c, err := factory.Client(ctx, id)
-				if err != nil {
-					return nil, err
-				}
-				return c.Checks, nil
-			},
-			PublicURL:   "http://panda.test",
-			MinInterval: 50 * time.Millisecond,
-		},
-		Tokens:        factory,
-		GitHub:        factory,
-		PublicURL:     "http://panda.test",
-		Builder:       &image.Builder{Engine: h.docker},
-		AWS:           &jobs.AWSProvider{Base: h.aws.Config(), Engine: h.docker},
-		GitURL:        h.git.URL(),
+	cfg := config.Worker{
+		Common:        config.Common{PublicURL: "http://panda.test", GitHub: config.GitHub{URL: h.git.URL()}},
+		Concurrency:   4,
 		WorkDir:       h.workDir,
 		DeployTimeout: deployTimeout,
-		WaitInterval:  200 * time.Millisecond,
-		Logger:        logger,
 	}
-	intake := &jobs.GitHubHandler{Store: h.store, GitHub: factory, Deployer: h.deployer, Logger: logger}
-	h.intake = intake
-	mux := asynq.NewServeMux()
-	mux.Use(jobs.LogTasks(logger))
-	h.deployer.Register(mux)
-	intake.Register(mux)
-	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
-		Concurrency:              4,
-		Queues:                   jobs.Queues(),
-		RetryDelayFunc:           func(int, error, *asynq.Task) time.Duration { return 100 * time.Millisecond },
-		DelayedTaskCheckInterval: 100 * time.Millisecond,
-		ShutdownTimeout:          5 * time.Second,
-		LogLevel:                 asynq.ErrorLevel,
+	// The worker as cmd/worker wires it, with test servers behind it and its
+	// waits shortened.
+	srv := jobs.NewServer(cfg, jobs.Deps{
+		Redis:   rdb,
+		GitHub:  factory,
+		Builder: &image.Builder{Engine: h.docker},
+		AWS:     &jobs.AWSProvider{Base: h.aws.Config(), Engine: h.docker},
+		Logger:  logger,
+		Pace: jobs.Pace{
+			WaitInterval:    200 * time.Millisecond,
+			LogInterval:     50 * time.Millisecond,
+			RetryDelay:      func(int, error, *asynq.Task) time.Duration { return 100 * time.Millisecond },
+			DelayedCheck:    100 * time.Millisecond,
+			ShutdownTimeout: 5 * time.Second,
+		},
 	})
-	if err := srv.Start(mux); err != nil {
+	h.deployer, h.intake = srv.Deployer, srv.Intake
+	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
@@ -189,8 +174,8 @@ func (h *harness) commit(files map[string]string, yml string) string {
 func (h *harness) push(sha, message string) {
 	h.t.Helper()
 	h.pushes++
-	task, err := jobs.NewPushTask(jobs.PushPayload{
-		Delivery:       jobs.Delivery{HookID: "1", ID: fmt.Sprintf("%s-%s-%d", strings.ReplaceAll(h.t.Name(), "/", "-"), sha[:7], h.pushes)},
+	task, err := tasks.NewPushTask(tasks.PushPayload{
+		Delivery:       tasks.Delivery{HookID: "1", ID: fmt.Sprintf("%s-%s-%d", strings.ReplaceAll(h.t.Name(), "/", "-"), sha[:7], h.pushes)},
 		InstallationID: testInst, Repo: testRepo, Branch: "main", SHA: sha, Message: message, Sender: "octocat",
 	})
 	if err != nil {
@@ -283,7 +268,7 @@ func (h *harness) waitArchived(id string) {
 	h.t.Helper()
 	insp := asynq.NewInspectorFromRedisClient(h.rdb)
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if info, err := insp.GetTaskInfo(jobs.QueueWebhooks, id); err == nil && info.State == asynq.TaskStateArchived {
+		if info, err := insp.GetTaskInfo(tasks.QueueWebhooks, id); err == nil && info.State == asynq.TaskStateArchived {
 			return
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/pandadeploy/panda/tasks"
 )
 
 // LogTasks is an Asynq middleware that logs each task's end with its type,
@@ -20,8 +21,8 @@ func LogTasks(logger *slog.Logger) asynq.MiddlewareFunc {
 			id, _ := asynq.GetTaskID(ctx)
 			retry, _ := asynq.GetRetryCount(ctx)
 			var ids struct {
-				DeploymentID string   `json:"deploymentId"`
-				Delivery     Delivery `json:"delivery"`
+				DeploymentID string         `json:"deploymentId"`
+				Delivery     tasks.Delivery `json:"delivery"`
 			}
 			_ = json.Unmarshal(t.Payload(), &ids)
 			log := logger.With("task_type", t.Type(), "task_id", id, "attempt", retry+1)

@@ -15,8 +15,8 @@ import (
 	"github.com/pandadeploy/panda/internal/awstest"
 	"github.com/pandadeploy/panda/internal/dockertest"
 	"github.com/pandadeploy/panda/internal/githubtest"
-	"github.com/pandadeploy/panda/jobs"
 	"github.com/pandadeploy/panda/store"
+	"github.com/pandadeploy/panda/tasks"
 )
 
 const dockerfile = "FROM scratch\nCOPY hello.txt /hello.txt\n"
@@ -244,15 +244,15 @@ func TestHostileInputIsRefused(t *testing.T) {
 	h := newHarness(t, 0)
 	pwned := filepath.Join(t.TempDir(), "pwned")
 	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi"}, pandaYML(h.smARN, ""))
-	for i, p := range []jobs.PushPayload{
+	for i, p := range []tasks.PushPayload{
 		{Repo: testRepo, Branch: "--upload-pack=touch " + pwned, SHA: sha},
 		{Repo: "acme/..", Branch: "main", SHA: sha},
 		{Repo: "acme/app/../../etc", Branch: "main", SHA: sha},
 		{Repo: testRepo, Branch: "main", SHA: "--output=" + pwned},
 	} {
-		p.Delivery = jobs.Delivery{HookID: "1", ID: fmt.Sprintf("hostile-%d", i)}
+		p.Delivery = tasks.Delivery{HookID: "1", ID: fmt.Sprintf("hostile-%d", i)}
 		p.InstallationID = testInst
-		task, err := jobs.NewPushTask(p)
+		task, err := tasks.NewPushTask(p)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/rollout"
 	"github.com/pandadeploy/panda/store"
+	"github.com/pandadeploy/panda/tasks"
 )
 
 // HandleStart waits for the deployment's environment to be free, then starts
@@ -40,7 +42,7 @@ func (d *Deployer) HandleStart(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 	cur := rollout.Cursor{StartedAt: d.now()}
-	return d.enqueue(ctx, NewFollowTask(dep.ID, 1, cur, rollout.NextInterval(cur)))
+	return d.enqueue(ctx, followTask(dep.ID, 1, cur))
 }
 
 // takeEnvironment takes the environment's lock for dep, or queues dep behind
@@ -55,7 +57,7 @@ func (d *Deployer) takeEnvironment(ctx context.Context, dep *store.Deployment, s
 	}
 	if newer != "" {
 		msg := "Superseded by " + newer + ", a newer deployment of " + dep.Environment
-		return false, d.finish(ctx, dep, store.StatusSuperseded, "", msg, nil)
+		return false, d.Life.Finish(ctx, dep, store.StatusSuperseded, "", msg, nil)
 	}
 	env := store.EnvName(dep.Repo, dep.Environment)
 	_, ok, err := d.Store.TryLock(ctx, env, dep.ID, lockTTL)
@@ -75,7 +77,7 @@ func (d *Deployer) takeEnvironment(ctx context.Context, dep *store.Deployment, s
 			Details: map[string]any{"phase": "waiting", "behind": holder, "position": ahead + 1}})
 	}
 	d.checkErr(dep, "waiting", d.Checks.Waiting(ctx, dep, holder, ahead+1))
-	return false, d.enqueue(ctx, NewStartTask(dep.ID, step+1, d.waitInterval()))
+	return false, d.enqueue(ctx, tasks.NewStartTask(dep.ID, step+1, d.waitInterval()))
 }
 
 // startExecution starts the execution and records its ARN. It returns a nil
@@ -116,6 +118,14 @@ func (d *Deployer) startExecution(ctx context.Context, dep *store.Deployment) (*
 	return dep, nil
 }
 
+// followTask is the follow task of poll step, resuming at cur after the
+// interval the cursor calls for.
+func followTask(id string, step int, cur rollout.Cursor) *asynq.Task {
+	// Marshal cannot fail: the cursor holds only strings, numbers and times.
+	data, _ := json.Marshal(cur)
+	return tasks.NewFollowTask(id, step, data, rollout.NextInterval(cur))
+}
+
 // HandleFollow reads the execution's new history once. Until the execution
 // ends it re-enqueues itself with ProcessIn, so no handler sleeps through a
 // half-hour rollout and a shutdown never strands one.
@@ -123,7 +133,7 @@ func (d *Deployer) HandleFollow(ctx context.Context, t *asynq.Task) error {
 	p, dep, done, err := d.load(ctx, t)
 	if done {
 		if dep != nil {
-			d.release(ctx, dep)
+			d.Life.Release(ctx, dep)
 		}
 		return err
 	}
@@ -131,7 +141,13 @@ func (d *Deployer) HandleFollow(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return d.stageFailed(ctx, dep, pipeline.StageDeploy, err)
 	}
-	prog, err := rc.Poll(ctx, dep.ExecutionARN, p.Cursor)
+	var cur rollout.Cursor
+	if len(p.Cursor) > 0 {
+		if err := json.Unmarshal(p.Cursor, &cur); err != nil {
+			return fmt.Errorf("decode the follow cursor of %s: %v: %w", dep.ID, err, asynq.SkipRetry)
+		}
+	}
+	prog, err := rc.Poll(ctx, dep.ExecutionARN, cur)
 	if err != nil {
 		return d.stageFailed(ctx, dep, pipeline.StageDeploy, err)
 	}
@@ -156,7 +172,7 @@ func (d *Deployer) HandleFollow(ctx context.Context, t *asynq.Task) error {
 	if _, _, err := d.Store.TryLock(ctx, store.EnvName(dep.Repo, dep.Environment), dep.ID, lockTTL); err != nil {
 		return err
 	}
-	return d.enqueue(ctx, NewFollowTask(dep.ID, p.Step+1, prog.Cursor, rollout.NextInterval(prog.Cursor)))
+	return d.enqueue(ctx, followTask(dep.ID, p.Step+1, prog.Cursor))
 }
 
 // ended records the end of the execution. A rollout that ECS rolled back is a
@@ -192,7 +208,7 @@ func (d *Deployer) finishDeploy(ctx context.Context, dep *store.Deployment, cur 
 		return nil
 	})
 	if errors.Is(err, store.ErrFinal) {
-		d.release(ctx, dep)
+		d.Life.Release(ctx, dep)
 		return nil
 	}
 	if err != nil {
@@ -202,7 +218,7 @@ func (d *Deployer) finishDeploy(ctx context.Context, dep *store.Deployment, cur 
 	if status != store.StatusSucceeded {
 		stage = pipeline.StageDeploy
 	}
-	return d.finish(ctx, updated, status, stage, msg, nil)
+	return d.Life.Finish(ctx, updated, status, stage, msg, nil)
 }
 
 func firstNonEmpty(ss ...string) string {

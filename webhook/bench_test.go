@@ -15,7 +15,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/pandadeploy/panda/internal/testenv"
-	"github.com/pandadeploy/panda/jobs"
+	"github.com/pandadeploy/panda/tasks"
 	"github.com/pandadeploy/panda/store"
 )
 
@@ -71,7 +71,7 @@ func (bi *benchIntake) post() int {
 // checkQueued fails the benchmark unless every delivery became a task.
 func (bi *benchIntake) checkQueued(b *testing.B) {
 	b.Helper()
-	q, err := bi.insp.GetQueueInfo(jobs.QueueWebhooks)
+	q, err := bi.insp.GetQueueInfo(tasks.QueueWebhooks)
 	if err != nil {
 		b.Fatalf("inspect queue: %v", err)
 	}

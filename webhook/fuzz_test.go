@@ -13,7 +13,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/pandadeploy/panda/jobs"
+	"github.com/pandadeploy/panda/tasks"
 )
 
 // FuzzRoute feeds arbitrary events and payloads to the router: it must never
@@ -31,7 +31,7 @@ func FuzzRoute(f *testing.F) {
 	f.Add("push", []byte(`{"ref":"refs/heads/--upload-pack=touch /tmp/pwned","after":"x","head_commit":{},"installation":{"id":1}}`))
 	f.Add("issue_comment", []byte(`{"action":"created","comment":{"body":"/deploy\u0000prod"},"installation":{"id":1}}`))
 	f.Fuzz(func(t *testing.T, event string, payload []byte) {
-		d := jobs.Delivery{HookID: "1", ID: "fuzz"}
+		d := tasks.Delivery{HookID: "1", ID: "fuzz"}
 		dec, err := Route(event, payload, d)
 		if err != nil {
 			return

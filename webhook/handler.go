@@ -15,7 +15,7 @@ import (
 	"github.com/google/go-github/v66/github"
 	"github.com/hibiken/asynq"
 
-	"github.com/pandadeploy/panda/jobs"
+	"github.com/pandadeploy/panda/tasks"
 )
 
 // MaxBodyBytes is the largest delivery taken: GitHub caps payloads at 25 MB.
@@ -76,7 +76,7 @@ var (
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	event := r.Header.Get("X-GitHub-Event")
-	d := jobs.Delivery{HookID: r.Header.Get("X-GitHub-Hook-ID"), ID: r.Header.Get("X-GitHub-Delivery")}
+	d := tasks.Delivery{HookID: r.Header.Get("X-GitHub-Hook-ID"), ID: r.Header.Get("X-GitHub-Delivery")}
 	if d.HookID == "" {
 		d.HookID = "0" // older GitHub Enterprise versions do not send it
 	}
@@ -103,7 +103,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, msg)
 }
 
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, event string, d jobs.Delivery, log *slog.Logger) (Outcome, int, string) {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, event string, d tasks.Delivery, log *slog.Logger) (Outcome, int, string) {
 	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	// The signature is checked before anything is parsed, in constant time
 	// (ValidatePayloadFromBody compares with hmac.Equal): a timing oracle would
@@ -136,7 +136,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, event string, d 
 // before the delivery is remembered: if remembering fails, a redelivery finds
 // the task by its TaskID, while the reverse order could remember a delivery
 // whose task was never queued and so lose it.
-func (h *Handler) take(ctx context.Context, event string, payload []byte, d jobs.Delivery, log *slog.Logger) (Outcome, int, string) {
+func (h *Handler) take(ctx context.Context, event string, payload []byte, d tasks.Delivery, log *slog.Logger) (Outcome, int, string) {
 	// No look-up of the delivery first: the task's TaskID (kept for the 4 days
 	// GitHub allows redelivery) is what makes a redelivery a duplicate, and a
 	// redelivered delivery that was ignored is simply ignored again.

@@ -19,7 +19,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/pandadeploy/panda/internal/testenv"
-	"github.com/pandadeploy/panda/jobs"
+	"github.com/pandadeploy/panda/tasks"
 	"github.com/pandadeploy/panda/store"
 )
 
@@ -121,7 +121,7 @@ func (e *env) post(t *testing.T, d delivery) *httptest.ResponseRecorder {
 // queued lists the types of every task waiting in the webhook queue.
 func (e *env) queued(t *testing.T) []string {
 	t.Helper()
-	tasks, err := e.insp.ListPendingTasks(jobs.QueueWebhooks)
+	tasks, err := e.insp.ListPendingTasks(tasks.QueueWebhooks)
 	if err != nil && !strings.Contains(err.Error(), "not found") {
 		t.Fatal(err)
 	}
@@ -142,21 +142,21 @@ func TestRoutes(t *testing.T) {
 		wantTask  string // "" = nothing queued
 		wantInMsg string
 	}{
-		{name: "push-branch", event: "push", body: func(t *testing.T) []byte { return patch(t, "push.branch.json", withInstallation(42)) }, wantCode: 202, wantTask: jobs.TypePush},
-		{name: "push-branch-created", event: "push", body: func(t *testing.T) []byte { return fixture(t, "push.branch-created.json") }, wantCode: 202, wantTask: jobs.TypePush},
-		{name: "push-forced", event: "push", body: func(t *testing.T) []byte { return patch(t, "push.forced.json", withInstallation(42)) }, wantCode: 202, wantTask: jobs.TypePush},
+		{name: "push-branch", event: "push", body: func(t *testing.T) []byte { return patch(t, "push.branch.json", withInstallation(42)) }, wantCode: 202, wantTask: tasks.TypePush},
+		{name: "push-branch-created", event: "push", body: func(t *testing.T) []byte { return fixture(t, "push.branch-created.json") }, wantCode: 202, wantTask: tasks.TypePush},
+		{name: "push-forced", event: "push", body: func(t *testing.T) []byte { return patch(t, "push.forced.json", withInstallation(42)) }, wantCode: 202, wantTask: tasks.TypePush},
 		{name: "push-without-installation", event: "push", body: func(t *testing.T) []byte { return fixture(t, "push.branch.json") }, wantCode: 202, wantInMsg: "no installation"},
 		{name: "push-tag", event: "push", body: func(t *testing.T) []byte { return patch(t, "push.tag-created.json", withInstallation(42)) }, wantCode: 202, wantInMsg: "not a branch push"},
 		{name: "push-branch-deleted", event: "push", body: func(t *testing.T) []byte { return patch(t, "push.branch-deleted.json", withInstallation(42)) }, wantCode: 202, wantInMsg: "branch deleted"},
 		{name: "comment-deploy-on-pr", event: "issue_comment", body: func(t *testing.T) []byte {
 			return patch(t, "issue_comment.created.pr.json", withComment("/deploy production\nthanks", 42))
-		}, wantCode: 202, wantTask: jobs.TypeComment},
+		}, wantCode: 202, wantTask: tasks.TypeComment},
 		{name: "comment-deploy-upper-case", event: "issue_comment", body: func(t *testing.T) []byte {
 			return patch(t, "issue_comment.created.pr.json", withComment("/DEPLOY", 42))
-		}, wantCode: 202, wantTask: jobs.TypeComment},
+		}, wantCode: 202, wantTask: tasks.TypeComment},
 		{name: "comment-deploy-on-issue", event: "issue_comment", body: func(t *testing.T) []byte {
 			return patch(t, "issue_comment.created.issue.json", withComment("/deploy", 42))
-		}, wantCode: 202, wantTask: jobs.TypeComment},
+		}, wantCode: 202, wantTask: tasks.TypeComment},
 		{name: "comment-not-a-command", event: "issue_comment", body: func(t *testing.T) []byte { return patch(t, "issue_comment.created.pr.json", withInstallation(42)) }, wantCode: 202, wantInMsg: "not a /deploy comment"},
 		{name: "comment-deployment-word", event: "issue_comment", body: func(t *testing.T) []byte {
 			return patch(t, "issue_comment.created.pr.json", withComment("/deployment is broken", 42))
@@ -172,7 +172,7 @@ func TestRoutes(t *testing.T) {
 		}, wantCode: 202, wantInMsg: "not a /deploy comment"},
 		{name: "comment-after-blank-lines", event: "issue_comment", body: func(t *testing.T) []byte {
 			return patch(t, "issue_comment.created.pr.json", withComment("\n  \n  /deploy production", 42))
-		}, wantCode: 202, wantTask: jobs.TypeComment},
+		}, wantCode: 202, wantTask: tasks.TypeComment},
 		{name: "comment-by-bot", event: "issue_comment", body: func(t *testing.T) []byte {
 			return patch(t, "issue_comment.created.pr.json", func(m map[string]any) {
 				withComment("/deploy", 42)(m)
@@ -183,13 +183,13 @@ func TestRoutes(t *testing.T) {
 			return patch(t, "issue_comment.edited.json", withComment("/deploy", 42))
 		}, wantCode: 202, wantInMsg: "comment edited"},
 		{name: "comment-deleted", event: "issue_comment", body: func(t *testing.T) []byte { return fixture(t, "issue_comment.deleted.json") }, wantCode: 202, wantInMsg: "comment deleted"},
-		{name: "check-run-rerequested", event: "check_run", body: func(t *testing.T) []byte { return fixture(t, "check_run.rerequested.json") }, wantCode: 202, wantTask: jobs.TypeCheckRun},
-		{name: "check-run-requested-action", event: "check_run", body: func(t *testing.T) []byte { return fixture(t, "check_run.requested_action.json") }, wantCode: 202, wantTask: jobs.TypeCheckRun},
+		{name: "check-run-rerequested", event: "check_run", body: func(t *testing.T) []byte { return fixture(t, "check_run.rerequested.json") }, wantCode: 202, wantTask: tasks.TypeCheckRun},
+		{name: "check-run-requested-action", event: "check_run", body: func(t *testing.T) []byte { return fixture(t, "check_run.requested_action.json") }, wantCode: 202, wantTask: tasks.TypeCheckRun},
 		{name: "check-run-created", event: "check_run", body: func(t *testing.T) []byte { return patch(t, "check_run.created.json", withInstallation(42)) }, wantCode: 202, wantInMsg: "check_run created"},
-		{name: "check-suite-rerequested", event: "check_suite", body: func(t *testing.T) []byte { return fixture(t, "check_suite.rerequested.json") }, wantCode: 202, wantTask: jobs.TypeCheckRun},
-		{name: "installation-created", event: "installation", body: func(t *testing.T) []byte { return fixture(t, "installation.created.json") }, wantCode: 202, wantTask: jobs.TypeInstallation},
-		{name: "installation-deleted", event: "installation", body: func(t *testing.T) []byte { return fixture(t, "installation.deleted.json") }, wantCode: 202, wantTask: jobs.TypeInstallation},
-		{name: "installation-repositories", event: "installation_repositories", body: func(t *testing.T) []byte { return fixture(t, "installation_repositories.added.json") }, wantCode: 202, wantTask: jobs.TypeInstallation},
+		{name: "check-suite-rerequested", event: "check_suite", body: func(t *testing.T) []byte { return fixture(t, "check_suite.rerequested.json") }, wantCode: 202, wantTask: tasks.TypeCheckRun},
+		{name: "installation-created", event: "installation", body: func(t *testing.T) []byte { return fixture(t, "installation.created.json") }, wantCode: 202, wantTask: tasks.TypeInstallation},
+		{name: "installation-deleted", event: "installation", body: func(t *testing.T) []byte { return fixture(t, "installation.deleted.json") }, wantCode: 202, wantTask: tasks.TypeInstallation},
+		{name: "installation-repositories", event: "installation_repositories", body: func(t *testing.T) []byte { return fixture(t, "installation_repositories.added.json") }, wantCode: 202, wantTask: tasks.TypeInstallation},
 		{name: "ping", event: "ping", body: func(t *testing.T) []byte { return fixture(t, "ping.app.json") }, wantCode: 200, wantInMsg: "pong"},
 		{name: "unknown-event", event: "pull_request", body: func(t *testing.T) []byte { return fixture(t, "pull_request.opened.json") }, wantCode: 202, wantInMsg: "not handled"},
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/pandadeploy/panda/jobs"
+	"github.com/pandadeploy/panda/tasks"
 )
 
 // Decision is what one delivery becomes: a task, or a reason to ignore it.
@@ -30,7 +30,7 @@ var ErrMalformed = errors.New("malformed payload")
 // Route turns a verified delivery into a Decision. It is a pure function of its
 // arguments: it reads nothing and writes nothing. Events Panda does not handle
 // are ignored without being decoded.
-func Route(event string, payload []byte, d jobs.Delivery) (Decision, error) {
+func Route(event string, payload []byte, d tasks.Delivery) (Decision, error) {
 	// Handled events are validated by decoding them; others only need to be JSON.
 	switch event {
 	case "push":
@@ -52,7 +52,7 @@ func Route(event string, payload []byte, d jobs.Delivery) (Decision, error) {
 	return Decision{Reason: "event " + event + " is not handled"}, nil
 }
 
-func decodeThen[E any](payload []byte, route func(*E, jobs.Delivery) (Decision, error), d jobs.Delivery) (Decision, error) {
+func decodeThen[E any](payload []byte, route func(*E, tasks.Delivery) (Decision, error), d tasks.Delivery) (Decision, error) {
 	e := new(E)
 	if err := json.Unmarshal(payload, e); err != nil {
 		return Decision{}, fmt.Errorf("%w: %v", ErrMalformed, err)
@@ -71,7 +71,7 @@ func queued(t *asynq.Task, err error, inst int64, repo string) (Decision, error)
 	return Decision{Task: t, Reason: "queued " + t.Type(), InstallationID: inst, Repo: repo}, nil
 }
 
-func routePush(e *pushEvent, d jobs.Delivery) (Decision, error) {
+func routePush(e *pushEvent, d tasks.Delivery) (Decision, error) {
 	repo, inst := e.Repo.FullName, e.Installation.ID
 	branch, isBranch := strings.CutPrefix(e.Ref, "refs/heads/")
 	switch {
@@ -84,7 +84,7 @@ func routePush(e *pushEvent, d jobs.Delivery) (Decision, error) {
 	case inst == 0:
 		return ignore("not a delivery of the App (no installation)", inst, repo)
 	}
-	t, err := jobs.NewPushTask(jobs.PushPayload{
+	t, err := tasks.NewPushTask(tasks.PushPayload{
 		Delivery:       d,
 		InstallationID: inst,
 		Repo:           repo,
@@ -96,7 +96,7 @@ func routePush(e *pushEvent, d jobs.Delivery) (Decision, error) {
 	return queued(t, err, inst, repo)
 }
 
-func routeComment(e *issueCommentEvent, d jobs.Delivery) (Decision, error) {
+func routeComment(e *issueCommentEvent, d tasks.Delivery) (Decision, error) {
 	repo, inst := e.Repo.FullName, e.Installation.ID
 	first, code := firstLine(e.Comment.Body)
 	switch {
@@ -110,7 +110,7 @@ func routeComment(e *issueCommentEvent, d jobs.Delivery) (Decision, error) {
 	case inst == 0:
 		return ignore("not a delivery of the App (no installation)", inst, repo)
 	}
-	t, err := jobs.NewCommentTask(jobs.CommentPayload{
+	t, err := tasks.NewCommentTask(tasks.CommentPayload{
 		Delivery:       d,
 		InstallationID: inst,
 		Repo:           repo,
@@ -149,7 +149,7 @@ func IsDeployCommand(line string) bool {
 	return len(line) == len(cmd) || line[len(cmd)] == ' ' || line[len(cmd)] == '\t'
 }
 
-func routeCheckRun(e *checkRunEvent, d jobs.Delivery) (Decision, error) {
+func routeCheckRun(e *checkRunEvent, d tasks.Delivery) (Decision, error) {
 	repo, inst := e.Repo.FullName, e.Installation.ID
 	if e.Action != "rerequested" && e.Action != "requested_action" {
 		return ignore("check_run "+e.Action, inst, repo)
@@ -157,7 +157,7 @@ func routeCheckRun(e *checkRunEvent, d jobs.Delivery) (Decision, error) {
 	if inst == 0 {
 		return ignore("not a delivery of the App (no installation)", inst, repo)
 	}
-	p := jobs.CheckRunPayload{
+	p := tasks.CheckRunPayload{
 		Delivery:       d,
 		InstallationID: inst,
 		Repo:           repo,
@@ -170,11 +170,11 @@ func routeCheckRun(e *checkRunEvent, d jobs.Delivery) (Decision, error) {
 	if e.RequestedAction != nil {
 		p.Identifier = e.RequestedAction.Identifier
 	}
-	t, err := jobs.NewCheckRunTask(p)
+	t, err := tasks.NewCheckRunTask(p)
 	return queued(t, err, inst, repo)
 }
 
-func routeCheckSuite(e *checkSuiteEvent, d jobs.Delivery) (Decision, error) {
+func routeCheckSuite(e *checkSuiteEvent, d tasks.Delivery) (Decision, error) {
 	repo, inst := e.Repo.FullName, e.Installation.ID
 	if e.Action != "rerequested" {
 		return ignore("check_suite "+e.Action, inst, repo)
@@ -182,7 +182,7 @@ func routeCheckSuite(e *checkSuiteEvent, d jobs.Delivery) (Decision, error) {
 	if inst == 0 {
 		return ignore("not a delivery of the App (no installation)", inst, repo)
 	}
-	t, err := jobs.NewCheckRunTask(jobs.CheckRunPayload{
+	t, err := tasks.NewCheckRunTask(tasks.CheckRunPayload{
 		Delivery:       d,
 		InstallationID: inst,
 		Repo:           repo,
@@ -194,11 +194,11 @@ func routeCheckSuite(e *checkSuiteEvent, d jobs.Delivery) (Decision, error) {
 	return queued(t, err, inst, repo)
 }
 
-func routeInstallation(e *installationEvent, d jobs.Delivery) (Decision, error) {
+func routeInstallation(e *installationEvent, d tasks.Delivery) (Decision, error) {
 	if e.Installation.ID == 0 {
 		return Decision{}, fmt.Errorf("%w: installation event without installation id", ErrMalformed)
 	}
-	t, err := jobs.NewInstallationTask(jobs.InstallationPayload{
+	t, err := tasks.NewInstallationTask(tasks.InstallationPayload{
 		Delivery:       d,
 		Event:          "installation",
 		Action:         e.Action,
@@ -211,11 +211,11 @@ func routeInstallation(e *installationEvent, d jobs.Delivery) (Decision, error) 
 	return queued(t, err, 0, "")
 }
 
-func routeInstallationRepos(e *installationRepositoriesEvent, d jobs.Delivery) (Decision, error) {
+func routeInstallationRepos(e *installationRepositoriesEvent, d tasks.Delivery) (Decision, error) {
 	if e.Installation.ID == 0 {
 		return Decision{}, fmt.Errorf("%w: installation_repositories event without installation id", ErrMalformed)
 	}
-	t, err := jobs.NewInstallationTask(jobs.InstallationPayload{
+	t, err := tasks.NewInstallationTask(tasks.InstallationPayload{
 		Delivery:       d,
 		Event:          "installation_repositories",
 		Action:         e.Action,

@@ -11,7 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/pandadeploy/panda/jobs"
+	"github.com/pandadeploy/panda/tasks"
 )
 
 // redisProbe reads how much memory the app's Redis uses and how many webhook
@@ -60,7 +60,7 @@ func (p *redisProbe) sample(ctx context.Context) memSample {
 	}
 	used, _ := strconv.ParseInt(infoField(info, "used_memory"), 10, 64)
 	s := memSample{UsedMemory: used, OK: true}
-	if q, err := p.insp.GetQueueInfo(jobs.QueueWebhooks); err == nil {
+	if q, err := p.insp.GetQueueInfo(tasks.QueueWebhooks); err == nil {
 		s.Queued = q.Pending + q.Active + q.Retry + q.Scheduled
 		s.Processed = q.Processed
 	}

@@ -20,11 +20,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pandadeploy/panda/api"
-	"github.com/pandadeploy/panda/api/connections"
 	"github.com/pandadeploy/panda/checks"
 	"github.com/pandadeploy/panda/config"
+	"github.com/pandadeploy/panda/connections"
+	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/githubapp"
-	"github.com/pandadeploy/panda/jobs"
+	"github.com/pandadeploy/panda/metrics"
 	"github.com/pandadeploy/panda/secrets"
 	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/webhook"
@@ -85,8 +86,8 @@ func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, 
 	st := store.New(rdb)
 	queue := asynq.NewClientFromRedisClient(rdb)
 	reg := prometheus.NewRegistry()
-	metrics := api.NewMetrics(reg)
-	reg.MustRegister(api.NewQueueCollector(asynq.NewInspectorFromRedisClient(rdb)))
+	m := metrics.New(reg)
+	reg.MustRegister(metrics.NewQueueCollector(asynq.NewInspectorFromRedisClient(rdb)))
 
 	var box *secrets.Box
 	if key := cfg.EncryptionKey.Reveal(); key != "" {
@@ -115,12 +116,12 @@ func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, 
 			Queue:   queue,
 			Store:   st,
 			Logger:  logger,
-			Observe: func(event string, o webhook.Outcome) { metrics.ObserveWebhook(event, string(o)) },
+			Observe: func(event string, o webhook.Outcome) { m.ObserveWebhook(event, string(o)) },
 		},
 		Deployer:    deployer,
 		AWSVerifier: verifier,
 		Registry:    reg,
-		Metrics:     metrics,
+		Metrics:     m,
 		// Ends open event streams on shutdown: http.Server.Shutdown waits for
 		// handlers but does not cancel their requests.
 		Stop: ctx.Done(),
@@ -128,7 +129,7 @@ func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, 
 }
 
 // newDeployer gives the API what it needs to accept manual deployments: the
-// part of jobs.Deployer that records a deployment, opens its check runs and
+// deployment service, which records a deployment, opens its check runs and
 // queues its build. Without GitHub App credentials there is none.
 func newDeployer(cfg config.App, st *store.Store, queue *asynq.Client, logger *slog.Logger) (api.Deployer, error) {
 	if cfg.GitHub.AppID == 0 {
@@ -138,8 +139,8 @@ func newDeployer(cfg config.App, st *store.Store, queue *asynq.Client, logger *s
 	if err != nil {
 		return nil, fmt.Errorf("GitHub App: %w", err)
 	}
-	d := &jobs.Deployer{
-		Store: st, Queue: queue, GitHub: gh, Logger: logger,
+	return &deployment.Service{
+		Store: st, Queue: queue, GitHub: gh, Logger: logger, PublicURL: cfg.PublicURL,
 		Checks: &checks.Reporter{
 			Clients: func(ctx context.Context, id int64) (checks.API, error) {
 				c, err := gh.Client(ctx, id)
@@ -151,18 +152,5 @@ func newDeployer(cfg config.App, st *store.Store, queue *asynq.Client, logger *s
 			PublicURL: cfg.PublicURL,
 			Logger:    logger,
 		},
-	}
-	return manualDeployer{d}, nil
-}
-
-// manualDeployer adapts jobs.Deployer to the API's Deployer.
-type manualDeployer struct{ d *jobs.Deployer }
-
-func (m manualDeployer) Deploy(ctx context.Context, r api.DeployRequest) (*store.Deployment, error) {
-	return m.d.DeployManual(ctx, jobs.ManualRequest{
-		Repo: r.Repo, InstallationID: r.InstallationID, Branch: r.Branch, SHA: r.SHA,
-		Environment: r.Environment, AWSConnection: r.AWSConnection, Cluster: r.Cluster,
-		Service: r.Service, TaskFamily: r.TaskFamily, ContainerPort: r.ContainerPort,
-		DesiredCount: r.DesiredCount, Trigger: r.Trigger, Actor: r.Actor,
-	})
+	}, nil
 }

@@ -14,19 +14,16 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/docker/docker/client"
-	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/pandadeploy/panda/api"
-	"github.com/pandadeploy/panda/checks"
 	"github.com/pandadeploy/panda/config"
 	"github.com/pandadeploy/panda/githubapp"
 	"github.com/pandadeploy/panda/jobs"
+	"github.com/pandadeploy/panda/metrics"
 	"github.com/pandadeploy/panda/pipeline/image"
 	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/sweeper"
@@ -68,23 +65,21 @@ func run() error {
 	}
 
 	st := store.New(rdb)
-	deployer := newDeployer(cfg, st, rdb, gh, docker, awsCfg, logger)
 	reg := prometheus.NewRegistry()
-	metrics := api.NewMetrics(reg)
-	deployer.OnFinish = metrics.ObserveDeployment
+	m := metrics.New(reg)
 	stopMetrics := serveMetrics(cfg.MetricsAddr, reg, logger)
 	defer stopMetrics()
 
-	intake := &jobs.GitHubHandler{Store: st, GitHub: gh, Deployer: deployer, Logger: logger, AllowForks: cfg.AllowForks}
-
-	mux := asynq.NewServeMux()
-	mux.Use(jobs.LogTasks(logger))
-	deployer.Register(mux)
-	intake.Register(mux)
-
-	srv := asynq.NewServerFromRedisClient(rdb, serverConfig(cfg, logger))
-	if err := srv.Start(mux); err != nil {
-		return fmt.Errorf("start worker: %w", err)
+	srv := jobs.NewServer(cfg, jobs.Deps{
+		Redis:    rdb,
+		GitHub:   gh,
+		Builder:  &image.Builder{Engine: docker, MaxContextBytes: cfg.MaxContextBytes, Timeout: cfg.BuildTimeout},
+		AWS:      &jobs.AWSProvider{Base: awsCfg, Engine: docker},
+		Logger:   logger,
+		OnFinish: m.ObserveDeployment,
+	})
+	if err := srv.Start(); err != nil {
+		return err
 	}
 	logger.Info("worker started", "concurrency", cfg.Concurrency)
 	swept := sweep(ctx, cfg, gh, st, rdb, logger)
@@ -112,20 +107,6 @@ func sweep(ctx context.Context, cfg config.Worker, gh *githubapp.Factory, st *st
 	return done
 }
 
-func newChecks(cfg config.Worker, gh *githubapp.Factory, logger *slog.Logger) *checks.Reporter {
-	return &checks.Reporter{
-		Clients: func(ctx context.Context, id int64) (checks.API, error) {
-			c, err := gh.Client(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			return c.Checks, nil
-		},
-		PublicURL: cfg.PublicURL,
-		Logger:    logger,
-	}
-}
-
 // serveMetrics serves /metrics and /healthz on addr ("off": nothing) until the
 // returned function is called.
 func serveMetrics(addr string, reg *prometheus.Registry, logger *slog.Logger) func() {
@@ -142,42 +123,4 @@ func serveMetrics(addr string, reg *prometheus.Registry, logger *slog.Logger) fu
 		}
 	}()
 	return func() { _ = srv.Close() }
-}
-
-// newDeployer wires the deployment chain's stages.
-func newDeployer(cfg config.Worker, st *store.Store, rdb redis.UniversalClient, gh *githubapp.Factory,
-	docker *client.Client, awsCfg aws.Config, logger *slog.Logger) *jobs.Deployer {
-	return &jobs.Deployer{
-		Store:         st,
-		Queue:         asynq.NewClientFromRedisClient(rdb),
-		Checks:        newChecks(cfg, gh, logger),
-		Tokens:        gh,
-		GitHub:        gh,
-		PublicURL:     cfg.PublicURL,
-		Builder:       &image.Builder{Engine: docker, MaxContextBytes: cfg.MaxContextBytes, Timeout: cfg.BuildTimeout},
-		AWS:           &jobs.AWSProvider{Base: awsCfg, Engine: docker},
-		GitURL:        cfg.GitHub.URL,
-		WorkDir:       cfg.WorkDir,
-		BuildTimeout:  cfg.BuildTimeout,
-		DeployTimeout: cfg.DeployTimeout,
-		Logger:        logger,
-	}
-}
-
-// serverConfig is the Asynq server's configuration.
-func serverConfig(cfg config.Worker, logger *slog.Logger) asynq.Config {
-	return asynq.Config{
-		Concurrency:    cfg.Concurrency,
-		Queues:         jobs.Queues(),
-		RetryDelayFunc: jobs.RetryDelay,
-		IsFailure:      jobs.IsFailure,
-		// Follow tasks re-enqueue themselves a second or a few ahead; forward
-		// them promptly rather than at Asynq's default of every 5 seconds.
-		DelayedTaskCheckInterval: time.Second,
-		// Running tasks get this long to finish on SIGTERM; then they go back
-		// to the queue and another worker resumes them.
-		ShutdownTimeout: 25 * time.Second,
-		Logger:          jobs.AsynqLogger{L: logger.With("component", "asynq")},
-		LogLevel:        asynq.WarnLevel,
-	}
 }

@@ -1,12 +1,14 @@
-// Package jobs defines Panda's Asynq task types and their handlers.
+// Package tasks is the contract between Panda's app and its worker: the Asynq
+// task types, their versioned payloads, and the constructors that give each
+// task its queue, MaxRetry, Timeout and deterministic TaskID.
 //
-// Each task type has four parts: a `domain:verb` type constant, a versioned
-// payload struct, a NewXxxTask constructor that sets the queue, MaxRetry,
-// Timeout and a deterministic TaskID, and a handler method on a struct that
-// holds its dependencies. Delivery is at least once, so every handler is
+// It imports Asynq and the standard library only, so the app, which enqueues
+// tasks but never runs a stage, links none of the worker's machinery (the
+// Docker client, the pipeline, the ECR and Step Functions SDKs). The handlers
+// are in package jobs. Delivery is at least once, so every handler is
 // idempotent: a retried or duplicated task finds the work its earlier attempt
 // did (by claim, by name, by id kept in the record) instead of doing it twice.
-package jobs
+package tasks
 
 import (
 	"encoding/json"
@@ -140,9 +142,10 @@ func NewInstallationTask(p InstallationPayload) (*asynq.Task, error) {
 	return webhookTask(TypeInstallation, p.Delivery, p)
 }
 
-// decode unmarshals a task payload, refusing payload versions this worker does
-// not know (a newer app enqueued it: retrying lets a newer worker take it).
-func decode(t *asynq.Task, v any) error {
+// Decode unmarshals a task payload, refusing payload versions this worker does
+// not know (a newer app enqueued it: retrying lets a newer worker take it). A
+// payload that is not JSON wraps asynq.SkipRetry: no retry can mend it.
+func Decode(t *asynq.Task, v any) error {
 	var head struct {
 		V int `json:"v"`
 	}

@@ -1,4 +1,4 @@
-package jobs
+package deployment
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/google/go-github/v66/github"
+
+	"github.com/pandadeploy/panda/conversation"
 
 	"github.com/pandadeploy/panda/store"
 )
@@ -26,7 +28,7 @@ const maxStatusDescription = 140
 // repository's environments page, once (its id is kept in the record), and
 // returns the record with the id. It never fails dep: GitHub being down must
 // not stop a rollout, so failures are logged and dep goes on without one.
-func (d *Deployer) openGitHubDeployment(ctx context.Context, dep *store.Deployment) *store.Deployment {
+func (d *Service) openGitHubDeployment(ctx context.Context, dep *store.Deployment) *store.Deployment {
 	if d.GitHub == nil || dep.GitHubDeploymentID != 0 {
 		return dep
 	}
@@ -69,7 +71,7 @@ func (d *Deployer) openGitHubDeployment(ctx context.Context, dep *store.Deployme
 // A success makes the environment's earlier successful deployments inactive
 // (auto_inactive), so the environment shows one active deployment. Failures
 // are logged only.
-func (d *Deployer) deploymentStatus(ctx context.Context, dep *store.Deployment, state, description string) {
+func (d *Service) deploymentStatus(ctx context.Context, dep *store.Deployment, state, description string) {
 	if d.GitHub == nil || dep.GitHubDeploymentID == 0 {
 		return
 	}
@@ -77,7 +79,7 @@ func (d *Deployer) deploymentStatus(ctx context.Context, dep *store.Deployment, 
 		State:       github.String(state),
 		Description: github.String(shortenRunes(description, maxStatusDescription)),
 	}
-	if u := d.pageURL(dep.ID); u != "" {
+	if u := d.PageURL(dep.ID); u != "" {
 		req.LogURL = github.String(u)
 	}
 	if dep.GreenURL != "" && state == ghSuccess {
@@ -100,22 +102,27 @@ func (d *Deployer) deploymentStatus(ctx context.Context, dep *store.Deployment, 
 	}
 }
 
+// Running marks dep's GitHub Deployment in progress: its stages have begun.
+func (d *Service) Running(ctx context.Context, dep *store.Deployment) {
+	d.deploymentStatus(ctx, dep, ghInProgress, "Deploying "+Short(dep.SHA)+" to "+dep.Environment)
+}
+
 // reportEnd shows a final deployment on GitHub beyond its check runs: the
 // GitHub Deployment's last status and, for a /deploy comment, 🚀 or 😕 on the
 // comment. Failures are logged only.
-func (d *Deployer) reportEnd(ctx context.Context, dep *store.Deployment) {
+func (d *Service) reportEnd(ctx context.Context, dep *store.Deployment) {
 	state, desc := endState(dep)
 	d.deploymentStatus(ctx, dep, state, desc)
 	if dep.CommentID == 0 || d.GitHub == nil {
 		return
 	}
-	content := reactionFailure
+	content := conversation.ReactionFailure
 	if dep.Status == store.StatusSucceeded {
-		content = reactionSuccess
+		content = conversation.ReactionSuccess
 	}
 	gh, err := d.GitHub.Client(ctx, dep.InstallationID)
 	if err == nil {
-		err = react(ctx, gh, dep.Repo, dep.CommentID, content)
+		err = conversation.React(ctx, gh, dep.Repo, dep.CommentID, content)
 	}
 	if err != nil {
 		d.Logger.Warn("react to the end of a deployment", "deployment_id", dep.ID, "err", err)
@@ -129,7 +136,7 @@ func (d *Deployer) reportEnd(ctx context.Context, dep *store.Deployment) {
 func endState(dep *store.Deployment) (state, description string) {
 	switch dep.Status {
 	case store.StatusSucceeded:
-		return ghSuccess, "Deployed " + short(dep.SHA) + " to " + dep.Environment
+		return ghSuccess, "Deployed " + Short(dep.SHA) + " to " + dep.Environment
 	case store.StatusTimeout:
 		return ghError, firstNonEmpty(dep.Error, "The deployment timed out")
 	case store.StatusCanceled, store.StatusSuperseded:
@@ -144,4 +151,13 @@ func shortenRunes(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }

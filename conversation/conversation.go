@@ -1,4 +1,7 @@
-package jobs
+// Package conversation is Panda's side of a GitHub conversation: reactions on
+// a comment, replies posted exactly once across retries, and the permission
+// check that decides who may deploy.
+package conversation
 
 import (
 	"context"
@@ -17,14 +20,14 @@ import (
 
 // Reactions Panda puts on a /deploy comment, as GitHub spells them.
 const (
-	reactionSeen    = "eyes"     // 👀 the command was taken
-	reactionSuccess = "rocket"   // 🚀 its deployment succeeded
-	reactionFailure = "confused" // 😕 its deployment did not
+	ReactionSeen    = "eyes"     // 👀 the command was taken
+	ReactionSuccess = "rocket"   // 🚀 its deployment succeeded
+	ReactionFailure = "confused" // 😕 its deployment did not
 )
 
-// react puts a reaction on an issue comment. GitHub answers an existing
+// React puts a reaction on an issue comment. GitHub answers an existing
 // reaction of the same content with 200, so reacting again is harmless.
-func react(ctx context.Context, gh *github.Client, repo string, commentID int64, content string) error {
+func React(ctx context.Context, gh *github.Client, repo string, commentID int64, content string) error {
 	owner, name, _ := strings.Cut(repo, "/")
 	if _, _, err := gh.Reactions.CreateIssueCommentReaction(ctx, owner, name, commentID, content); err != nil {
 		return fmt.Errorf("react %s on comment %d of %s: %w", content, commentID, repo, err)
@@ -36,12 +39,19 @@ func react(ctx context.Context, gh *github.Client, repo string, commentID int64,
 // a reply whose creation GitHub confirmed to nobody (the answer was lost).
 func replyMarker(key string) string { return "<!-- panda:reply:" + key + " -->" }
 
-// reply posts body on issue once per key, across retries of the task: the
+// Replies is what Reply needs of *store.Store: the memory of which replies
+// began and which landed.
+type Replies interface {
+	BeginReply(ctx context.Context, key string) (store.ReplyState, time.Time, error)
+	ReplyDone(ctx context.Context, key string) error
+}
+
+// Reply posts body on issue once per key, across retries of the task: the
 // store records that the reply landed, and when an earlier attempt began
 // posting without recording it, the issue's recent comments are searched for
 // the reply's marker before posting again.
-func (h *GitHubHandler) reply(ctx context.Context, gh *github.Client, repo string, issue int, key, body string) error {
-	state, since, err := h.Store.BeginReply(ctx, key)
+func Reply(ctx context.Context, st Replies, gh *github.Client, repo string, issue int, key, body string) error {
+	state, since, err := st.BeginReply(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -54,15 +64,15 @@ func (h *GitHubHandler) reply(ctx context.Context, gh *github.Client, repo strin
 			return err
 		}
 		if found {
-			return h.Store.ReplyDone(ctx, key)
+			return st.ReplyDone(ctx, key)
 		}
 	}
 	owner, name, _ := strings.Cut(repo, "/")
 	text := body + "\n\n" + replyMarker(key)
 	if _, _, err := gh.Issues.CreateComment(ctx, owner, name, issue, &github.IssueComment{Body: github.String(text)}); err != nil {
-		return githubErr(fmt.Sprintf("reply on %s#%d", repo, issue), err)
+		return Err(fmt.Sprintf("reply on %s#%d", repo, issue), err)
 	}
-	return h.Store.ReplyDone(ctx, key)
+	return st.ReplyDone(ctx, key)
 }
 
 // maxReplyPages bounds the search for an earlier reply: it was written within
@@ -79,7 +89,7 @@ func findReply(ctx context.Context, gh *github.Client, repo string, issue int, m
 	for range maxReplyPages {
 		list, resp, err := gh.Issues.ListComments(ctx, owner, name, issue, opts)
 		if err != nil {
-			return false, githubErr(fmt.Sprintf("list comments of %s#%d", repo, issue), err)
+			return false, Err(fmt.Sprintf("list comments of %s#%d", repo, issue), err)
 		}
 		for _, c := range list {
 			if strings.Contains(c.GetBody(), marker) {
@@ -94,12 +104,12 @@ func findReply(ctx context.Context, gh *github.Client, repo string, issue int, m
 	return false, nil
 }
 
-// mayDeploy reports whether user may deploy repo. Only GitHub's admin,
+// MayDeploy reports whether user may deploy repo. Only GitHub's admin,
 // maintain and write roles may: deploying runs the repository's Dockerfile
 // with Panda's AWS credentials and changes what serves production, which is
 // at least as much as pushing to the repository. A custom role counts as the
 // base role GitHub reports for it in the legacy permission field.
-func mayDeploy(ctx context.Context, gh *github.Client, repo, user string) (bool, error) {
+func MayDeploy(ctx context.Context, gh *github.Client, repo, user string) (bool, error) {
 	if user == "" {
 		return false, nil
 	}
@@ -109,7 +119,7 @@ func mayDeploy(ctx context.Context, gh *github.Client, repo, user string) (bool,
 		return false, nil // not a user GitHub knows
 	}
 	if err != nil {
-		return false, githubErr(fmt.Sprintf("read permission of %s on %s", user, repo), err)
+		return false, Err(fmt.Sprintf("read permission of %s on %s", user, repo), err)
 	}
 	switch lvl.GetRoleName() {
 	case "admin", "maintain", "write":
@@ -122,19 +132,11 @@ func mayDeploy(ctx context.Context, gh *github.Client, repo, user string) (bool,
 	return false, nil
 }
 
-// githubErr wraps a GitHub API error for the task boundary: an answer that
-// will not change on a retry (a 4xx that is not a rate limit) skips retries.
-func githubErr(what string, err error) error {
+// Err wraps a GitHub API error for the task boundary: an answer that will not
+// change on a retry (a 4xx that is not a rate limit) skips retries.
+func Err(what string, err error) error {
 	if checks.IsPermanent(err) && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("%s: %w: %w", what, err, asynq.SkipRetry)
 	}
 	return fmt.Errorf("%s: %w", what, err)
-}
-
-// pageURL is the deployment's page, or "" without a public URL.
-func (d *Deployer) pageURL(id string) string {
-	if d.PublicURL == "" {
-		return ""
-	}
-	return strings.TrimRight(d.PublicURL, "/") + "/deployments/" + id
 }

@@ -1,4 +1,4 @@
-package jobs
+package deployment
 
 import (
 	"context"
@@ -9,11 +9,11 @@ import (
 	"github.com/pandadeploy/panda/store"
 )
 
-// finish writes dep's final status (once: a deployment already final is left
+// Finish writes dep's final status (once: a deployment already final is left
 // alone), concludes its check runs, ends its event stream and frees its
 // environment. stage is the stage that failed, or "" when none did. The
 // message is the user-facing one.
-func (d *Deployer) finish(ctx context.Context, dep *store.Deployment, status store.Status, stage pipeline.Stage, msg string, annotations []checks.Annotation) error {
+func (d *Service) Finish(ctx context.Context, dep *store.Deployment, status store.Status, stage pipeline.Stage, msg string, annotations []checks.Annotation) error {
 	updated, err := d.Store.Update(ctx, dep.ID, func(x *store.Deployment) error {
 		x.Status = status
 		x.EndedAt = d.now()
@@ -26,7 +26,7 @@ func (d *Deployer) finish(ctx context.Context, dep *store.Deployment, status sto
 		return nil
 	})
 	if errors.Is(err, store.ErrFinal) {
-		d.release(ctx, dep)
+		d.Release(ctx, dep)
 		return nil
 	}
 	if err != nil {
@@ -39,12 +39,12 @@ func (d *Deployer) finish(ctx context.Context, dep *store.Deployment, status sto
 	// The final event is what ends every event stream, so it goes out first,
 	// before the slower GitHub calls; unlike progress lines it must not be
 	// lost. If it cannot be written the task fails, and its retry (which finds
-	// the deployment final) writes it: see ensureFinalEvent.
+	// the deployment final) writes it: see EnsureFinalEvent.
 	if _, err := d.Store.Append(ctx, updated.ID, finalEvent(updated)); err != nil {
 		return err
 	}
 	d.concludeChecks(ctx, updated, status, stage, msg, annotations)
-	d.release(ctx, updated)
+	d.Release(ctx, updated)
 	d.reportEnd(ctx, updated)
 	return nil
 }
@@ -60,9 +60,9 @@ func finalEvent(dep *store.Deployment) store.Event {
 		Details: map[string]any{"status": string(dep.Status), "state": "failed", "imageUri": dep.ImageURI}}
 }
 
-// ensureFinalEvent writes the final event of a finished deployment whose
+// EnsureFinalEvent writes the final event of a finished deployment whose
 // stream lacks it (the task that finished it failed to write it).
-func (d *Deployer) ensureFinalEvent(ctx context.Context, dep *store.Deployment) error {
+func (d *Service) EnsureFinalEvent(ctx context.Context, dep *store.Deployment) error {
 	// The final event is among the last few: only the odd line of a task
 	// that read the deployment just before it ended can follow it.
 	has, err := d.Store.HasFinalEvent(ctx, dep.ID, 20)
@@ -77,9 +77,9 @@ func (d *Deployer) ensureFinalEvent(ctx context.Context, dep *store.Deployment) 
 // concludeChecks completes every stage's check run that is not complete yet:
 // the first of them (the one that failed, or was running) with the conclusion
 // the status calls for, the ones after it as skipped.
-func (d *Deployer) concludeChecks(ctx context.Context, dep *store.Deployment, status store.Status, failed pipeline.Stage, msg string, annotations []checks.Annotation) {
+func (d *Service) concludeChecks(ctx context.Context, dep *store.Deployment, status store.Status, failed pipeline.Stage, msg string, annotations []checks.Annotation) {
 	if status == store.StatusSucceeded {
-		d.checkErr(dep, "finish", d.Checks.Finish(ctx, dep, string(pipeline.StageDeploy), checks.ResultFor(dep, string(pipeline.StageDeploy))))
+		d.CheckErr(dep, "finish", d.Checks.Finish(ctx, dep, string(pipeline.StageDeploy), checks.ResultFor(dep, string(pipeline.StageDeploy))))
 		return
 	}
 	var pending []string
@@ -93,15 +93,15 @@ func (d *Deployer) concludeChecks(ctx context.Context, dep *store.Deployment, st
 	}
 	if status == store.StatusSuperseded {
 		for _, s := range pending {
-			d.checkErr(dep, "finish", d.Checks.Finish(ctx, dep, s, checks.Result{Conclusion: "skipped", Title: msg}))
+			d.CheckErr(dep, "finish", d.Checks.Finish(ctx, dep, s, checks.Result{Conclusion: "skipped", Title: msg}))
 		}
 		return
 	}
 	r := checks.ResultFor(dep, pending[0], annotations...)
 	r.Conclusion = conclusion(status)
-	d.checkErr(dep, "finish", d.Checks.Finish(ctx, dep, pending[0], r))
+	d.CheckErr(dep, "finish", d.Checks.Finish(ctx, dep, pending[0], r))
 	if len(pending) > 1 {
-		d.checkErr(dep, "skip", d.Checks.Skip(ctx, dep, pending[1:]...))
+		d.CheckErr(dep, "skip", d.Checks.Skip(ctx, dep, pending[1:]...))
 	}
 }
 
@@ -115,4 +115,15 @@ func conclusion(s store.Status) string {
 		return "skipped"
 	}
 	return "failure"
+}
+
+// Release frees dep's environment (its lock and its place in the line). A
+// failure is logged: the lock's TTL frees it in the end.
+func (d *Service) Release(ctx context.Context, dep *store.Deployment) {
+	if err := d.Store.Release(ctx, store.EnvName(dep.Repo, dep.Environment), dep.ID); err != nil {
+		d.Logger.Warn("release environment", "deployment_id", dep.ID, "err", err)
+	}
+	if err := d.Store.LeaveLine(ctx, dep); err != nil {
+		d.Logger.Warn("leave line", "deployment_id", dep.ID, "err", err)
+	}
 }

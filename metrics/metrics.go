@@ -1,19 +1,17 @@
-package api
+// Package metrics holds Panda's Prometheus collectors, shared by the app and the
+// worker (each registers its own set on its own registry).
+package metrics
 
 import (
-	"net/http"
-	"time"
-
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pandadeploy/panda/store"
 )
 
 // Metrics are Panda's Prometheus collectors. The app and the worker each make
-// one with NewMetrics on their registry; its methods and collectors are safe
+// one with New on their registry; its methods and collectors are safe
 // for concurrent use.
 type Metrics struct {
 	// WebhookDeliveries counts deliveries by event and outcome (ObserveWebhook).
@@ -30,9 +28,9 @@ type Metrics struct {
 	APICalls *prometheus.CounterVec
 }
 
-// NewMetrics makes the collectors and registers them, with the Go and process
+// New makes the collectors and registers them, with the Go and process
 // collectors, on reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		WebhookDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "panda_webhook_deliveries_total", Help: "GitHub webhook deliveries by event and outcome.",
@@ -60,8 +58,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 //
 //	Observe: func(e string, o webhook.Outcome) { m.ObserveWebhook(e, string(o)) }
 //
-// It takes a plain string so that package api does not import package webhook:
-// webhook imports jobs, and jobs implements api.Deployer.
+// It takes a plain string so that this package needs nothing of package webhook.
 func (m *Metrics) ObserveWebhook(event, outcome string) {
 	m.WebhookDeliveries.WithLabelValues(event, outcome).Inc()
 }
@@ -120,8 +117,4 @@ func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(queueLatencyDesc, prometheus.GaugeValue, info.Latency.Seconds(), name)
 	}
-}
-
-func (s *server) metricsHandler() http.Handler {
-	return promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Timeout: 10 * time.Second})
 }

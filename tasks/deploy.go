@@ -1,4 +1,4 @@
-package jobs
+package tasks
 
 import (
 	"encoding/json"
@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-
-	"github.com/pandadeploy/panda/pipeline/rollout"
 )
 
 // Deployment task types: a deployment is driven by a chain of them, each with
@@ -24,17 +22,19 @@ const (
 
 // DeployPayload names the deployment a chain task works on (v1). Step counts
 // the re-enqueues of TypeStart (while waiting) and TypeFollow (per poll) so
-// each has its own TaskID; Cursor is where following the execution got to.
+// each has its own TaskID; Cursor is where following the execution got to,
+// kept opaque here (the follower owns its shape) so this package needs no
+// part of the pipeline.
 type DeployPayload struct {
-	V            int            `json:"v"`
-	DeploymentID string         `json:"deploymentId"`
-	Step         int            `json:"step,omitempty"`
-	Cursor       rollout.Cursor `json:"cursor,omitzero"`
+	V            int             `json:"v"`
+	DeploymentID string          `json:"deploymentId"`
+	Step         int             `json:"step,omitempty"`
+	Cursor       json.RawMessage `json:"cursor,omitempty"`
 }
 
 func deployTask(typ string, p DeployPayload, timeout time.Duration, retries int, opts ...asynq.Option) *asynq.Task {
 	p.V = 1
-	// Marshal cannot fail: the payload holds only strings, numbers and times.
+	// Marshal cannot fail: the payload holds only strings, numbers and JSON.
 	data, _ := json.Marshal(p)
 	id := typ + ":" + p.DeploymentID
 	if p.Step > 0 {
@@ -63,6 +63,6 @@ func NewStartTask(id string, step int, delay time.Duration) *asynq.Task {
 }
 
 // NewFollowTask returns the task that polls deployment id's execution once.
-func NewFollowTask(id string, step int, cur rollout.Cursor, delay time.Duration) *asynq.Task {
+func NewFollowTask(id string, step int, cur json.RawMessage, delay time.Duration) *asynq.Task {
 	return deployTask(TypeFollow, DeployPayload{DeploymentID: id, Step: step, Cursor: cur}, 2*time.Minute, 10, asynq.ProcessIn(delay))
 }

@@ -1,14 +1,31 @@
-package jobs
+package deployment
 
 import (
 	"context"
-	"fmt"
-	"time"
 
-	"github.com/pandadeploy/panda/checks"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/store"
 )
+
+// Triggers of the deployments made by hand, as records and events name them.
+const (
+	TriggerPush     = "push"
+	TriggerComment  = "comment"
+	TriggerAPI      = "api"
+	TriggerRerun    = "rerun"
+	TriggerRollback = "rollback"
+)
+
+// Redeploy deploys from's commit to from's environment again, with the same
+// target, as a new deployment claimed by claim (so a retried request makes
+// one). It rebuilds: an image is only reused by a rollback.
+func (d *Service) Redeploy(ctx context.Context, claim string, from *store.Deployment, actor string) (*store.Deployment, error) {
+	dep := &store.Deployment{
+		Repo: from.Repo, InstallationID: from.InstallationID, SHA: from.SHA, Branch: from.Branch,
+		Environment: from.Environment, Trigger: TriggerRerun, Actor: actor, Target: from.Target,
+	}
+	return d.Accept(ctx, claim, dep)
+}
 
 // Rollback redeploys the image that ran in from's environment before from,
 // without rebuilding, as a new deployment claimed by claim. from must be a
@@ -16,7 +33,7 @@ import (
 // rolling back anything else would not undo what the person pressing sees.
 // The new deployment is of the earlier image's commit, so its record and
 // check runs say what actually runs. Refusals are pipeline.UserError.
-func (d *Deployer) Rollback(ctx context.Context, claim string, from *store.Deployment, actor string) (*store.Deployment, error) {
+func (d *Service) Rollback(ctx context.Context, claim string, from *store.Deployment, actor string) (*store.Deployment, error) {
 	if from.Status != store.StatusSucceeded {
 		return nil, pipeline.UserError(nil, "only a successful deployment can be rolled back; %s is %s", from.ID, from.Status)
 	}
@@ -26,7 +43,7 @@ func (d *Deployer) Rollback(ctx context.Context, claim string, from *store.Deplo
 	}
 	dep := &store.Deployment{
 		Repo: from.Repo, InstallationID: from.InstallationID, SHA: prev.SHA, Branch: prev.Branch,
-		Environment: from.Environment, Trigger: triggerRollback, Actor: actor,
+		Environment: from.Environment, Trigger: TriggerRollback, Actor: actor,
 		ImageURI: prev.ImageURI, Target: from.Target,
 	}
 	return d.Accept(ctx, claim, dep)
@@ -38,7 +55,7 @@ const rollbackHistory = 200
 
 // previousImage finds the newest successful deployment of from's environment
 // made before from with another image.
-func (d *Deployer) previousImage(ctx context.Context, from *store.Deployment) (*store.Deployment, error) {
+func (d *Service) previousImage(ctx context.Context, from *store.Deployment) (*store.Deployment, error) {
 	list, err := d.Store.List(ctx, store.Filter{Repo: from.Repo, Status: store.StatusSucceeded, Limit: rollbackHistory})
 	if err != nil {
 		return nil, err
@@ -57,34 +74,4 @@ func (d *Deployer) previousImage(ctx context.Context, from *store.Deployment) (*
 		}
 	}
 	return nil, pipeline.UserError(nil, "%s has no earlier successful deployment with another image to roll back to", from.Environment)
-}
-
-// reuseImage stands for the clone, build and push stages of a rollback, whose
-// image exists already: they are recorded as taking no time and their check
-// runs say what is deployed instead, as neutral (GitHub counts it as passing).
-func (d *Deployer) reuseImage(ctx context.Context, dep *store.Deployment) (*store.Deployment, error) {
-	updated, err := d.Store.Update(ctx, dep.ID, func(x *store.Deployment) error {
-		if x.StageDurations == nil {
-			x.StageDurations = map[string]time.Duration{}
-		}
-		for _, s := range []pipeline.Stage{pipeline.StageClone, pipeline.StageBuild, pipeline.StagePush} {
-			if _, ok := x.StageDurations[string(s)]; !ok {
-				x.StageDurations[string(s)] = 0
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	title := fmt.Sprintf("Rolled back to %s: no rebuild needed", short(dep.SHA))
-	summary := fmt.Sprintf("This deployment rolls **%s** back to the image built earlier from %s, so nothing was cloned, built or pushed:\n\n`%s`",
-		dep.Environment, short(dep.SHA), dep.ImageURI)
-	d.event(ctx, updated, store.Event{Type: store.EventStage, Message: "Rolling back to " + dep.ImageURI,
-		Details: map[string]any{"phase": "rollback", "imageUri": dep.ImageURI}})
-	for _, s := range []pipeline.Stage{pipeline.StageClone, pipeline.StageBuild, pipeline.StagePush} {
-		d.checkErr(updated, "finish", d.Checks.Finish(ctx, updated, string(s),
-			checks.Result{Conclusion: checks.ConclusionNeutral, Title: title, Summary: summary}))
-	}
-	return updated, nil
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/pandadeploy/panda/api/connections"
 	"github.com/pandadeploy/panda/config"
+	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/internal/awstest"
 	"github.com/pandadeploy/panda/internal/testenv"
 	"github.com/pandadeploy/panda/secrets"

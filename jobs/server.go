@@ -1,0 +1,148 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/config"
+	"github.com/pandadeploy/panda/deployment"
+	"github.com/pandadeploy/panda/githubapp"
+	"github.com/pandadeploy/panda/store"
+	"github.com/pandadeploy/panda/tasks"
+)
+
+// Deps are what a worker runs against. cmd/worker makes them from its
+// configuration; a test makes them from its test servers. Every test that runs
+// a worker goes through NewServer with them, so tests run what ships.
+type Deps struct {
+	Redis redis.UniversalClient
+	// GitHub is the App: installation clients, clone tokens, check runs.
+	GitHub  *githubapp.Factory
+	Builder Builder
+	AWS     AWS
+	Logger  *slog.Logger
+	// OnFinish, if set, is called once with each deployment that reached its
+	// final status (metrics).
+	OnFinish func(*store.Deployment)
+	// Pace shortens the worker's waits; the zero value is production's.
+	Pace Pace
+}
+
+// Pace is the worker's timing. Tests shorten it to run a rollout in seconds;
+// a zero field keeps the production value given on it.
+type Pace struct {
+	// WaitInterval: how often a deployment queued behind another looks again (5 s).
+	WaitInterval time.Duration
+	// LogInterval: the least time between two log updates of a check run
+	// (checks.DefaultMinInterval).
+	LogInterval time.Duration
+	// RetryDelay: Asynq's RetryDelayFunc (RetryDelay).
+	RetryDelay asynq.RetryDelayFunc
+	// DelayedCheck: how often scheduled and retried tasks are moved to their
+	// queue (1 s).
+	DelayedCheck time.Duration
+	// ShutdownTimeout: how long running tasks get on shutdown before they go
+	// back to the queue (25 s).
+	ShutdownTimeout time.Duration
+}
+
+// Server is one worker: the Asynq server with every task handler registered.
+type Server struct {
+	srv *asynq.Server
+	mux *asynq.ServeMux
+	// Deployer and Intake are the handlers, exposed for tests that look at
+	// what a worker holds; they are not to be reconfigured once started.
+	Deployer *Deployer
+	Intake   *GitHubHandler
+}
+
+// NewServer wires a worker from its configuration and dependencies. It starts
+// nothing: call Start.
+func NewServer(cfg config.Worker, deps Deps) *Server {
+	logger := deps.Logger
+	queue := asynq.NewClientFromRedisClient(deps.Redis)
+	st := store.New(deps.Redis)
+	reporter := &checks.Reporter{
+		Clients: func(ctx context.Context, id int64) (checks.API, error) {
+			c, err := deps.GitHub.Client(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			return c.Checks, nil
+		},
+		PublicURL:   cfg.PublicURL,
+		MinInterval: deps.Pace.LogInterval,
+		Logger:      logger,
+	}
+	life := &deployment.Service{
+		Store: st, Queue: queue, Checks: reporter, GitHub: deps.GitHub,
+		PublicURL: cfg.PublicURL, BuildTimeout: cfg.BuildTimeout, Logger: logger, OnFinish: deps.OnFinish,
+	}
+	d := &Deployer{
+		Life: life, Store: st, Queue: queue, Checks: reporter, Tokens: deps.GitHub,
+		Builder: deps.Builder, AWS: deps.AWS, GitURL: cfg.GitHub.URL, WorkDir: cfg.WorkDir,
+		BuildTimeout: cfg.BuildTimeout, DeployTimeout: cfg.DeployTimeout,
+		WaitInterval: deps.Pace.WaitInterval, Logger: logger,
+	}
+	intake := &GitHubHandler{Store: st, GitHub: deps.GitHub, Deployer: d, Logger: logger, AllowForks: cfg.AllowForks}
+
+	mux := asynq.NewServeMux()
+	mux.Use(LogTasks(logger))
+	d.register(mux)
+	intake.register(mux)
+	return &Server{
+		srv:      asynq.NewServerFromRedisClient(deps.Redis, serverConfig(cfg, deps.Pace, logger)),
+		mux:      mux,
+		Deployer: d,
+		Intake:   intake,
+	}
+}
+
+// Start runs the handlers until Shutdown.
+func (s *Server) Start() error {
+	if err := s.srv.Start(s.mux); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops taking tasks and waits (Pace.ShutdownTimeout at most) for
+// the running ones; those still running go back to the queue.
+func (s *Server) Shutdown() { s.srv.Shutdown() }
+
+func serverConfig(cfg config.Worker, pace Pace, logger *slog.Logger) asynq.Config {
+	or := func(v, def time.Duration) time.Duration {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	retry := pace.RetryDelay
+	if retry == nil {
+		retry = RetryDelay
+	}
+	concurrency := cfg.Concurrency
+	if concurrency <= 0 {
+		concurrency = 4
+	}
+	return asynq.Config{
+		Concurrency:    concurrency,
+		Queues:         tasks.Queues(),
+		RetryDelayFunc: retry,
+		IsFailure:      IsFailure,
+		// Follow tasks re-enqueue themselves a second or a few ahead; forward
+		// them promptly rather than at Asynq's default of every 5 seconds.
+		DelayedTaskCheckInterval: or(pace.DelayedCheck, time.Second),
+		// Running tasks get this long to finish on SIGTERM; then they go back
+		// to the queue and another worker resumes them.
+		ShutdownTimeout: or(pace.ShutdownTimeout, 25*time.Second),
+		Logger:          AsynqLogger{L: logger.With("component", "asynq")},
+		LogLevel:        asynq.WarnLevel,
+	}
+}
