@@ -69,11 +69,10 @@ func (d *Service) openGitHubDeployment(ctx context.Context, dep *store.Deploymen
 
 // deploymentStatus adds a status to dep's GitHub Deployment, if it has one.
 // A success makes the environment's earlier successful deployments inactive
-// (auto_inactive), so the environment shows one active deployment. Failures
-// are logged only.
-func (d *Service) deploymentStatus(ctx context.Context, dep *store.Deployment, state, description string) {
+// (auto_inactive), so the environment shows one active deployment.
+func (d *Service) deploymentStatus(ctx context.Context, dep *store.Deployment, state, description string) error {
 	if d.GitHub == nil || dep.GitHubDeploymentID == 0 {
-		return
+		return nil
 	}
 	req := &github.DeploymentStatusRequest{
 		State:       github.String(state),
@@ -88,45 +87,39 @@ func (d *Service) deploymentStatus(ctx context.Context, dep *store.Deployment, s
 	if state == ghSuccess {
 		req.AutoInactive = github.Bool(true)
 	}
-	err := func() error {
-		gh, err := d.GitHub.Client(ctx, dep.InstallationID)
-		if err != nil {
-			return err
-		}
-		owner, name, _ := strings.Cut(dep.Repo, "/")
-		_, _, err = gh.Repositories.CreateDeploymentStatus(ctx, owner, name, dep.GitHubDeploymentID, req)
-		return err
-	}()
+	gh, err := d.GitHub.Client(ctx, dep.InstallationID)
 	if err != nil {
-		d.Logger.Warn("GitHub deployment status", "deployment_id", dep.ID, "state", state, "err", err)
+		return err
 	}
+	owner, name, _ := strings.Cut(dep.Repo, "/")
+	if _, _, err = gh.Repositories.CreateDeploymentStatus(ctx, owner, name, dep.GitHubDeploymentID, req); err != nil {
+		return fmt.Errorf("GitHub deployment status %s: %w", state, err)
+	}
+	return nil
 }
 
 // Running marks dep's GitHub Deployment in progress: its stages have begun.
+// A failure is logged only: progress may be lost, final updates may not.
 func (d *Service) Running(ctx context.Context, dep *store.Deployment) {
-	d.deploymentStatus(ctx, dep, ghInProgress, "Deploying "+Short(dep.SHA)+" to "+dep.Environment)
+	if err := d.deploymentStatus(ctx, dep, ghInProgress, "Deploying "+Short(dep.SHA)+" to "+dep.Environment); err != nil {
+		d.Logger.Warn("GitHub deployment status", "deployment_id", dep.ID, "err", err)
+	}
 }
 
-// reportEnd shows a final deployment on GitHub beyond its check runs: the
-// GitHub Deployment's last status and, for a /deploy comment, 🚀 or 😕 on the
-// comment. Failures are logged only.
-func (d *Service) reportEnd(ctx context.Context, dep *store.Deployment) {
-	state, desc := endState(dep)
-	d.deploymentStatus(ctx, dep, state, desc)
+// react puts 🚀 or 😕 on the /deploy comment dep came from, if any.
+func (d *Service) react(ctx context.Context, dep *store.Deployment) error {
 	if dep.CommentID == 0 || d.GitHub == nil {
-		return
+		return nil
 	}
 	content := conversation.ReactionFailure
 	if dep.Status == store.StatusSucceeded {
 		content = conversation.ReactionSuccess
 	}
 	gh, err := d.GitHub.Client(ctx, dep.InstallationID)
-	if err == nil {
-		err = conversation.React(ctx, gh, dep.Repo, dep.CommentID, content)
-	}
 	if err != nil {
-		d.Logger.Warn("react to the end of a deployment", "deployment_id", dep.ID, "err", err)
+		return err
 	}
+	return conversation.React(ctx, gh, dep.Repo, dep.CommentID, content)
 }
 
 // endState maps a final status to a GitHub Deployment state. A deployment

@@ -122,7 +122,7 @@ func (d *Deployer) Cancel(ctx context.Context, dep *store.Deployment, actor stri
 		return err
 	}
 	if cur.Status.Final() {
-		return nil
+		return d.Life.EnsureEnded(ctx, cur)
 	}
 	msg := "Cancelled by " + actor
 	d.event(ctx, cur, store.Event{Type: store.EventStage, Message: msg, Details: map[string]any{"phase": "cancel", "actor": actor}})

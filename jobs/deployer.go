@@ -140,6 +140,25 @@ func (d *Deployer) register(mux *asynq.ServeMux) {
 	mux.HandleFunc(tasks.TypeBuild, endedOK(d.HandleBuild))
 	mux.HandleFunc(tasks.TypeStart, endedOK(d.HandleStart))
 	mux.HandleFunc(tasks.TypeFollow, endedOK(d.HandleFollow))
+	mux.HandleFunc(tasks.TypeReport, d.HandleReport)
+}
+
+// HandleReport sends what GitHub has yet to accept of a final deployment (its
+// outbox), and fails, to be retried with the delay the error asks for, until
+// GitHub took all of it.
+func (d *Deployer) HandleReport(ctx context.Context, t *asynq.Task) error {
+	var p tasks.DeployPayload
+	if err := tasks.Decode(t, &p); err != nil {
+		return err
+	}
+	dep, err := d.Store.Get(ctx, p.DeploymentID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // expired: nobody is left to tell
+	}
+	if err != nil {
+		return err
+	}
+	return d.Life.Report(ctx, dep)
 }
 
 // load decodes a chain task and reads its deployment. done is true when there
@@ -157,7 +176,7 @@ func (d *Deployer) load(ctx context.Context, t *asynq.Task) (p tasks.DeployPaylo
 		return p, nil, true, err
 	}
 	if dep.Status.Final() {
-		return p, dep, true, d.Life.EnsureFinalEvent(ctx, dep)
+		return p, dep, true, d.Life.EnsureEnded(ctx, dep)
 	}
 	return p, dep, false, nil
 }

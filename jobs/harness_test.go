@@ -202,7 +202,9 @@ func (h *harness) waitFinal(sha string, within time.Duration) *store.Deployment 
 		// wait for both, as a user watching either would. (A task that read
 		// the deployment just before it ended may still append a line after
 		// the final event; SSE clients stop at the final event.)
-		if len(list) == 1 && list[0].Status.Final() && h.hasFinalEvent(list[0].ID) {
+		// And for GitHub to have been told the end (the outbox drained), as a
+		// person looking at the pull request would.
+		if len(list) == 1 && list[0].Status.Final() && h.hasFinalEvent(list[0].ID) && len(list[0].Outbox) == 0 {
 			return list[0]
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -67,6 +67,34 @@ type Deployment struct {
 	CheckRuns map[string]int64 `json:"checkRuns,omitempty"`
 	// GitHubDeploymentID is the GitHub Deployment reporting this deployment, or 0.
 	GitHubDeploymentID int64 `json:"githubDeploymentId,omitempty"`
+	// Outbox lists what GitHub is yet to be told of the final status (Report*
+	// values). It is written in the same transaction as the final status and
+	// emptied, item by item, as GitHub accepts each (Store.Reported), so a
+	// crash or a GitHub outage between the two delays those updates but never
+	// loses them.
+	Outbox []string `json:"outbox,omitempty"`
+	// FinalAnnotations are the annotations the concluding check run carries
+	// (the failing Dockerfile line), kept so that whichever task drains the
+	// outbox can send them.
+	FinalAnnotations []Annotation `json:"finalAnnotations,omitempty"`
+}
+
+// What the outbox of a final deployment can hold.
+const (
+	// ReportChecks: the stage check runs concluded.
+	ReportChecks = "checks"
+	// ReportGitHubDeployment: the GitHub Deployment's final status.
+	ReportGitHubDeployment = "github_deployment"
+	// ReportReaction: 🚀 or 😕 on the /deploy comment.
+	ReportReaction = "reaction"
+)
+
+// Annotation marks a line of a repository file on the concluding check run.
+type Annotation struct {
+	Path    string `json:"path"`
+	Line    int    `json:"line"`
+	Message string `json:"message"`
+	Level   string `json:"level,omitempty"`
 }
 
 // Target is the environment a deployment goes to, as .panda.yml or the API named it.

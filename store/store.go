@@ -149,6 +149,31 @@ func get(ctx context.Context, c redis.Cmdable, id string) (*Deployment, error) {
 // and ErrFinal is returned: the final status is written once. When fn sets a
 // final status, the record and its events expire after the retention period.
 func (s *Store) Update(ctx context.Context, id string, fn func(d *Deployment) error) (*Deployment, error) {
+	return s.update(ctx, id, false, fn)
+}
+
+// Reported removes item from the outbox of the deployment (final or not):
+// GitHub has accepted that final update. Removing an item that is not there
+// changes nothing.
+func (s *Store) Reported(ctx context.Context, id, item string) (*Deployment, error) {
+	return s.update(ctx, id, true, func(d *Deployment) error {
+		kept := d.Outbox[:0]
+		for _, it := range d.Outbox {
+			if it != item {
+				kept = append(kept, it)
+			}
+		}
+		d.Outbox = kept
+		if len(kept) == 0 {
+			d.Outbox = nil
+		}
+		return nil
+	})
+}
+
+// update is Update; with outboxOnly it may change a final deployment, which
+// only Reported does, keeping the record's expiry.
+func (s *Store) update(ctx context.Context, id string, outboxOnly bool, fn func(d *Deployment) error) (*Deployment, error) {
 	key := recordKey(id)
 	var out *Deployment
 	txf := func(tx *redis.Tx) error {
@@ -156,7 +181,8 @@ func (s *Store) Update(ctx context.Context, id string, fn func(d *Deployment) er
 		if err != nil {
 			return err
 		}
-		if d.Status.Final() {
+		wasFinal := d.Status.Final()
+		if wasFinal && !outboxOnly {
 			return ErrFinal
 		}
 		if err := fn(d); err != nil {
@@ -167,6 +193,10 @@ func (s *Store) Update(ctx context.Context, id string, fn func(d *Deployment) er
 			return fmt.Errorf("encode deployment %s: %w", id, err)
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			if wasFinal {
+				p.SetArgs(ctx, key, data, redis.SetArgs{KeepTTL: true})
+				return nil
+			}
 			p.Set(ctx, key, data, 0)
 			if d.Status.Final() {
 				p.Expire(ctx, key, s.retention())

@@ -114,6 +114,41 @@ func TestFinalStatusIsWrittenOnce(t *testing.T) {
 	}
 }
 
+// TestOutboxDrainsAFinalRecord: the outbox is written with the final status
+// and emptied item by item afterwards, while the status stays final and the
+// record keeps its expiry.
+func TestOutboxDrainsAFinalRecord(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	d, _, err := s.Create(ctx, "c", &Deployment{ID: NewID(), Status: StatusRunning, Repo: "o/r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(ctx, d.ID, func(d *Deployment) error {
+		d.Status, d.Outbox = StatusFailed, []string{ReportChecks, ReportGitHubDeployment}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Reported(ctx, d.ID, ReportChecks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != StatusFailed || len(got.Outbox) != 1 || got.Outbox[0] != ReportGitHubDeployment {
+		t.Fatalf("after one report: status %s, outbox %v", got.Status, got.Outbox)
+	}
+	if _, err := s.Update(ctx, d.ID, func(d *Deployment) error { d.Status = StatusSucceeded; return nil }); !errors.Is(err, ErrFinal) {
+		t.Fatalf("Update of a final record with an outbox: %v, want ErrFinal", err)
+	}
+	if got, err = s.Reported(ctx, d.ID, ReportGitHubDeployment); err != nil || got.Outbox != nil {
+		t.Fatalf("after the last report: outbox %v, err %v", got.Outbox, err)
+	}
+	if ttl := s.rdb.TTL(ctx, recordKey(d.ID)).Val(); ttl <= 0 {
+		t.Errorf("reporting removed the final record's expiry (ttl %v)", ttl)
+	}
+}
+
 func TestUpdateUnknown(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)

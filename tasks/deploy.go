@@ -18,6 +18,8 @@ const (
 	TypeStart = "deploy:start"
 	// TypeFollow reads the execution's new history once and re-enqueues itself.
 	TypeFollow = "deploy:follow"
+	// TypeReport tells GitHub what a final deployment's outbox still holds.
+	TypeReport = "deploy:report"
 )
 
 // DeployPayload names the deployment a chain task works on (v1). Step counts
@@ -65,4 +67,12 @@ func NewStartTask(id string, step int, delay time.Duration) *asynq.Task {
 // NewFollowTask returns the task that polls deployment id's execution once.
 func NewFollowTask(id string, step int, cur json.RawMessage, delay time.Duration) *asynq.Task {
 	return deployTask(TypeFollow, DeployPayload{DeploymentID: id, Step: step, Cursor: cur}, 2*time.Minute, 10, asynq.ProcessIn(delay))
+}
+
+// NewReportTask returns the task that drains deployment id's outbox: the
+// final updates GitHub has yet to accept. Its retries (with the delay the
+// error asks for, a rate limit's included) span hours, since an outage of
+// GitHub must delay these updates, not lose them.
+func NewReportTask(id string) *asynq.Task {
+	return deployTask(TypeReport, DeployPayload{DeploymentID: id}, 2*time.Minute, 40)
 }
