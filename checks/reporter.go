@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-github/v66/github"
 
 	"github.com/pandadeploy/panda/pipeline"
+	"github.com/pandadeploy/panda/redact"
 	"github.com/pandadeploy/panda/store"
 )
 
@@ -49,6 +50,10 @@ type Reporter struct {
 	Now func() time.Time
 	// Logger receives warnings about dropped output. If nil, nothing is logged.
 	Logger *slog.Logger
+	// Redactor removes the secrets Panda holds, and anything shaped like a
+	// credential, from every text before it is sent. If nil, only what is
+	// shaped like a credential is removed.
+	Redactor *redact.Redactor
 
 	mu   sync.Mutex
 	runs map[runKey]*runState
@@ -67,7 +72,8 @@ type runState struct {
 	tail            tail
 	lastSent        time.Time
 	sending         bool // a log update is in flight
-	finished        bool // later log lines must not overwrite the final output
+	finished        bool   // later log lines must not overwrite the final output
+	waiting         string // the "Queued behind" headline last shown, if any
 	annotationsSent int
 	touched         time.Time
 }
@@ -99,7 +105,7 @@ func (r *Reporter) Queue(ctx context.Context, d *store.Deployment) (map[string]i
 			Status:     github.String("queued"),
 			Output:     output(title(d, stage, phaseQueued, ""), summary(d, stage, phaseQueued, ""), ""),
 		}
-		redactOutput(opts.Output)
+		r.fitOutput(opts.Output)
 		cr, _, err := api.CreateCheckRun(ctx, owner, repo, opts)
 		if err != nil {
 			return ids, fmt.Errorf("create check run %s of %s: %w", opts.Name, d.ID, err)
@@ -109,18 +115,42 @@ func (r *Reporter) Queue(ctx context.Context, d *store.Deployment) (map[string]i
 	return ids, nil
 }
 
-// Waiting says on every check run of d that it waits for its environment:
-// "Queued behind dep_… (position N)", where behind is the deployment running
-// there and position is d's place in line (1 = next).
+// Waiting says on each check run of d that is not completed that it waits
+// for its environment: "Queued behind dep_… (position N)", where behind is
+// the deployment running there and position is d's place in line (1 = next).
+//
+// A completed run is never touched: GitHub does not let a completed run go
+// back to queued. A run counts as completed when d's record holds its stage's
+// duration (the record is written before the run is finished, so this holds
+// across processes and retries) or when this Reporter finished it. Waiting is
+// called on every poll of the line, so it sends only when behind or position
+// changed since this process last showed them; another process shows them
+// once more, which is harmless.
 func (r *Reporter) Waiting(ctx context.Context, d *store.Deployment, behind string, position int) error {
 	t := fmt.Sprintf("Queued behind %s (position %d)", behind, position)
 	sum := waitingSummary(d, behind, position)
 	for _, s := range pipeline.Stages {
-		err := r.locked(d, string(s), func(*runState) error {
-			return r.update(ctx, d, string(s), github.UpdateCheckRunOptions{
+		stage := string(s)
+		if _, done := d.StageDurations[stage]; done {
+			continue
+		}
+		err := r.locked(d, stage, func(st *runState) error {
+			st.mu.Lock()
+			skip := st.finished || st.waiting == t
+			st.mu.Unlock()
+			if skip {
+				return nil
+			}
+			err := r.update(ctx, d, stage, github.UpdateCheckRunOptions{
 				Status: github.String("queued"),
 				Output: output(t, sum, ""),
 			})
+			if err == nil {
+				st.mu.Lock()
+				st.waiting = t
+				st.mu.Unlock()
+			}
+			return err
 		})
 		if err != nil {
 			return err
@@ -165,7 +195,7 @@ func (r *Reporter) Log(ctx context.Context, d *store.Deployment, stage, line str
 	st := r.state(d.ID, stage)
 	now := r.now()
 	st.mu.Lock()
-	st.tail.add(line)
+	st.tail.add(line, r.scrub)
 	due := !st.finished && !st.sending && (st.lastSent.IsZero() || now.Sub(st.lastSent) >= r.minInterval())
 	if due {
 		st.sending, st.lastSent = true, now
@@ -276,8 +306,6 @@ func (r *Reporter) complete(d *store.Deployment, stage string, res Result) Resul
 	if res.Summary == "" {
 		res.Summary = summary(d, stage, p, res.Conclusion)
 	}
-	res.Title = shorten(res.Title, 255)
-	res.Summary = shorten(res.Summary, maxOutputChars)
 	return res
 }
 
@@ -354,7 +382,7 @@ func (r *Reporter) update(ctx context.Context, d *store.Deployment, stage string
 		return fmt.Errorf("update check run %s of %s: %w", name, d.ID, err)
 	}
 	opts.Name = name // go-github always sends name; an empty one would rename the run
-	redactOutput(opts.Output)
+	r.fitOutput(opts.Output)
 	if _, _, err := api.UpdateCheckRun(ctx, owner, repo, id, opts); err != nil {
 		return fmt.Errorf("update check run %s (%d) of %s: %w", name, id, d.ID, err)
 	}
