@@ -83,13 +83,25 @@ type runState struct {
 // added. The caller stores the map in the record, even when Queue fails: it
 // then holds the check runs created before the failure, so a retry does not
 // create them twice. Queue does not modify d.
+//
+// A create can take effect without its answer arriving (GitHub answers 502
+// after creating; the process dies before the record is stored). So before
+// creating, Queue looks for d's runs on the commit (name and external_id =
+// d.ID), and after a create that failed transiently it looks again before
+// returning the error: a run is created at most once.
 func (r *Reporter) Queue(ctx context.Context, d *store.Deployment) (map[string]int64, error) {
 	ids := maps.Clone(d.CheckRuns)
 	if ids == nil {
 		ids = map[string]int64{}
 	}
+	if len(ids) == len(pipeline.Stages) {
+		return ids, nil
+	}
 	api, owner, repo, err := r.client(ctx, d)
 	if err != nil {
+		return ids, fmt.Errorf("queue check runs of %s: %w", d.ID, err)
+	}
+	if err := r.findRuns(ctx, api, owner, repo, d, "", ids); err != nil {
 		return ids, fmt.Errorf("queue check runs of %s: %w", d.ID, err)
 	}
 	for _, s := range pipeline.Stages {
@@ -107,12 +119,45 @@ func (r *Reporter) Queue(ctx context.Context, d *store.Deployment) (map[string]i
 		}
 		r.fitOutput(opts.Output)
 		cr, _, err := api.CreateCheckRun(ctx, owner, repo, opts)
+		if err != nil && !IsPermanent(err) && r.findRuns(ctx, api, owner, repo, d, opts.Name, ids) == nil && ids[stage] != 0 {
+			continue // created behind the error
+		}
 		if err != nil {
 			return ids, fmt.Errorf("create check run %s of %s: %w", opts.Name, d.ID, err)
 		}
 		ids[stage] = cr.GetID()
 	}
 	return ids, nil
+}
+
+// maxFindPages bounds the search for a deployment's runs on its commit; a
+// commit with more than 1,000 check runs is not one Panda can help.
+const maxFindPages = 10
+
+// findRuns adds to ids the check runs of d on its commit (named name, or all
+// when name is empty) whose external_id is d.ID, for the stages ids lacks.
+func (r *Reporter) findRuns(ctx context.Context, api API, owner, repo string, d *store.Deployment, name string, ids map[string]int64) error {
+	opts := &github.ListCheckRunsOptions{Filter: github.String("all"), ListOptions: github.ListOptions{PerPage: 100}}
+	if name != "" {
+		opts.CheckName = github.String(name)
+	}
+	for range maxFindPages {
+		list, resp, err := api.ListCheckRunsForRef(ctx, owner, repo, d.SHA, opts)
+		if err != nil {
+			return fmt.Errorf("list check runs of %s: %w", d.SHA, err)
+		}
+		for _, cr := range list.CheckRuns {
+			stage, ok := StageFromName(cr.GetName())
+			if _, known := ids[stage]; ok && !known && cr.GetExternalID() == d.ID {
+				ids[stage] = cr.GetID()
+			}
+		}
+		if resp == nil || resp.NextPage == 0 {
+			return nil
+		}
+		opts.Page = resp.NextPage
+	}
+	return nil
 }
 
 // Waiting says on each check run of d that is not completed that it waits
