@@ -71,7 +71,7 @@ type runState struct {
 	mu              sync.Mutex
 	tail            tail
 	lastSent        time.Time
-	sending         bool // a log update is in flight
+	sending         bool   // a log update is in flight
 	finished        bool   // later log lines must not overwrite the final output
 	waiting         string // the "Queued behind" headline last shown, if any
 	annotationsSent int

@@ -38,7 +38,7 @@ func TestMultibyteLogPastTheByteLimit(t *testing.T) {
 	d.Status, d.ErrorStage = store.StatusFailed, "build"
 	d.Error = "RUN npm ci 실패: " + strings.Repeat("의존성을 찾을 수 없습니다 😕 ", 4000)
 	res := checks.Result{
-		Conclusion: checks.ConclusionFailure,
+		Conclusion:  checks.ConclusionFailure,
 		Annotations: []checks.Annotation{checks.DockerfileAnnotation("Dockerfile", 3, "RUN npm ci", strings.Repeat("오류 ", 30000))},
 	}
 	if err := r.Finish(ctx, d, "build", res); err != nil {

@@ -70,4 +70,3 @@ func TestTailCountsRedactedLines(t *testing.T) {
 		t.Fatalf("text has %d bytes, GitHub takes %d", n, maxOutputBytes)
 	}
 }
-
