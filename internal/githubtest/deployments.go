@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Deployment is a GitHub Deployment with its statuses, oldest first.
@@ -269,7 +268,8 @@ func (s *Server) handleCreateStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	errs := oneOf("DeploymentStatus", "state", b.State, deploymentStates)
-	if utf8.RuneCountInString(b.Description) > maxStatusDescChars {
+	// "characters" in the reference; bytes here, the stricter reading.
+	if len(b.Description) > maxStatusDescChars {
 		errs = append(errs, tooLong("DeploymentStatus", "description", maxStatusDescChars))
 	}
 	if len(errs) > 0 {
