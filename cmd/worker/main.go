@@ -28,6 +28,7 @@ import (
 	"github.com/pandadeploy/panda/githubapp"
 	"github.com/pandadeploy/panda/jobs"
 	"github.com/pandadeploy/panda/pipeline/image"
+	"github.com/pandadeploy/panda/redact"
 	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/sweeper"
 )
@@ -44,7 +45,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	logger := cfg.Logger(os.Stderr)
+	// One Redactor knows every secret the worker holds (the tokens GitHub
+	// issues it are added as they arrive) and scrubs logs and check runs.
+	red := &redact.Redactor{}
+	red.Add(cfg.GitHub.PrivateKey.Reveal())
+	logger := slog.New(redact.NewHandler(cfg.Logger(os.Stderr).Handler(), red))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -53,7 +58,7 @@ func run() error {
 		return err
 	}
 	defer rdb.Close()
-	gh, err := githubapp.New(githubapp.Config{AppID: cfg.GitHub.AppID, PrivateKey: []byte(cfg.GitHub.PrivateKey.Reveal()), APIURL: cfg.GitHub.APIURL})
+	gh, err := githubapp.New(githubapp.Config{AppID: cfg.GitHub.AppID, PrivateKey: []byte(cfg.GitHub.PrivateKey.Reveal()), APIURL: cfg.GitHub.APIURL, Redactor: red})
 	if err != nil {
 		return fmt.Errorf("GitHub App: %w", err)
 	}
@@ -68,7 +73,7 @@ func run() error {
 	}
 
 	st := store.New(rdb)
-	deployer := newDeployer(cfg, st, rdb, gh, docker, awsCfg, logger)
+	deployer := newDeployer(cfg, st, rdb, gh, docker, awsCfg, logger, red)
 	reg := prometheus.NewRegistry()
 	metrics := api.NewMetrics(reg)
 	deployer.OnFinish = metrics.ObserveDeployment
@@ -112,7 +117,7 @@ func sweep(ctx context.Context, cfg config.Worker, gh *githubapp.Factory, st *st
 	return done
 }
 
-func newChecks(cfg config.Worker, gh *githubapp.Factory, logger *slog.Logger) *checks.Reporter {
+func newChecks(cfg config.Worker, gh *githubapp.Factory, logger *slog.Logger, red *redact.Redactor) *checks.Reporter {
 	return &checks.Reporter{
 		Clients: func(ctx context.Context, id int64) (checks.API, error) {
 			c, err := gh.Client(ctx, id)
@@ -123,6 +128,7 @@ func newChecks(cfg config.Worker, gh *githubapp.Factory, logger *slog.Logger) *c
 		},
 		PublicURL: cfg.PublicURL,
 		Logger:    logger,
+		Redactor:  red,
 	}
 }
 
@@ -146,11 +152,11 @@ func serveMetrics(addr string, reg *prometheus.Registry, logger *slog.Logger) fu
 
 // newDeployer wires the deployment chain's stages.
 func newDeployer(cfg config.Worker, st *store.Store, rdb redis.UniversalClient, gh *githubapp.Factory,
-	docker *client.Client, awsCfg aws.Config, logger *slog.Logger) *jobs.Deployer {
+	docker *client.Client, awsCfg aws.Config, logger *slog.Logger, red *redact.Redactor) *jobs.Deployer {
 	return &jobs.Deployer{
 		Store:         st,
 		Queue:         asynq.NewClientFromRedisClient(rdb),
-		Checks:        newChecks(cfg, gh, logger),
+		Checks:        newChecks(cfg, gh, logger, red),
 		Tokens:        gh,
 		GitHub:        gh,
 		PublicURL:     cfg.PublicURL,
