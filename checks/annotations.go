@@ -17,7 +17,8 @@ const (
 	// maxAnnotations bounds the annotations of one check run, and so the
 	// requests one Finish makes.
 	maxAnnotations = 1000
-	// maxAnnotationChars bounds one annotation message.
+	// maxAnnotationChars bounds one annotation message for a reader; GitHub's
+	// own limit (maxAnnotationBytes) is far above it.
 	maxAnnotationChars = 4000
 )
 

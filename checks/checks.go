@@ -20,10 +20,12 @@ import (
 )
 
 // API is the part of the GitHub checks API a Reporter uses;
-// *github.ChecksService has it.
+// *github.ChecksService has it. ListCheckRunsForRef finds check runs whose
+// creation GitHub confirmed to nobody (an answer lost to a 5xx or a crash).
 type API interface {
 	CreateCheckRun(ctx context.Context, owner, repo string, opts github.CreateCheckRunOptions) (*github.CheckRun, *github.Response, error)
 	UpdateCheckRun(ctx context.Context, owner, repo string, checkRunID int64, opts github.UpdateCheckRunOptions) (*github.CheckRun, *github.Response, error)
+	ListCheckRunsForRef(ctx context.Context, owner, repo, ref string, opts *github.ListCheckRunsOptions) (*github.ListCheckRunsResults, *github.Response, error)
 }
 
 var _ API = (*github.ChecksService)(nil)

@@ -1,59 +1,47 @@
 package checks
 
 import (
-	"regexp"
-
 	"github.com/google/go-github/v66/github"
+
+	"github.com/pandadeploy/panda/ghtext"
 )
 
-// redacted replaces a secret in text sent to GitHub.
-const redacted = "[REDACTED]"
+// GitHub's limits on the parts of a check-run output other than summary and
+// text (maxOutputBytes), from the REST reference for check runs: an
+// annotation's message and raw_details "The maximum size is 64 KB", its title
+// "The maximum size is 255 characters"; the output title gets the same 255.
+// All are applied as bytes, as GitHub counts them.
+const (
+	maxTitleBytes      = 255
+	maxAnnotationBytes = 65535
+)
 
-// secretPatterns match credentials that could reach a check run through a
-// build log or an error message. Check runs are readable by everyone who can
-// read the repository, so this is the last line of defence even though no
-// stage is supposed to print a secret in the first place.
-var secretPatterns = []struct {
-	re   *regexp.Regexp
-	repl string
-}{
-	// GitHub tokens: installation (ghs_), personal (ghp_, github_pat_), OAuth (gho_, ghu_), refresh (ghr_).
-	{re: regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})`), repl: redacted},
-	// The password inside a URL: https://user:secret@host. The user name stays
-	// (x-access-token, oauth2): it says which credential leaked.
-	{re: regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@`), repl: "${1}" + redacted + "@"},
-	// Authorization-style headers, as a verbose tool might echo them.
-	{re: regexp.MustCompile(`(?i)\b((?:proxy-)?authorization|x-registry-auth)(["']?\s*[:=]\s*["']?)(?:(?:basic|bearer|token)\s+)?[^\s"',]+`), repl: "${1}${2}" + redacted},
-	// JSON web tokens (App JWTs).
-	{re: regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+`), repl: redacted},
-	// ECR authorization tokens: base64 of "AWS:<password>".
-	{re: regexp.MustCompile(`QVdTO[A-Za-z0-9+/]{20,}={0,2}`), repl: redacted},
-	// AWS access key ids.
-	{re: regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`), repl: redacted},
-}
+// scrub redacts s with the Reporter's Redactor: the secret values Panda holds
+// and anything shaped like a credential. Check runs are readable by everyone
+// who can read the repository, so this is the last line of defence even
+// though no stage is supposed to print a secret in the first place.
+func (r *Reporter) scrub(s string) string { return r.Redactor.String(s) }
 
-// redact removes what looks like a credential from s.
-func redact(s string) string {
-	for _, p := range secretPatterns {
-		s = p.re.ReplaceAllString(s, p.repl)
-	}
-	return s
-}
-
-// redactOutput redacts every text of o in place. It is applied to every body
-// just before it is sent, so no path to GitHub can skip it.
-func redactOutput(o *github.CheckRunOutput) {
+// fitOutput redacts every text of o in place and then fits it into GitHub's
+// byte limits: the title and summary keep their beginning, the text (a log)
+// keeps its end, so the last lines of a long log are what a reader sees. It is
+// applied to every body just before it is sent, so no path to GitHub can skip
+// it, and redaction comes first because it may lengthen a text.
+func (r *Reporter) fitOutput(o *github.CheckRunOutput) {
 	if o == nil {
 		return
 	}
-	for _, p := range []*string{o.Title, o.Summary, o.Text} {
+	fit := func(p *string, n int, cut func(string, int) string) {
 		if p != nil {
-			*p = redact(*p)
+			*p = cut(r.scrub(*p), n)
 		}
 	}
+	fit(o.Title, maxTitleBytes, ghtext.Head)
+	fit(o.Summary, maxOutputBytes, ghtext.Head)
+	fit(o.Text, maxOutputBytes, ghtext.Tail)
 	for _, a := range o.Annotations {
-		if a.Message != nil {
-			*a.Message = redact(*a.Message)
-		}
+		fit(a.Message, maxAnnotationBytes, ghtext.Head)
+		fit(a.Title, maxTitleBytes, ghtext.Head)
+		fit(a.RawDetails, maxAnnotationBytes, ghtext.Head)
 	}
 }

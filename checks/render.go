@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pandadeploy/panda/ghtext"
 	"github.com/pandadeploy/panda/store"
 )
 
@@ -159,7 +160,7 @@ func summary(d *store.Deployment, stage string, p phase, conclusion string) stri
 	details(&b, d)
 	stageTable(&b, d, stage, p, conclusion)
 	artifacts(&b, d)
-	return shorten(b.String(), maxOutputChars)
+	return ghtext.Head(b.String(), maxOutputBytes)
 }
 
 func headline(b *strings.Builder, d *store.Deployment, stage string, p phase, conclusion string) {

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-github/v66/github"
 
 	"github.com/pandadeploy/panda/pipeline"
+	"github.com/pandadeploy/panda/redact"
 	"github.com/pandadeploy/panda/store"
 )
 
@@ -49,6 +50,10 @@ type Reporter struct {
 	Now func() time.Time
 	// Logger receives warnings about dropped output. If nil, nothing is logged.
 	Logger *slog.Logger
+	// Redactor removes the secrets Panda holds, and anything shaped like a
+	// credential, from every text before it is sent. If nil, only what is
+	// shaped like a credential is removed.
+	Redactor *redact.Redactor
 
 	mu   sync.Mutex
 	runs map[runKey]*runState
@@ -66,8 +71,9 @@ type runState struct {
 	mu              sync.Mutex
 	tail            tail
 	lastSent        time.Time
-	sending         bool // a log update is in flight
-	finished        bool // later log lines must not overwrite the final output
+	sending         bool   // a log update is in flight
+	finished        bool   // later log lines must not overwrite the final output
+	waiting         string // the "Queued behind" headline last shown, if any
 	annotationsSent int
 	touched         time.Time
 }
@@ -77,13 +83,25 @@ type runState struct {
 // added. The caller stores the map in the record, even when Queue fails: it
 // then holds the check runs created before the failure, so a retry does not
 // create them twice. Queue does not modify d.
+//
+// A create can take effect without its answer arriving (GitHub answers 502
+// after creating; the process dies before the record is stored). So before
+// creating, Queue looks for d's runs on the commit (name and external_id =
+// d.ID), and after a create that failed transiently it looks again before
+// returning the error: a run is created at most once.
 func (r *Reporter) Queue(ctx context.Context, d *store.Deployment) (map[string]int64, error) {
 	ids := maps.Clone(d.CheckRuns)
 	if ids == nil {
 		ids = map[string]int64{}
 	}
+	if len(ids) == len(pipeline.Stages) {
+		return ids, nil
+	}
 	api, owner, repo, err := r.client(ctx, d)
 	if err != nil {
+		return ids, fmt.Errorf("queue check runs of %s: %w", d.ID, err)
+	}
+	if err := r.findRuns(ctx, api, owner, repo, d, "", ids); err != nil {
 		return ids, fmt.Errorf("queue check runs of %s: %w", d.ID, err)
 	}
 	for _, s := range pipeline.Stages {
@@ -99,8 +117,11 @@ func (r *Reporter) Queue(ctx context.Context, d *store.Deployment) (map[string]i
 			Status:     github.String("queued"),
 			Output:     output(title(d, stage, phaseQueued, ""), summary(d, stage, phaseQueued, ""), ""),
 		}
-		redactOutput(opts.Output)
+		r.fitOutput(opts.Output)
 		cr, _, err := api.CreateCheckRun(ctx, owner, repo, opts)
+		if err != nil && !IsPermanent(err) && r.findRuns(ctx, api, owner, repo, d, opts.Name, ids) == nil && ids[stage] != 0 {
+			continue // created behind the error
+		}
 		if err != nil {
 			return ids, fmt.Errorf("create check run %s of %s: %w", opts.Name, d.ID, err)
 		}
@@ -109,18 +130,72 @@ func (r *Reporter) Queue(ctx context.Context, d *store.Deployment) (map[string]i
 	return ids, nil
 }
 
-// Waiting says on every check run of d that it waits for its environment:
-// "Queued behind dep_… (position N)", where behind is the deployment running
-// there and position is d's place in line (1 = next).
+// maxFindPages bounds the search for a deployment's runs on its commit; a
+// commit with more than 1,000 check runs is not one Panda can help.
+const maxFindPages = 10
+
+// findRuns adds to ids the check runs of d on its commit (named name, or all
+// when name is empty) whose external_id is d.ID, for the stages ids lacks.
+func (r *Reporter) findRuns(ctx context.Context, api API, owner, repo string, d *store.Deployment, name string, ids map[string]int64) error {
+	opts := &github.ListCheckRunsOptions{Filter: github.String("all"), ListOptions: github.ListOptions{PerPage: 100}}
+	if name != "" {
+		opts.CheckName = github.String(name)
+	}
+	for range maxFindPages {
+		list, resp, err := api.ListCheckRunsForRef(ctx, owner, repo, d.SHA, opts)
+		if err != nil {
+			return fmt.Errorf("list check runs of %s: %w", d.SHA, err)
+		}
+		for _, cr := range list.CheckRuns {
+			stage, ok := StageFromName(cr.GetName())
+			if _, known := ids[stage]; ok && !known && cr.GetExternalID() == d.ID {
+				ids[stage] = cr.GetID()
+			}
+		}
+		if resp == nil || resp.NextPage == 0 {
+			return nil
+		}
+		opts.Page = resp.NextPage
+	}
+	return nil
+}
+
+// Waiting says on each check run of d that is not completed that it waits
+// for its environment: "Queued behind dep_… (position N)", where behind is
+// the deployment running there and position is d's place in line (1 = next).
+//
+// A completed run is never touched: GitHub does not let a completed run go
+// back to queued. A run counts as completed when d's record holds its stage's
+// duration (the record is written before the run is finished, so this holds
+// across processes and retries) or when this Reporter finished it. Waiting is
+// called on every poll of the line, so it sends only when behind or position
+// changed since this process last showed them; another process shows them
+// once more, which is harmless.
 func (r *Reporter) Waiting(ctx context.Context, d *store.Deployment, behind string, position int) error {
 	t := fmt.Sprintf("Queued behind %s (position %d)", behind, position)
 	sum := waitingSummary(d, behind, position)
 	for _, s := range pipeline.Stages {
-		err := r.locked(d, string(s), func(*runState) error {
-			return r.update(ctx, d, string(s), github.UpdateCheckRunOptions{
+		stage := string(s)
+		if _, done := d.StageDurations[stage]; done {
+			continue
+		}
+		err := r.locked(d, stage, func(st *runState) error {
+			st.mu.Lock()
+			skip := st.finished || st.waiting == t
+			st.mu.Unlock()
+			if skip {
+				return nil
+			}
+			err := r.update(ctx, d, stage, github.UpdateCheckRunOptions{
 				Status: github.String("queued"),
 				Output: output(t, sum, ""),
 			})
+			if err == nil {
+				st.mu.Lock()
+				st.waiting = t
+				st.mu.Unlock()
+			}
+			return err
 		})
 		if err != nil {
 			return err
@@ -165,7 +240,7 @@ func (r *Reporter) Log(ctx context.Context, d *store.Deployment, stage, line str
 	st := r.state(d.ID, stage)
 	now := r.now()
 	st.mu.Lock()
-	st.tail.add(line)
+	st.tail.add(line, r.scrub)
 	due := !st.finished && !st.sending && (st.lastSent.IsZero() || now.Sub(st.lastSent) >= r.minInterval())
 	if due {
 		st.sending, st.lastSent = true, now
@@ -276,8 +351,6 @@ func (r *Reporter) complete(d *store.Deployment, stage string, res Result) Resul
 	if res.Summary == "" {
 		res.Summary = summary(d, stage, p, res.Conclusion)
 	}
-	res.Title = shorten(res.Title, 255)
-	res.Summary = shorten(res.Summary, maxOutputChars)
 	return res
 }
 
@@ -354,7 +427,7 @@ func (r *Reporter) update(ctx context.Context, d *store.Deployment, stage string
 		return fmt.Errorf("update check run %s of %s: %w", name, d.ID, err)
 	}
 	opts.Name = name // go-github always sends name; an empty one would rename the run
-	redactOutput(opts.Output)
+	r.fitOutput(opts.Output)
 	if _, _, err := api.UpdateCheckRun(ctx, owner, repo, id, opts); err != nil {
 		return fmt.Errorf("update check run %s (%d) of %s: %w", name, id, d.ID, err)
 	}

@@ -5,19 +5,22 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pandadeploy/panda/ghtext"
 )
 
 // GitHub refuses an output.text or output.summary longer than this many
-// characters.
-const maxOutputChars = 65535
+// bytes, whatever its reference says about characters (github/docs#35252).
+const maxOutputBytes = 65535
 
 const (
-	// maxTailChars bounds the kept log tail, leaving room in output.text for
-	// the code fence and the "earlier lines" note.
-	maxTailChars = 60000
-	// maxLineChars bounds one log line: a minified bundle printed by a build
+	// maxTailBytes bounds the kept log tail, leaving room in output.text for
+	// the code fences (at most 2×(maxLineBytes+1)+5 bytes) and the "earlier
+	// lines" note, so the text always fits maxOutputBytes.
+	maxTailBytes = 60000
+	// maxLineBytes bounds one log line: a minified bundle printed by a build
 	// must not push every other line out of the tail.
-	maxLineChars = 2000
+	maxLineBytes = 2000
 )
 
 // ansiEscape matches terminal colour and cursor sequences, which GitHub would
@@ -28,18 +31,20 @@ var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
 // use; runState's lock guards it.
 type tail struct {
 	lines   []string
-	chars   int
+	bytes   int
 	dropped int // lines pushed out of the tail
 }
 
-// add appends one line, cleaned for display, and drops the oldest lines
-// beyond the bound.
-func (t *tail) add(line string) {
-	line = cleanLine(line)
+// add appends one line, cleaned for display and scrubbed by scrub, and drops
+// the oldest lines beyond the bound. Scrubbing here, before the line is
+// counted, keeps the bound true of what is sent: a redaction may lengthen a
+// line.
+func (t *tail) add(line string, scrub func(string) string) {
+	line = ghtext.Head(scrub(cleanLine(line)), maxLineBytes)
 	t.lines = append(t.lines, line)
-	t.chars += utf8.RuneCountInString(line) + 1
-	for t.chars > maxTailChars && len(t.lines) > 1 {
-		t.chars -= utf8.RuneCountInString(t.lines[0]) + 1
+	t.bytes += len(line) + 1
+	for t.bytes > maxTailBytes && len(t.lines) > 1 {
+		t.bytes -= len(t.lines[0]) + 1
 		t.lines[0] = ""
 		t.lines = t.lines[1:]
 		t.dropped++
@@ -56,8 +61,7 @@ func cleanLine(line string) string {
 	}
 	line = ansiEscape.ReplaceAllString(line, "")
 	line = strings.ToValidUTF8(line, "\uFFFD")
-	line = strings.ReplaceAll(line, "\n", " ")
-	return shorten(line, maxLineChars)
+	return strings.ReplaceAll(line, "\n", " ")
 }
 
 // text renders the tail as output.text: a fenced code block, preceded by a
@@ -96,7 +100,9 @@ func longestRun(s string, c byte) int {
 	return longest
 }
 
-// shorten cuts s to at most n runes, marking the cut.
+// shorten cuts s to at most n runes, marking the cut. It is for headlines,
+// where the bound is what a reader takes in; GitHub's own limits are bytes
+// and are applied by fitOutput.
 func shorten(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
 		return s

@@ -15,6 +15,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/ghtext"
 	"github.com/pandadeploy/panda/store"
 )
 
@@ -68,12 +69,18 @@ func Reply(ctx context.Context, st Replies, gh *github.Client, repo string, issu
 		}
 	}
 	owner, name, _ := strings.Cut(repo, "/")
-	text := body + "\n\n" + replyMarker(key)
+	// The marker goes last and whole; the body gives way to GitHub's limit.
+	marker := "\n\n" + replyMarker(key)
+	text := ghtext.Head(body, maxCommentBytes-len(marker)) + marker
 	if _, _, err := gh.Issues.CreateComment(ctx, owner, name, issue, &github.IssueComment{Body: github.String(text)}); err != nil {
 		return Err(fmt.Sprintf("reply on %s#%d", repo, issue), err)
 	}
 	return st.ReplyDone(ctx, key)
 }
+
+// maxCommentBytes is GitHub's limit on a comment body, "65536 characters",
+// applied in bytes, the stricter reading.
+const maxCommentBytes = 65536
 
 // maxReplyPages bounds the search for an earlier reply: it was written within
 // the retries of one task, so it is among the comments updated since then.

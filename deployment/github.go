@@ -2,13 +2,15 @@ package deployment
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/google/go-github/v66/github"
 
+	"github.com/pandadeploy/panda/checks"
 	"github.com/pandadeploy/panda/conversation"
-
+	"github.com/pandadeploy/panda/ghtext"
 	"github.com/pandadeploy/panda/store"
 )
 
@@ -21,7 +23,9 @@ const (
 	ghInactive   = "inactive"
 )
 
-// maxStatusDescription is GitHub's limit on a deployment status description.
+// maxStatusDescription is GitHub's limit on a deployment status description,
+// applied in bytes: the stricter reading of "characters", as GitHub counts
+// its other text limits.
 const maxStatusDescription = 140
 
 // openGitHubDeployment creates the GitHub Deployment that shows dep on the
@@ -39,19 +43,12 @@ func (d *Service) openGitHubDeployment(ctx context.Context, dep *store.Deploymen
 		return dep
 	}
 	owner, name, _ := strings.Cut(dep.Repo, "/")
-	gd, _, err := gh.Repositories.CreateDeployment(ctx, owner, name, &github.DeploymentRequest{
-		Ref:         github.String(dep.SHA),
-		Task:        github.String("deploy"),
-		Environment: github.String(dep.Environment),
-		Description: github.String(fmt.Sprintf("%s by %s (%s)", dep.ID, firstNonEmpty(dep.Actor, "Panda"), dep.Trigger)),
-		// Panda deploys exactly this commit, whatever its other checks say:
-		// merging the default branch in or waiting for contexts would deploy
-		// something else or nothing at all.
-		AutoMerge:            github.Bool(false),
-		RequiredContexts:     &[]string{},
-		TransientEnvironment: github.Bool(false),
-		Payload:              map[string]string{"pandaDeploymentId": dep.ID},
-	})
+	// An earlier attempt may have created it without hearing back (a 502
+	// after the create, a crash before the record): look before creating.
+	gd, err := findGitHubDeployment(ctx, gh, dep)
+	if err == nil && gd == nil {
+		gd, err = createGitHubDeployment(ctx, gh, owner, name, dep)
+	}
 	if err != nil {
 		log.Warn("create GitHub deployment", "err", err)
 		return dep
@@ -67,6 +64,55 @@ func (d *Service) openGitHubDeployment(ctx context.Context, dep *store.Deploymen
 	return updated
 }
 
+// createGitHubDeployment creates dep's GitHub Deployment; after a transient
+// failure it looks once more, since GitHub may have created it behind the
+// error.
+func createGitHubDeployment(ctx context.Context, gh *github.Client, owner, name string, dep *store.Deployment) (*github.Deployment, error) {
+	gd, _, err := gh.Repositories.CreateDeployment(ctx, owner, name, &github.DeploymentRequest{
+		Ref:         github.String(dep.SHA),
+		Task:        github.String("deploy"),
+		Environment: github.String(dep.Environment),
+		Description: github.String(fmt.Sprintf("%s by %s (%s)", dep.ID, firstNonEmpty(dep.Actor, "Panda"), dep.Trigger)),
+		// Panda deploys exactly this commit, whatever its other checks say:
+		// merging the default branch in or waiting for contexts would deploy
+		// something else or nothing at all.
+		AutoMerge:            github.Bool(false),
+		RequiredContexts:     &[]string{},
+		TransientEnvironment: github.Bool(false),
+		Payload:              map[string]string{payloadKey: dep.ID},
+	})
+	if err == nil || checks.IsPermanent(err) {
+		return gd, err
+	}
+	if found, ferr := findGitHubDeployment(ctx, gh, dep); ferr == nil && found != nil {
+		return found, nil
+	}
+	return nil, err
+}
+
+// payloadKey names the Panda deployment in a GitHub Deployment's payload.
+const payloadKey = "pandaDeploymentId"
+
+// findGitHubDeployment returns dep's GitHub Deployment, found by its commit,
+// environment and payload, or nil when there is none. Deployments of one
+// commit and environment are few: the first page is enough.
+func findGitHubDeployment(ctx context.Context, gh *github.Client, dep *store.Deployment) (*github.Deployment, error) {
+	owner, name, _ := strings.Cut(dep.Repo, "/")
+	list, _, err := gh.Repositories.ListDeployments(ctx, owner, name, &github.DeploymentsListOptions{
+		SHA: dep.SHA, Environment: dep.Environment, ListOptions: github.ListOptions{PerPage: 100},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list GitHub deployments of %s: %w", dep.SHA, err)
+	}
+	for _, gd := range list {
+		var p map[string]any
+		if json.Unmarshal(gd.Payload, &p) == nil && p[payloadKey] == dep.ID {
+			return gd, nil
+		}
+	}
+	return nil, nil
+}
+
 // deploymentStatus adds a status to dep's GitHub Deployment, if it has one.
 // A success makes the environment's earlier successful deployments inactive
 // (auto_inactive), so the environment shows one active deployment.
@@ -76,7 +122,7 @@ func (d *Service) deploymentStatus(ctx context.Context, dep *store.Deployment, s
 	}
 	req := &github.DeploymentStatusRequest{
 		State:       github.String(state),
-		Description: github.String(shortenRunes(description, maxStatusDescription)),
+		Description: github.String(ghtext.Head(description, maxStatusDescription)),
 	}
 	if u := d.PageURL(dep.ID); u != "" {
 		req.LogURL = github.String(u)
@@ -136,14 +182,6 @@ func endState(dep *store.Deployment) (state, description string) {
 		return ghInactive, firstNonEmpty(dep.Error, "Not deployed")
 	}
 	return ghFailure, firstNonEmpty(dep.Error, "The deployment failed")
-}
-
-func shortenRunes(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
 
 func firstNonEmpty(ss ...string) string {

@@ -14,6 +14,8 @@ import (
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v66/github"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/pandadeploy/panda/redact"
 )
 
 // DefaultAPIURL is GitHub.com's REST API.
@@ -34,6 +36,11 @@ type Config struct {
 	HTTPClient *http.Client
 	// Retry bounds the retries of 5xx and rate-limited answers.
 	Retry RetryPolicy
+	// Redactor, if set, learns every installation token GitHub issues to
+	// this Factory (for its own clients and for RepoToken), so a token
+	// echoed by git or a build step is redacted by value wherever the
+	// Redactor is used.
+	Redactor *redact.Redactor
 }
 
 // Factory hands out GitHub clients for one App. It is safe for concurrent use.
@@ -69,7 +76,7 @@ func New(cfg Config) (*Factory, error) {
 	f := &Factory{
 		appID: cfg.AppID, key: cfg.PrivateKey, wrap: client,
 		// Retries sit under the token transports, so token fetches retry too.
-		base:    newRetryTransport(inner, cfg.Retry),
+		base:    learnTokens(newRetryTransport(inner, cfg.Retry), cfg.Redactor),
 		clients: map[int64]*github.Client{},
 		tokens:  map[tokenKey]Token{},
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pandadeploy/panda/githubapp"
 	"github.com/pandadeploy/panda/internal/githubtest"
+	"github.com/pandadeploy/panda/redact"
 )
 
 const headSHA = "0123456789abcdef0123456789abcdef01234567"
@@ -223,11 +224,13 @@ func TestRetries(t *testing.T) {
 		wantTry  int
 		minDelay time.Duration
 	}{
-		{name: "bad_gateway_twice", faults: []githubtest.Fault{{Status: 502}, {Status: 503}}, wantTry: 3},
+		// A create behind a 5xx may have happened (githubtest.CreatedThen502):
+		// it is not replayed, the caller looks it up.
+		{name: "bad_gateway_not_replayed", faults: []githubtest.Fault{{Status: 502}}, wantErr: true, wantTry: 1},
 		{name: "secondary_rate_limit", faults: []githubtest.Fault{githubtest.SecondaryRateLimit(time.Second)}, wantTry: 2, minDelay: time.Second},
 		{name: "primary_rate_limit", faults: []githubtest.Fault{githubtest.PrimaryRateLimit(time.Now())}, wantTry: 2, minDelay: 500 * time.Millisecond},
 		{name: "primary_rate_limit_far_away", faults: []githubtest.Fault{githubtest.PrimaryRateLimit(time.Now().Add(time.Hour))}, wantErr: true, wantTry: 1},
-		{name: "attempts_bounded", faults: []githubtest.Fault{{Status: 500}, {Status: 500}, {Status: 500}, {Status: 500}}, wantErr: true, wantTry: 3},
+		{name: "attempts_bounded", faults: []githubtest.Fault{githubtest.SecondaryRateLimit(0), githubtest.SecondaryRateLimit(0), githubtest.SecondaryRateLimit(0), githubtest.SecondaryRateLimit(0)}, wantErr: true, wantTry: 3},
 		{name: "plain_forbidden_not_retried", faults: []githubtest.Fault{{Status: 403}}, wantErr: true, wantTry: 1},
 		{name: "not_found_not_retried", faults: []githubtest.Fault{{Status: 404}}, wantErr: true, wantTry: 1},
 	}
@@ -300,5 +303,56 @@ func TestRetryWaitRespectsContext(t *testing.T) {
 	_, _, err := c.Checks.ListCheckRunsForRef(ctx, "octo-org", "app", headSHA, nil)
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
 		t.Fatalf("err = %v after %v, want the context's deadline promptly", err, time.Since(start))
+	}
+}
+
+// TestRetryIdempotentThrough5xx: an update may be sent again after a 5xx, it
+// cannot do anything twice.
+func TestRetryIdempotentThrough5xx(t *testing.T) {
+	t.Parallel()
+	s, f := setup(t, rootURL)
+	ctx := context.Background()
+	c, _ := f.Client(ctx, 7)
+	cr, _, err := c.Checks.CreateCheckRun(ctx, "octo-org", "app", github.CreateCheckRunOptions{Name: "panda/build", HeadSHA: headSHA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.FailNext(1, githubtest.Fault{Status: 502})
+	s.FailNext(1, githubtest.Fault{Status: 503})
+	if _, _, err := c.Checks.UpdateCheckRun(ctx, "octo-org", "app", cr.GetID(), github.UpdateCheckRunOptions{Name: "panda/build", Status: github.String("in_progress")}); err != nil {
+		t.Fatalf("UpdateCheckRun through a 502 and a 503: %v", err)
+	}
+	if got := s.CheckRuns("octo-org/app"); len(got) != 1 || got[0].Status != "in_progress" {
+		t.Fatalf("check runs = %+v", got)
+	}
+}
+
+// TestRedactorLearnsIssuedTokens: every token GitHub issues, in its stateless
+// ghs_APPID_JWT form, is redacted by value from then on.
+func TestRedactorLearnsIssuedTokens(t *testing.T) {
+	t.Parallel()
+	s := githubtest.NewServer(t)
+	s.AddInstallation(7, "octo-org/app")
+	var r redact.Redactor
+	f, err := githubapp.New(githubapp.Config{
+		AppID: s.AppID(), PrivateKey: s.PrivateKeyPEM(), APIURL: s.URL(),
+		HTTPClient: &http.Client{Timeout: 10 * time.Second}, Redactor: &r,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := f.RepoToken(context.Background(), 7, "octo-org/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tok.Value) < 500 {
+		t.Fatalf("token of %d characters; the server issues the stateless format", len(tok.Value))
+	}
+	got := r.String("remote: invalid credentials " + tok.Value + " for octo-org/app")
+	if want := "remote: invalid credentials [REDACTED] for octo-org/app"; got != want {
+		t.Fatalf("String(...) = %q, want %q", got, want)
+	}
+	if r.String(tok.Value[:len(tok.Value)-1]) == tok.Value[:len(tok.Value)-1] {
+		t.Fatal("a token cut short is not redacted; the patterns should still catch it")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -40,7 +41,8 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 }
 
 // retryTransport retries requests whose answers say "try again" and whose
-// bodies can be replayed (GetBody). It waits as the answer says (Retry-After,
+// bodies can be replayed (GetBody). A POST that got a 5xx is not replayed
+// (see replaySafe): GitHub may have created the resource behind the error. It waits as the answer says (Retry-After,
 // X-RateLimit-Reset) or backs off exponentially, and stops waiting when the
 // request's context ends.
 type retryTransport struct {
@@ -61,7 +63,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		wait, retry := t.retryWait(resp, attempt)
-		if !retry || attempt >= t.policy.MaxAttempts || !replayable(req) {
+		if !retry || attempt >= t.policy.MaxAttempts || !replayable(req) || !replaySafe(req, resp) {
 			return resp, nil
 		}
 		next, err := rewind(req)
@@ -138,6 +140,23 @@ func (t *retryTransport) backoff(attempt int) time.Duration {
 		d = t.policy.MaxDelay
 	}
 	return d/2 + rand.N(d/2+1) // #nosec G404 -- jitter spreads retries; it needs no unpredictability
+}
+
+// replaySafe reports whether sending req again after resp cannot do twice
+// what req asked for. A rate-limit answer says GitHub refused the request
+// unread, and GET, PATCH, PUT and DELETE are idempotent, so those are safe.
+// A POST that got a 5xx may have created its comment, check run or
+// Deployment all the same (probot/probot#921: a comment created behind a 500,
+// posted four times by retries), so it is returned to the caller, which
+// looks the resource up before creating it again. Two POSTs are safe anyway:
+// a second installation token is harmless, and GitHub answers a reaction the
+// App already made with that reaction (200).
+func replaySafe(req *http.Request, resp *http.Response) bool {
+	if req.Method != http.MethodPost || resp.StatusCode < 500 {
+		return true
+	}
+	p := req.URL.Path
+	return strings.HasSuffix(p, "/access_tokens") || strings.HasSuffix(p, "/reactions")
 }
 
 // replayable reports whether req's body can be sent again.

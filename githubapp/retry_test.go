@@ -38,6 +38,7 @@ func TestRetryTransport(t *testing.T) {
 	now := time.Now()
 	tests := []struct {
 		name      string
+		method    string // If empty, PATCH.
 		answers   []*http.Response
 		body      func() io.Reader
 		wantCalls int
@@ -50,6 +51,16 @@ func TestRetryTransport(t *testing.T) {
 		{name: "success_with_spent_budget_final", answers: []*http.Response{answer(200, "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "1")}, wantCalls: 1, wantCode: 200},
 		{
 			name: "replayable_body_replayed", answers: []*http.Response{answer(502), answer(201)},
+			body: func() io.Reader { return strings.NewReader(`{"a":1}`) }, wantCalls: 2, wantCode: 201,
+		},
+		{
+			// The create may have happened behind the 502.
+			name: "post_not_replayed_after_5xx", method: http.MethodPost, answers: []*http.Response{answer(502), answer(201)},
+			body: func() io.Reader { return strings.NewReader(`{"a":1}`) }, wantCalls: 1, wantCode: 502,
+		},
+		{
+			// A rate limit refused the request unread.
+			name: "post_replayed_after_rate_limit", method: http.MethodPost, answers: []*http.Response{answer(429), answer(201)},
 			body: func() io.Reader { return strings.NewReader(`{"a":1}`) }, wantCalls: 2, wantCode: 201,
 		},
 		{
@@ -67,7 +78,11 @@ func TestRetryTransport(t *testing.T) {
 			if tt.body != nil {
 				body = tt.body()
 			}
-			req, _ := http.NewRequest(http.MethodPost, "http://github.invalid/x", body)
+			method := tt.method
+			if method == "" {
+				method = http.MethodPatch
+			}
+			req, _ := http.NewRequest(method, "http://github.invalid/x", body)
 			resp, err := rt.RoundTrip(req)
 			if err != nil {
 				t.Fatal(err)

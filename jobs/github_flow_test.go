@@ -539,3 +539,54 @@ func TestRollbackRedeploysThePreviousImage(t *testing.T) {
 }
 
 func awstestHang() awstest.Outcome { return awstest.Outcome{HangAt: "BlueGreenDeployment"} }
+
+// TestNoDuplicatesBehind502: GitHub creates the reply, a check run and the
+// Deployment, and answers each create with 502. Panda finds each one again
+// instead of creating a second.
+func TestNoDuplicatesBehind502(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, 0)
+	h.gh.SetPermission(testRepo, "alice", "write")
+	sha := h.openPR(8, pandaYML(h.smARN, ""), githubtest.PullRequest{User: "alice"})
+	for _, route := range []string{
+		"POST /repos/{owner}/{repo}/issues/{number}/comments",
+		"POST /repos/{owner}/{repo}/check-runs",
+		"POST /repos/{owner}/{repo}/deployments",
+	} {
+		h.gh.FailNext(1, githubtest.CreatedThen502(route))
+	}
+	task, _ := h.commentTask(8, true, "alice", "/deploy")
+	h.enqueue(task)
+
+	dep := h.waitDeployments(1, 3*time.Minute)[0]
+	if dep.Status != store.StatusSucceeded {
+		t.Fatalf("deployment %s (%s), want SUCCEEDED", dep.Status, dep.Error)
+	}
+	if n := len(h.waitReply(8, 1)); n != 1 {
+		t.Errorf("%d replies, want 1", n)
+	}
+	names := map[string]int{}
+	for _, cr := range h.gh.CheckRuns(testRepo) {
+		if cr.HeadSHA == sha {
+			names[cr.Name]++
+		}
+	}
+	for _, stage := range []string{"clone", "build", "push", "deploy"} {
+		if names["panda/"+stage] != 1 {
+			t.Errorf("%d check runs panda/%s, want 1", names["panda/"+stage], stage)
+		}
+	}
+	var gds int
+	for _, gd := range h.gh.Deployments(testRepo) {
+		if gd.SHA == sha {
+			gds++
+		}
+	}
+	if gds != 1 {
+		t.Errorf("%d GitHub deployments of %s, want 1", gds, sha)
+	}
+	checkGitHubDeployment(t, h, dep)
+	if v := h.gh.Violations(); len(v) != 0 {
+		t.Errorf("GitHub would have refused: %+v", v)
+	}
+}

@@ -107,6 +107,13 @@ func newHarness(t *testing.T, deployTimeout time.Duration) *harness {
 
 	h.gh = githubtest.NewServer(t)
 	h.gh.AddInstallation(testInst, testRepo)
+	// Panda logs a refused check-run update and goes on; GitHub would have
+	// refused it all the same, so every test fails on one.
+	t.Cleanup(func() {
+		for _, v := range h.gh.Violations() {
+			t.Errorf("GitHub would refuse %s %s: %s", v.Method, v.Path, v.Rule)
+		}
+	})
 	h.git = gittest.NewServerWithTokens(t, h.gh.TokenCanRead)
 	h.repo = h.git.CreateRepo("acme", "app")
 	factory, err := githubapp.New(githubapp.Config{AppID: h.gh.AppID(), PrivateKey: h.gh.PrivateKeyPEM(), APIURL: h.gh.URL()})

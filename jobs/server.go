@@ -13,6 +13,7 @@ import (
 	"github.com/pandadeploy/panda/config"
 	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/githubapp"
+	"github.com/pandadeploy/panda/redact"
 	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/tasks"
 )
@@ -27,6 +28,10 @@ type Deps struct {
 	Builder Builder
 	AWS     AWS
 	Logger  *slog.Logger
+	// Redactor scrubs every text the worker sends GitHub (check runs) of the
+	// secrets it knows; cmd/worker makes one and teaches it the tokens GitHub
+	// issues. If nil, only the patterns of GitHub's tokens are redacted.
+	Redactor *redact.Redactor
 	// OnFinish, if set, is called once with each deployment that reached its
 	// final status (metrics).
 	OnFinish func(*store.Deployment)
@@ -79,6 +84,7 @@ func NewServer(cfg config.Worker, deps Deps) *Server {
 		PublicURL:   cfg.PublicURL,
 		MinInterval: deps.Pace.LogInterval,
 		Logger:      logger,
+		Redactor:    deps.Redactor,
 	}
 	life := &deployment.Service{
 		Store: st, Queue: queue, Checks: reporter, GitHub: deps.GitHub,

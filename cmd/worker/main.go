@@ -25,6 +25,7 @@ import (
 	"github.com/pandadeploy/panda/jobs"
 	"github.com/pandadeploy/panda/metrics"
 	"github.com/pandadeploy/panda/pipeline/image"
+	"github.com/pandadeploy/panda/redact"
 	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/sweeper"
 )
@@ -41,7 +42,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	logger := cfg.Logger(os.Stderr)
+	// One Redactor knows every secret the worker holds (the tokens GitHub
+	// issues it are added as they arrive) and scrubs logs and check runs.
+	red := &redact.Redactor{}
+	red.Add(cfg.GitHub.PrivateKey.Reveal())
+	logger := slog.New(redact.NewHandler(cfg.Logger(os.Stderr).Handler(), red))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -50,7 +55,7 @@ func run() error {
 		return err
 	}
 	defer rdb.Close()
-	gh, err := githubapp.New(githubapp.Config{AppID: cfg.GitHub.AppID, PrivateKey: []byte(cfg.GitHub.PrivateKey.Reveal()), APIURL: cfg.GitHub.APIURL})
+	gh, err := githubapp.New(githubapp.Config{AppID: cfg.GitHub.AppID, PrivateKey: []byte(cfg.GitHub.PrivateKey.Reveal()), APIURL: cfg.GitHub.APIURL, Redactor: red})
 	if err != nil {
 		return fmt.Errorf("GitHub App: %w", err)
 	}
@@ -76,6 +81,7 @@ func run() error {
 		Builder:  &image.Builder{Engine: docker, MaxContextBytes: cfg.MaxContextBytes, Timeout: cfg.BuildTimeout},
 		AWS:      &jobs.AWSProvider{Base: awsCfg, Engine: docker},
 		Logger:   logger,
+		Redactor: red,
 		OnFinish: m.ObserveDeployment,
 	})
 	if err := srv.Start(); err != nil {

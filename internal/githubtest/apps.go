@@ -27,7 +27,8 @@ func (r *repository) fullName() string { return r.owner + "/" + r.name }
 // AddInstallation installs the App with the given id on repos ("owner/name").
 // The installation's account is the owner of the first repository. Calling it
 // again with the same id adds repositories. Every installation is granted
-// checks, deployments, issues and pull_requests write and contents read.
+// exactly the permissions of Panda's manifest (app.yml): checks, deployments
+// and issues write; contents, metadata and pull_requests read.
 func (s *Server) AddInstallation(id int64, repos ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -180,8 +181,8 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, "The permissions requested are not granted to this installation.")
 		return
 	}
-	value := newTokenValue()
 	tok := &installationToken{installationID: inst.id, expiresAt: time.Now().Add(s.tokenTTL).UTC().Truncate(time.Second), repos: repos, permissions: perms}
+	value := newTokenValue(s.appID, inst.id, tok.expiresAt)
 	s.tokens[value] = tok
 	resp := map[string]any{
 		"token": value, "expires_at": tok.expiresAt.Format(time.RFC3339),

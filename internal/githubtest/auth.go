@@ -2,7 +2,9 @@ package githubtest
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -28,8 +30,11 @@ type installationToken struct {
 	permissions    map[string]string
 }
 
-// defaultPermissions are the permissions every installation is granted: those
-// Panda's App asks for.
+// defaultPermissions are the permissions every installation is granted:
+// exactly the default_permissions of Panda's App manifest (app.yml at the
+// module root; TestPermissionsAreTheManifests keeps the two equal). A route
+// that needs more answers 403 "Resource not accessible by integration", as
+// GitHub does (https://docs.github.com/rest/authentication/permissions-required-for-github-apps).
 func defaultPermissions() map[string]string {
 	return map[string]string{
 		"checks":        "write",
@@ -37,7 +42,7 @@ func defaultPermissions() map[string]string {
 		"deployments":   "write",
 		"issues":        "write",
 		"metadata":      "read",
-		"pull_requests": "write",
+		"pull_requests": "read",
 	}
 }
 
@@ -188,11 +193,25 @@ func contains(list []string, v string) bool {
 	return false
 }
 
-// newTokenValue returns a token in GitHub's installation-token format.
-func newTokenValue() string {
-	b := make([]byte, 18)
-	_, _ = rand.Read(b)
-	return "ghs_" + hex.EncodeToString(b)
+// newTokenValue returns an installation token in GitHub's stateless format,
+// "ghs_APPID_JWT": "Starting April 27, 2026, GitHub began a staged rollout of
+// a stateless format (ghs_APPID_JWT) to all newly minted GitHub App
+// installation tokens" (docs.github.com, "Generating an installation access
+// token for a GitHub App"); "The overall length of the tokens will be longer
+// (~520 characters) and will vary" (GitHub blog notice, quoted in
+// mongodb/kingfisher#359). The JWT part is base64url with dots, so its
+// alphabet is [A-Za-z0-9._-] (github/gh-aw#35016). The server always issues
+// the new format, the stricter case for a client's redaction.
+func newTokenValue(appID, installationID int64, expires time.Time) string {
+	enc := base64.RawURLEncoding
+	jti := make([]byte, 16)
+	sig := make([]byte, 256) // an RS256 signature's size
+	_, _ = rand.Read(jti)
+	_, _ = rand.Read(sig)
+	header := enc.EncodeToString([]byte(`{"alg":"RS256","typ":"JWT","kid":"installation"}`))
+	claims := enc.EncodeToString([]byte(fmt.Sprintf(`{"iss":%d,"sub":"installation:%d","jti":"%s","exp":%d,"ver":"1"}`,
+		appID, installationID, hex.EncodeToString(jti), expires.Unix())))
+	return "ghs_" + strconv.FormatInt(appID, 10) + "_" + header + "." + claims + "." + enc.EncodeToString(sig)
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,6 +1,7 @@
 package githubtest
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -137,8 +138,87 @@ func (s *Server) handleUpdateCheckRun(w http.ResponseWriter, r *http.Request) {
 		writeInvalid(w, errs...)
 		return
 	}
+	if rule := reopens(cr, body); rule != "" {
+		s.violations = append(s.violations, Violation{Method: r.Method, Path: r.URL.Path, CheckRunID: cr.ID, Rule: rule})
+		writeInvalid(w, invalid("CheckRun", "status", "%s", rule))
+		return
+	}
 	cr.apply(body)
 	writeJSON(w, http.StatusOK, s.checkRunJSON(repo, cr))
+}
+
+// reopens returns why body may not be applied to a completed check run, or "".
+//
+// "Once a check run transitions from the in_progress state to completed state,
+// it's not possible to modify its status nor its conclusion further" (GitHub
+// staff on the GitHub Support Community, "Stale check runs",
+// https://github.community/t/stale-check-runs/120566; also
+// lyft/atlantis#265: "once a check run has been marked completed, it can't be
+// set to in_progress"). Neither source says what GitHub answers. The server
+// models the stricter of "ignored" and "refused": it refuses with 422, so the
+// client sees it, and records a Violation, so a test fails on it even when
+// the client only logs the error. Output, annotations and actions of a
+// completed run may still change, as GitHub allows (annotations past the
+// first 50 are added by later updates).
+func reopens(cr *CheckRun, b checkRunBody) string {
+	if cr.Status != "completed" {
+		return ""
+	}
+	if b.Status != nil && *b.Status != "completed" && b.Conclusion == nil {
+		return "a completed check run cannot be moved back to " + *b.Status
+	}
+	if b.Conclusion != nil && *b.Conclusion != cr.Conclusion {
+		return "the conclusion of a completed check run cannot change from " + cr.Conclusion + " to " + *b.Conclusion
+	}
+	return ""
+}
+
+// Violation is a request that broke a rule of GitHub's which a client could
+// miss because it logs and goes on, such as moving a completed check run back
+// to queued.
+type Violation struct {
+	Method string
+	// Path is the request path without any /api/v3 prefix.
+	Path       string
+	CheckRunID int64
+	// Rule says what was broken.
+	Rule string
+}
+
+// Violations returns every rule-breaking request so far, oldest first. A test
+// that drives a full deployment should fail when it is not empty.
+func (s *Server) Violations() []Violation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.violations)
+}
+
+// PressAction plays a user pressing the button identifier on check run id of
+// repo and returns the run as GitHub would put it in the check_run
+// requested_action event. It fails when GitHub would not show the button:
+// "The button created in this object is displayed after the check run
+// completes" (REST reference, actions), so only a completed run's buttons can
+// be pressed, and only the ones it carries.
+func (s *Server) PressAction(repo string, id int64, identifier string) (CheckRun, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repos[strings.ToLower(repo)]
+	if r == nil {
+		return CheckRun{}, fmt.Errorf("githubtest: repository %s is not installed", repo)
+	}
+	for _, cr := range r.checkRuns {
+		if cr.ID != id {
+			continue
+		}
+		if cr.Status != "completed" {
+			return CheckRun{}, fmt.Errorf("githubtest: check run %d is %s: GitHub shows its buttons only once it is completed", id, cr.Status)
+		}
+		if !slices.ContainsFunc(cr.Actions, func(a CheckRunAction) bool { return a.Identifier == identifier }) {
+			return CheckRun{}, fmt.Errorf("githubtest: check run %d has no button %q", id, identifier)
+		}
+		return cr.clone(), nil
+	}
+	return CheckRun{}, fmt.Errorf("githubtest: no check run %d in %s", id, repo)
 }
 
 func (s *Server) handleGetCheckRun(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package githubtest
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -26,6 +27,10 @@ type HookDelivery struct {
 	InstallationID int64      `json:"installation_id"`
 	RepositoryID   int64      `json:"repository_id"`
 	ThrottledAt    *time.Time `json:"throttled_at"`
+	// Payload is the delivered body, returned by GET /app/hook/deliveries/{id}
+	// only (the list leaves request and response out, as GitHub does). If
+	// empty, {}.
+	Payload json.RawMessage `json:"-"`
 }
 
 // AddHookDelivery records a delivery as if GitHub had made it and returns its
@@ -98,6 +103,44 @@ func (s *Server) handleListDeliveries(w http.ResponseWriter, r *http.Request) {
 		list = list[:perPage]
 	}
 	writeJSON(w, http.StatusOK, list)
+}
+
+// handleGetDelivery answers one delivery with its request and response, in
+// the shape of GET /app/hook/deliveries/{delivery_id}
+// (https://docs.github.com/rest/apps/webhooks#get-a-delivery-for-an-app-webhook):
+// the list's fields plus "url", "request" and "response", each with
+// "headers" and "payload".
+func (s *Server) handleGetDelivery(w http.ResponseWriter, r *http.Request) {
+	if !s.authApp(w, r) {
+		return
+	}
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.deliveries, func(d HookDelivery) bool { return d.ID == id })
+	if i < 0 {
+		writeError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	d := s.deliveries[i]
+	payload := d.Payload
+	if len(payload) == 0 {
+		payload = json.RawMessage("{}")
+	}
+	var out map[string]any
+	b, _ := json.Marshal(d)
+	_ = json.Unmarshal(b, &out)
+	out["url"] = "https://panda.example.com/webhook"
+	out["request"] = map[string]any{
+		"headers": map[string]string{
+			"Accept": "*/*", "Content-Type": "application/json", "User-Agent": "GitHub-Hookshot/0000000",
+			"X-GitHub-Delivery": d.GUID, "X-GitHub-Event": d.Event, "X-GitHub-Hook-ID": "1",
+			"X-GitHub-Hook-Installation-Target-ID": itoa(s.appID), "X-GitHub-Hook-Installation-Target-Type": "integration",
+		},
+		"payload": payload,
+	}
+	out["response"] = map[string]any{"headers": map[string]string{}, "payload": ""}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // handleRedeliver answers 202 and records a redelivery of {id}.

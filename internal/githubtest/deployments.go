@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Deployment is a GitHub Deployment with its statuses, oldest first.
@@ -64,12 +63,26 @@ type deploymentBody struct {
 	Payload               json.RawMessage `json:"payload"`
 	TransientEnvironment  bool            `json:"transient_environment"`
 	ProductionEnvironment *bool           `json:"production_environment"`
+	AutoMerge             *bool           `json:"auto_merge"`
+	RequiredContexts      *[]string       `json:"required_contexts"`
 }
 
-// handleCreateDeployment creates a deployment of ref. The server does not model
-// branches or commit statuses, so it neither merges the default branch
-// (auto_merge) nor checks required_contexts; a ref that is not a 40-hex SHA is
-// resolved through the head branches of known pull requests.
+// handleCreateDeployment creates a deployment of ref, which may be a SHA or the
+// head branch of a known pull request. As on GitHub
+// (https://docs.github.com/rest/deployments/deployments#create-a-deployment),
+// leaving out auto_merge and required_contexts is not neutral:
+//
+//   - auto_merge "Attempts to automatically merge the default branch into the
+//     requested ref, if it's behind the default branch. Default: true." See
+//     autoMerge.
+//   - required_contexts: "If you omit this parameter, GitHub verifies all
+//     unique contexts before creating a deployment. To bypass checking
+//     entirely, pass an empty array." The contexts are the commit's check
+//     runs (the newest of each name; the server models no commit statuses),
+//     and each must have concluded success, else 409 "Conflict: Commit status
+//     checks failed for <ref>." with the failing contexts. A check run that
+//     is still queued or in progress fails the check, as a pending status
+//     does on GitHub.
 func (s *Server) handleCreateDeployment(w http.ResponseWriter, r *http.Request) {
 	var b deploymentBody
 	if !decodeBody(w, r, &b) {
@@ -94,6 +107,22 @@ func (s *Server) handleCreateDeployment(w http.ResponseWriter, r *http.Request) 
 		writeError(w, http.StatusUnprocessableEntity, "No ref found for: "+d.Ref)
 		return
 	}
+	if b.AutoMerge == nil || *b.AutoMerge {
+		if status, msg := repo.autoMerge(*b.Ref, d.SHA); status != 0 {
+			writeJSON(w, status, map[string]any{"message": msg, "documentation_url": docsURL + "/deployments/deployments#create-a-deployment"})
+			return
+		}
+	}
+	if failed := repo.failedContexts(d.SHA, b.RequiredContexts); len(failed) > 0 {
+		writeJSON(w, http.StatusConflict, map[string]any{
+			"message": "Conflict: Commit status checks failed for " + *b.Ref + ".",
+			"errors": []map[string]any{{
+				"contexts": failed, "resource": "Deployment", "field": "required_contexts", "code": "invalid",
+			}},
+			"documentation_url": docsURL + "/deployments/deployments#create-a-deployment",
+		})
+		return
+	}
 	setIf(&d.Task, b.Task)
 	setIf(&d.Environment, b.Environment)
 	setIf(&d.Description, b.Description)
@@ -103,6 +132,61 @@ func (s *Server) handleCreateDeployment(w http.ResponseWriter, r *http.Request) 
 	}
 	repo.deployments = append(repo.deployments, d)
 	writeJSON(w, http.StatusCreated, s.deploymentJSON(repo, d))
+}
+
+// autoMerge plays auto_merge for a deployment of ref (resolved to sha). When
+// the default branch's head (SetBranch "main") is known and is not sha, ref
+// counts as behind it: the server keeps no commit graph, so "not the head" is
+// the stricter reading of "behind". GitHub then merges the default branch
+// into a branch ref and answers 202 "Auto-merged main into <ref> on
+// deployment." without creating a deployment (the merge commit is pushed
+// instead); a bare SHA cannot take a merge, so it is 409 "Conflict merging
+// main into <ref>.", the reference's answer for a merge that cannot be made.
+// It returns 0 when the deployment may go ahead.
+func (r *repository) autoMerge(ref, sha string) (int, string) {
+	const base = "main"
+	head, ok := r.branches[base]
+	if !ok || head == sha || ref == base {
+		return 0, ""
+	}
+	if isSHA(ref) {
+		return http.StatusConflict, "Conflict merging " + base + " into " + ref + "."
+	}
+	return http.StatusAccepted, "Auto-merged " + base + " into " + ref + " on deployment."
+}
+
+// failedContexts returns the contexts of sha that are not success, among
+// required (nil: every context of the commit), in GitHub's
+// {"context", "state"} shape. A required context the commit lacks is pending.
+func (r *repository) failedContexts(sha string, required *[]string) []map[string]string {
+	latest := map[string]*CheckRun{}
+	var names []string
+	for _, cr := range r.checkRuns {
+		if cr.HeadSHA != sha {
+			continue
+		}
+		if latest[cr.Name] == nil {
+			names = append(names, cr.Name)
+		}
+		latest[cr.Name] = cr
+	}
+	if required != nil {
+		names = *required
+	}
+	var failed []map[string]string
+	for _, name := range names {
+		state := "pending"
+		if cr := latest[name]; cr != nil && cr.Status == "completed" {
+			state = "failure"
+			if cr.Conclusion == "success" {
+				state = "success"
+			}
+		}
+		if state != "success" {
+			failed = append(failed, map[string]string{"context": name, "state": state})
+		}
+	}
+	return failed
 }
 
 func setIf(dst, src *string) {
@@ -184,7 +268,8 @@ func (s *Server) handleCreateStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	errs := oneOf("DeploymentStatus", "state", b.State, deploymentStates)
-	if utf8.RuneCountInString(b.Description) > maxStatusDescChars {
+	// "characters" in the reference; bytes here, the stricter reading.
+	if len(b.Description) > maxStatusDescChars {
 		errs = append(errs, tooLong("DeploymentStatus", "description", maxStatusDescChars))
 	}
 	if len(errs) > 0 {

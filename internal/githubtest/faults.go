@@ -3,6 +3,8 @@ package githubtest
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -15,9 +17,31 @@ type Fault struct {
 	Headers http.Header
 	// Body is the answer body. If empty, GitHub's error JSON for Status.
 	Body string
+	// Route, when set, limits the fault to requests that match it as an
+	// http.ServeMux pattern, such as "POST /repos/{owner}/{repo}/check-runs";
+	// the fault waits in the queue for the first such request. If empty, the
+	// fault takes the next request, whatever its route.
+	Route string
+	// AfterServe makes the server serve the request first, creating what it
+	// creates, and then answer with the fault instead of the real answer.
+	// GitHub does this: a 5xx from its front end says nothing of whether the
+	// request behind it took effect; probot/probot#921 shows a comment
+	// created behind a 500 and posted four times by the client's retries.
+	// GitHub's REST docs promise no idempotency for POSTs, so a client that
+	// replays one after a 5xx may create a second comment, check run or
+	// Deployment.
+	AfterServe bool
 }
 
-// FailNext makes the next n requests, whatever their route, answer with f
+// CreatedThen502 is the fault of a create that succeeded behind a 502: the
+// next request matching route (for example
+// "POST /repos/{owner}/{repo}/issues/{number}/comments") creates its resource
+// and its client gets 502 Bad Gateway.
+func CreatedThen502(route string) Fault {
+	return Fault{Status: http.StatusBadGateway, Route: route, AfterServe: true}
+}
+
+// FailNext makes the next n requests (of f.Route, if set) answer with f
 // instead of being served. Calls queue up: FailNext(1, a); FailNext(1, b)
 // answers a, then b.
 func (s *Server) FailNext(n int, f Fault) {
@@ -62,19 +86,38 @@ func PrimaryRateLimit(reset time.Time) Fault {
 	}
 }
 
-// inject answers with the next queued Fault, if any, instead of serving.
+// matches reports whether f applies to r.
+func (f Fault) matches(r *http.Request) bool {
+	if f.Route == "" {
+		return true
+	}
+	m := http.NewServeMux()
+	m.HandleFunc(f.Route, func(http.ResponseWriter, *http.Request) {})
+	_, pattern := m.Handler(r)
+	return pattern == f.Route
+}
+
+// inject answers with the first queued Fault that applies to the request, if
+// any, instead of serving it (or after serving it, for AfterServe).
 func (s *Server) inject(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		var f *Fault
-		if len(s.faults) > 0 {
-			f = &s.faults[0]
-			s.faults = s.faults[1:]
+		for i := range s.faults {
+			if s.faults[i].matches(r) {
+				f = &Fault{}
+				*f = s.faults[i]
+				s.faults = slices.Delete(s.faults, i, i+1)
+				break
+			}
 		}
 		s.mu.Unlock()
 		if f == nil {
 			next.ServeHTTP(w, r)
 			return
+		}
+		if f.AfterServe {
+			next.ServeHTTP(httptest.NewRecorder(), r)
 		}
 		status := f.Status
 		if status == 0 {

@@ -10,6 +10,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /app/installations/{id}", s.handleGetInstallation)
 	mux.HandleFunc("POST /app/installations/{id}/access_tokens", s.handleCreateToken)
 	mux.HandleFunc("GET /app/hook/deliveries", s.handleListDeliveries)
+	mux.HandleFunc("GET /app/hook/deliveries/{id}", s.handleGetDelivery)
 	mux.HandleFunc("POST /app/hook/deliveries/{id}/attempts", s.handleRedeliver)
 
 	const repo = "/repos/{owner}/{repo}"

@@ -311,6 +311,17 @@ func TestCheckRunValidation(t *testing.T) {
 		{name: "output_without_title", opts: github.CreateCheckRunOptions{Name: "n", HeadSHA: headSHA, Output: &github.CheckRunOutput{Summary: github.String("s")}}, want: 422},
 		{name: "summary_too_long", opts: github.CreateCheckRunOptions{Name: "n", HeadSHA: headSHA, Output: output(strings.Repeat("x", 65536))}, want: 422},
 		{name: "summary_at_limit", opts: github.CreateCheckRunOptions{Name: "n", HeadSHA: headSHA, Output: output(strings.Repeat("x", 65535))}, want: 201},
+		// 21,846 Hangul syllables are 65,538 bytes: under the reference's
+		// "65535 characters", over the bytes GitHub counts.
+		{name: "multibyte_summary_over_bytes", opts: github.CreateCheckRunOptions{Name: "n", HeadSHA: headSHA, Output: output(strings.Repeat("한", 21846))}, want: 422},
+		{name: "multibyte_text_over_bytes", opts: github.CreateCheckRunOptions{Name: "n", HeadSHA: headSHA, Output: &github.CheckRunOutput{Title: github.String("t"), Summary: github.String("s"), Text: github.String(strings.Repeat("🐼", 16384))}}, want: 422},
+		{name: "multibyte_summary_at_bytes", opts: github.CreateCheckRunOptions{Name: "n", HeadSHA: headSHA, Output: output(strings.Repeat("한", 21845))}, want: 201},
+		{name: "title_over_255_bytes", opts: github.CreateCheckRunOptions{Name: "n", HeadSHA: headSHA, Output: &github.CheckRunOutput{Title: github.String(strings.Repeat("é", 128)), Summary: github.String("s")}}, want: 422},
+		{name: "annotation_message_over_64kb", opts: github.CreateCheckRunOptions{Name: "n", HeadSHA: headSHA, Output: output("s", &github.CheckRunAnnotation{Path: github.String("a"), StartLine: github.Int(1), EndLine: github.Int(1), AnnotationLevel: github.String("notice"), Message: github.String(strings.Repeat("ü", 32768))})}, want: 422},
+		{name: "annotation_title_over_255_bytes", opts: github.CreateCheckRunOptions{Name: "n", HeadSHA: headSHA, Output: output("s", &github.CheckRunAnnotation{Path: github.String("a"), StartLine: github.Int(1), EndLine: github.Int(1), AnnotationLevel: github.String("notice"), Message: github.String("m"), Title: github.String(strings.Repeat("t", 256))})}, want: 422},
+		{name: "annotation_raw_details_over_64kb", opts: github.CreateCheckRunOptions{Name: "n", HeadSHA: headSHA, Output: output("s", &github.CheckRunAnnotation{Path: github.String("a"), StartLine: github.Int(1), EndLine: github.Int(1), AnnotationLevel: github.String("notice"), Message: github.String("m"), RawDetails: github.String(strings.Repeat("r", 65536))})}, want: 422},
+		{name: "actions_only_status_waiting", opts: github.CreateCheckRunOptions{Name: "n", HeadSHA: headSHA, Status: github.String("waiting")}, want: 422},
+		{name: "actions_only_status_pending", opts: github.CreateCheckRunOptions{Name: "n", HeadSHA: headSHA, Status: github.String("pending")}, want: 422},
 		{name: "51_annotations", opts: github.CreateCheckRunOptions{Name: "n", HeadSHA: headSHA, Output: output("s", many...)}, want: 422},
 		{name: "bad_annotation_level", opts: github.CreateCheckRunOptions{Name: "n", HeadSHA: headSHA, Output: output("s", ann("error"))}, want: 422},
 		{name: "four_actions", opts: github.CreateCheckRunOptions{Name: "n", HeadSHA: headSHA, Actions: append(append(action("a", "b", "c"), action("a", "b", "c")...), append(action("a", "b", "c"), action("a", "b", "c")...)...)}, want: 422},

@@ -7,10 +7,31 @@ import (
 )
 
 // The limits and enums below are GitHub's, from the REST reference for check
-// runs, reactions and deployment statuses.
+// runs (https://docs.github.com/rest/checks/runs#create-a-check-run),
+// reactions and deployment statuses. Where the reference and GitHub's answers
+// disagree the stricter rule is modelled, and the comment says so.
 const (
-	maxOutputChars     = 65535
-	maxAnnotations     = 50
+	// maxOutputBytes bounds output.summary and output.text. The reference
+	// says "Maximum length: 65535 characters", but GitHub measures bytes: it
+	// answers 422 "summary exceeds a maximum bytesize of 65535" to a summary
+	// of fewer characters with emoji in it (github/docs#35252,
+	// dorny/test-reporter#57). Bytes are the stricter of the two.
+	maxOutputBytes = 65535
+	// maxTitleBytes bounds output.title and an annotation's title. The
+	// reference gives an annotation title "The maximum size is 255
+	// characters"; the OpenAPI description gives output.title the same 255
+	// (as quoted in devops-thiago/ThrillhouseBot#503). Counted in bytes, the
+	// stricter reading, as GitHub does for the summary.
+	maxTitleBytes = 255
+	// maxAnnotationBytes bounds an annotation's message and raw_details:
+	// "The maximum size is 64 KB". 65535 rather than 65536: the stricter of
+	// "64 KB" and the 65535 GitHub enforces on the output fields.
+	maxAnnotationBytes = 65535
+	// maxAnnotations: "The Checks API limits the number of annotations to a
+	// maximum of 50 per API request."
+	maxAnnotations = 50
+	// Actions: "A maximum of three actions"; label "maximum 20 characters",
+	// description "maximum 40 characters", identifier "maximum 20 characters".
 	maxActions         = 3
 	maxActionLabel     = 20
 	maxActionDesc      = 40
@@ -20,7 +41,12 @@ const (
 )
 
 var (
-	checkStatuses    = []string{"queued", "in_progress", "completed", "waiting", "requested", "pending"}
+	// checkStatuses are the statuses an App may set. The reference lists
+	// waiting, requested and pending as well, but "Only GitHub Actions can
+	// set a status of waiting, pending, or requested"
+	// (https://docs.github.com/rest/guides/using-the-rest-api-to-interact-with-checks),
+	// so an App sending one is refused.
+	checkStatuses    = []string{"queued", "in_progress", "completed"}
 	checkConclusions = []string{"action_required", "cancelled", "failure", "neutral", "success", "skipped", "stale", "timed_out"}
 	annotationLevels = []string{"notice", "warning", "failure"}
 	reactionContents = []string{"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}
@@ -37,6 +63,14 @@ func invalid(resource, field, format string, args ...any) fieldError {
 
 func tooLong(resource, field string, max int) fieldError {
 	return invalid(resource, field, "%s is too long (maximum is %d characters)", field, max)
+}
+
+// tooManyBytes is GitHub's answer to a check-run text over its byte limit:
+// code "custom", the field without its "output." prefix, as in
+// {"resource":"CheckRun","code":"custom","field":"summary","message":"summary
+// exceeds a maximum bytesize of 65535"} (github/docs#35252).
+func tooManyBytes(resource, field string, max int) fieldError {
+	return fieldError{Resource: resource, Field: field, Code: "custom", Message: fmt.Sprintf("%s exceeds a maximum bytesize of %d", field, max)}
 }
 
 func oneOf(resource, field, v string, allowed []string) []fieldError {
@@ -85,11 +119,14 @@ func validateOutput(o outputBody) []fieldError {
 	if o.Summary == nil || *o.Summary == "" {
 		errs = append(errs, missing(res, "output.summary"))
 	}
-	if o.Summary != nil && utf8.RuneCountInString(*o.Summary) > maxOutputChars {
-		errs = append(errs, tooLong(res, "output.summary", maxOutputChars))
+	if o.Title != nil && len(*o.Title) > maxTitleBytes {
+		errs = append(errs, tooManyBytes(res, "title", maxTitleBytes))
 	}
-	if o.Text != nil && utf8.RuneCountInString(*o.Text) > maxOutputChars {
-		errs = append(errs, tooLong(res, "output.text", maxOutputChars))
+	if o.Summary != nil && len(*o.Summary) > maxOutputBytes {
+		errs = append(errs, tooManyBytes(res, "summary", maxOutputBytes))
+	}
+	if o.Text != nil && len(*o.Text) > maxOutputBytes {
+		errs = append(errs, tooManyBytes(res, "text", maxOutputBytes))
 	}
 	if len(o.Annotations) > maxAnnotations {
 		errs = append(errs, invalid(res, "output.annotations", "at most %d annotations per request", maxAnnotations))
@@ -114,6 +151,15 @@ func validateAnnotation(field string, a Annotation) []fieldError {
 	}
 	if a.Message == "" {
 		errs = append(errs, missing(res, field+".message"))
+	}
+	if len(a.Message) > maxAnnotationBytes {
+		errs = append(errs, tooManyBytes(res, field+".message", maxAnnotationBytes))
+	}
+	if len(a.RawDetails) > maxAnnotationBytes {
+		errs = append(errs, tooManyBytes(res, field+".raw_details", maxAnnotationBytes))
+	}
+	if len(a.Title) > maxTitleBytes {
+		errs = append(errs, tooManyBytes(res, field+".title", maxTitleBytes))
 	}
 	if (a.StartColumn != 0 || a.EndColumn != 0) && a.StartLine != a.EndLine {
 		errs = append(errs, invalid(res, field+".start_column", "columns are only allowed when start_line equals end_line"))
