@@ -45,6 +45,10 @@ type ECSScenario struct {
 	// UnknownDeploymentReads makes the first N DescribeServiceDeployments
 	// reads of a new deployment answer it as a MISSING failure.
 	UnknownDeploymentReads int
+	// UnlistedReads makes the first N ListServiceDeployments answers after an
+	// UpdateService leave the new deployment out, as a list that is
+	// eventually consistent may.
+	UnlistedReads int
 }
 
 type ecsCluster struct {
@@ -57,8 +61,9 @@ type ecsService struct {
 	scenario    ECSScenario
 	deployments []*serviceDeployment // oldest first
 	tasks       []*ecstypes.Task
-	// emptyReads is how many more answers omit CurrentServiceDeployment.
-	emptyReads int
+	// emptyReads is how many more answers omit CurrentServiceDeployment;
+	// unlistedReads how many more lists omit the newest deployment.
+	emptyReads, unlistedReads int
 }
 
 type taskDefinitionFamily struct {

@@ -234,6 +234,7 @@ func (s *Server) updateService(in *ecs.UpdateServiceInput) (*ecs.UpdateServiceOu
 	svc.deployments = append(svc.deployments, d)
 	svc.svc.CurrentServiceDeployment = aws.String(d.arn)
 	svc.emptyReads = svc.scenario.EmptyCurrentDeployment
+	svc.unlistedReads = svc.scenario.UnlistedReads
 	svc.svc.Deployments = []ecstypes.Deployment{{
 		Id: aws.String(d.id), Status: aws.String("PRIMARY"), TaskDefinition: aws.String(target), DesiredCount: d.desired,
 		RolloutState: ecstypes.DeploymentRolloutStateInProgress, CreatedAt: &now, UpdatedAt: &now,
@@ -464,8 +465,13 @@ func (s *Server) listServiceDeployments(in *ecs.ListServiceDeploymentsInput) (*e
 	}
 	now := s.ecsNow()
 	out := &ecs.ListServiceDeploymentsOutput{ServiceDeployments: []ecstypes.ServiceDeploymentBrief{}}
-	// Newest first, as the ECS console and API list them.
-	for i := len(svc.deployments) - 1; i >= 0; i-- {
+	newest := len(svc.deployments) - 1
+	if svc.unlistedReads > 0 {
+		svc.unlistedReads--
+		newest--
+	}
+	// Newest first, as the ECS console lists them.
+	for i := newest; i >= 0; i-- {
 		d := svc.deployments[i]
 		v := s.serviceDeploymentView(svc, d, now)
 		if len(in.Status) > 0 && !slices.Contains(in.Status, v.Status) {
