@@ -64,6 +64,7 @@ type ecsService struct {
 	// emptyReads is how many more answers omit CurrentServiceDeployment;
 	// unlistedReads how many more lists omit the newest deployment.
 	emptyReads, unlistedReads int
+	revision                  string // the service revision ARN it runs, once a deployment made one
 }
 
 type taskDefinitionFamily struct {

@@ -34,6 +34,9 @@ type serviceDeployment struct {
 	id                          string
 	start                       time.Time
 	source, target              string // task definition ARNs
+	// sourceRev and targetRev are the service revisions' ARNs (ECS API
+	// reference, ServiceRevisionSummary.arn: "The ARN of the service revision").
+	sourceRev, targetRev string
 	desired                     int32
 	config                      ecstypes.DeploymentConfiguration
 	scenario                    ECSScenario
@@ -92,6 +95,13 @@ func (d *serviceDeployment) view(v float64) (ecstypes.ServiceDeploymentStatus, e
 	}
 	if v < pendingSecs {
 		return ecstypes.ServiceDeploymentStatusPending, "", ""
+	}
+	// Without a circuit breaker nothing detects the failing tasks: ECS keeps
+	// replacing them and the deployment stays in SCALE_UP (developer guide,
+	// "Amazon ECS deployment circuit breaker": without it, a deployment
+	// whose tasks keep failing does not end by itself).
+	if scaleUp := d.span(ecstypes.ServiceDeploymentLifecycleStageScaleUp); (d.scenario.UnhealthyTasks || d.scenario.ImagePullFails) && d.failAt < 0 && v >= scaleUp.start {
+		return ecstypes.ServiceDeploymentStatusInProgress, ecstypes.ServiceDeploymentLifecycleStageScaleUp, ""
 	}
 	last := d.stages[len(d.stages)-1]
 	if v >= last.end {
@@ -230,6 +240,13 @@ func (s *Server) updateService(in *ecs.UpdateServiceInput) (*ecs.UpdateServiceOu
 		unknownLeft: svc.scenario.UnknownDeploymentReads,
 		hooks:       cfg.LifecycleHooks,
 	}
+	revPrefix := "arn:aws:ecs:" + s.region + ":" + s.account + ":service-revision/" + c.name + "/" + aws.ToString(svc.svc.ServiceName) + "/"
+	d.targetRev = revPrefix + randomDigits(19)
+	d.sourceRev = svc.revision
+	if d.sourceRev == "" {
+		d.sourceRev = revPrefix + randomDigits(19)
+	}
+	svc.revision = d.targetRev
 	d.plan()
 	svc.deployments = append(svc.deployments, d)
 	svc.svc.CurrentServiceDeployment = aws.String(d.arn)
@@ -312,6 +329,7 @@ func (s *Server) settle(svc *ecsService, now time.Time) {
 	case ecstypes.ServiceDeploymentStatusRollbackSuccessful, ecstypes.ServiceDeploymentStatusRollbackFailed, ecstypes.ServiceDeploymentStatusStopped:
 		if status == ecstypes.ServiceDeploymentStatusRollbackSuccessful {
 			svc.svc.TaskDefinition = aws.String(d.source)
+			svc.revision = d.sourceRev
 		}
 		svc.svc.Deployments[0].RolloutState = ecstypes.DeploymentRolloutStateFailed
 		svc.svc.Deployments[0].RolloutStateReason = aws.String(reason)
@@ -415,10 +433,8 @@ func (s *Server) serviceDeploymentView(svc *ecsService, d *serviceDeployment, no
 		ServiceDeploymentArn: aws.String(d.arn), ServiceArn: aws.String(d.serviceARN), ClusterArn: aws.String(d.clusterARN),
 		CreatedAt: &start, UpdatedAt: &now, Status: status, LifecycleStage: stage,
 		DeploymentConfiguration: &d.config,
-		TargetServiceRevision:   &ecstypes.ServiceRevisionSummary{Arn: aws.String(d.target), RequestedTaskCount: d.desired},
-	}
-	if d.source != "" {
-		out.SourceServiceRevisions = []ecstypes.ServiceRevisionSummary{{Arn: aws.String(d.source), RequestedTaskCount: d.desired}}
+		TargetServiceRevision:   &ecstypes.ServiceRevisionSummary{Arn: aws.String(d.targetRev), RequestedTaskCount: d.desired},
+		SourceServiceRevisions:  []ecstypes.ServiceRevisionSummary{{Arn: aws.String(d.sourceRev), RequestedTaskCount: d.desired}},
 	}
 	if status != ecstypes.ServiceDeploymentStatusPending {
 		started := d.start.Add(time.Duration(pendingSecs / s.timeScale * float64(time.Second)))
