@@ -409,8 +409,8 @@ func scenarios() []scenario {
 			},
 		},
 		{
-			name: "service_missing",
-			spec: awstest.BlueGreenService{Cluster: "production", Service: "api", Family: "api-task"},
+			name:  "service_missing",
+			spec:  awstest.BlueGreenService{Cluster: "production", Service: "api", Family: "api-task"},
 			input: map[string]any{"service": "web"},
 			check: func(t *testing.T, r *rollout, end *sfn.DescribeExecutionOutput) {
 				if end.Status != sfntypes.ExecutionStatusFailed || aws.ToString(end.Error) != "Panda.ServiceNotFound" || len(r.calls("UpdateService")) != 0 {

@@ -37,10 +37,10 @@ type serviceDeployment struct {
 	// sourceRev and targetRev are the service revisions' ARNs (ECS API
 	// reference, ServiceRevisionSummary.arn: "The ARN of the service revision").
 	sourceRev, targetRev string
-	desired                     int32
-	config                      ecstypes.DeploymentConfiguration
-	scenario                    ECSScenario
-	stages                      []stageSpan
+	desired              int32
+	config               ecstypes.DeploymentConfiguration
+	scenario             ECSScenario
+	stages               []stageSpan
 	// failAt is the virtual second at which ECS's failure detection stops
 	// the deployment (circuit breaker threshold reached), or -1.
 	failAt float64

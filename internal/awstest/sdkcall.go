@@ -6,7 +6,6 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-
 )
 
 // sdkServices maps an AWS SDK integration's service name (the Resource's
@@ -88,7 +87,6 @@ func (s *Server) sdkDispatch(service, op string, args json.RawMessage) (any, *ap
 	}
 	return nil, errf(400, "UnknownOperationException", "unknown operation "+op)
 }
-
 
 // sdkError names a service error as Step Functions does. An argument the SDK
 // shape does not have is a States.Runtime error: Step Functions cannot build
