@@ -189,7 +189,7 @@ func scenarios() []scenario {
 				},
 				NetworkMode: ecstypes.NetworkModeAwsvpc, Cpu: aws.String("512"), Memory: aws.String("1024"),
 				TaskRoleArn:                   aws.String("arn:aws:iam::123456789012:role/web-task"),
-				TrustedExecutionConfiguration: &ecstypes.TrustedExecutionConfiguration{},
+				TrustedExecutionConfiguration: &ecstypes.TrustedExecutionConfiguration{IsolationMode: ecstypes.IsolationModeIsolatedSandbox},
 				RuntimePlatform:               &ecstypes.RuntimePlatform{CpuArchitecture: ecstypes.CPUArchitectureArm64},
 			}},
 			check: func(t *testing.T, r *rollout, end *sfn.DescribeExecutionOutput) {
@@ -211,7 +211,7 @@ func scenarios() []scenario {
 				if len(c) != 2 || aws.ToString(c[0].Image) != testImage || aws.ToString(c[1].Image) != "envoy:1" {
 					t.Errorf("containers %+v", c)
 				}
-				if td.TaskDefinition.TrustedExecutionConfiguration == nil || td.TaskDefinition.RuntimePlatform == nil || aws.ToString(td.TaskDefinition.TaskRoleArn) == "" || aws.ToString(td.TaskDefinition.Cpu) != "512" {
+				if tc := td.TaskDefinition.TrustedExecutionConfiguration; tc == nil || tc.IsolationMode != ecstypes.IsolationModeIsolatedSandbox || td.TaskDefinition.RuntimePlatform == nil || aws.ToString(td.TaskDefinition.TaskRoleArn) == "" || aws.ToString(td.TaskDefinition.Cpu) != "512" {
 					t.Errorf("revision 2 dropped what revision 1 had: %+v", td.TaskDefinition)
 				}
 				if len(td.Tags) != 2 || aws.ToString(td.Tags[1].Value) != "dep_0123456789" {

@@ -263,6 +263,16 @@ func (s *Server) registerTaskDefinition(in *ecs.RegisterTaskDefinitionInput) (*e
 			return nil, ecsErr("ClientException", "Container.name and Container.image should not be null or empty.")
 		}
 	}
+	// TrustedExecutionConfiguration: isolationMode is required;
+	// attestationPolicy "is required when isolationMode is CONFIDENTIAL_SANDBOX".
+	if tc := in.TrustedExecutionConfiguration; tc != nil {
+		switch {
+		case tc.IsolationMode == "":
+			return nil, ecsErr("ClientException", "TrustedExecutionConfiguration.isolationMode is required.")
+		case tc.IsolationMode == ecstypes.IsolationModeConfidentialSandbox && aws.ToString(tc.AttestationPolicy) == "":
+			return nil, ecsErr("ClientException", "TrustedExecutionConfiguration.attestationPolicy is required with CONFIDENTIAL_SANDBOX.")
+		}
+	}
 	// ECS API reference, Tag: key 1-128 characters, value 0-256; at most 50 tags.
 	if len(in.Tags) > 50 {
 		return nil, ecsErr("InvalidParameterException", "Too many tags.")

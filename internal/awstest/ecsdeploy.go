@@ -504,8 +504,9 @@ func (s *Server) listServiceDeployments(in *ecs.ListServiceDeploymentsInput) (*e
 
 func (s *Server) stopServiceDeployment(in *ecs.StopServiceDeploymentInput) (*ecs.StopServiceDeploymentOutput, *apiError) {
 	// ECS API reference, StopServiceDeployment: stopType "The valid values
-	// are ROLLBACK." The StopServiceDeploymentStopType enum also lists
-	// ABANDON; the stricter reading is modelled: ABANDON is refused.
+	// are ROLLBACK." The SDK's StopServiceDeploymentStopType enum also has
+	// ABORT; the sources disagree and the stricter one is modelled: only
+	// ROLLBACK is accepted.
 	if in.StopType != "" && in.StopType != ecstypes.StopServiceDeploymentStopTypeRollback {
 		return nil, ecsErr("InvalidParameterException", "Invalid stopType "+string(in.StopType)+": the valid value is ROLLBACK.")
 	}
