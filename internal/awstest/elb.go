@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -167,15 +166,4 @@ func xmlLoadBalancers(out *elasticloadbalancingv2.DescribeLoadBalancersOutput) a
 		r.LoadBalancers = append(r.LoadBalancers, xmlLoadBalancer{aws.ToString(lb.LoadBalancerArn), aws.ToString(lb.LoadBalancerName), aws.ToString(lb.DNSName), string(lb.Scheme), string(lb.Type), state})
 	}
 	return r
-}
-
-// listenerOfRule is the listener a listener rule belongs to: ELB ARNs
-// "…:listener-rule/app/NAME/LB-ID/LISTENER-ID/RULE-ID" and
-// "…:listener/app/NAME/LB-ID/LISTENER-ID".
-func listenerOfRule(rule string) string {
-	l := strings.Replace(rule, ":listener-rule/", ":listener/", 1)
-	if i := strings.LastIndex(l, "/"); i >= 0 {
-		return l[:i]
-	}
-	return l
 }

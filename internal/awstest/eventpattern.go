@@ -2,6 +2,7 @@ package awstest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -39,7 +40,7 @@ func checkPattern(p map[string]any) error {
 				}
 			}
 		default:
-			return fmt.Errorf("Match value must be String, number, true, false, or null")
+			return errors.New("match value must be String, number, true, false, or null")
 		}
 	}
 	return nil
@@ -62,11 +63,11 @@ func checkFilter(f map[string]any) error {
 		case "anything-but":
 			if m, ok := arg.(map[string]any); ok {
 				if len(m) != 1 || (m["prefix"] == nil && m["suffix"] == nil) {
-					return fmt.Errorf("Unsupported anything-but pattern")
+					return fmt.Errorf("unsupported anything-but pattern")
 				}
 			}
 		default:
-			return fmt.Errorf("Unrecognized match type %s", name)
+			return fmt.Errorf("unrecognized match type %s", name)
 		}
 	}
 	return nil
@@ -166,7 +167,7 @@ func sameValue(a, v any) bool { return reflect.DeepEqual(a, v) }
 func parsePattern(s string) (map[string]any, error) {
 	var p map[string]any
 	if err := json.Unmarshal([]byte(s), &p); err != nil || p == nil {
-		return nil, fmt.Errorf("Filter is not an object")
+		return nil, fmt.Errorf("filter is not an object")
 	}
 	if err := checkPattern(p); err != nil {
 		return nil, err

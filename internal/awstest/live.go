@@ -98,8 +98,6 @@ type liveRun struct {
 	input any
 	start time.Time
 	ctx   context.Context
-	// Entered lists the states entered, in order.
-	entered []string
 }
 
 // errAborted ends a walk whose execution was stopped.
@@ -292,12 +290,9 @@ func (r *liveRun) assignAndOutput(assign, output json.RawMessage, b map[string]a
 	return out, nil
 }
 
-func typePrefix(t string) string { return stateTypePrefix(t) }
-
 // state runs one state; it returns the next state, or done when the execution ended.
 func (r *liveRun) state(name string, st liveState) (next string, done bool, err error) {
-	r.entered = append(r.entered, name)
-	prefix := typePrefix(st.Type)
+	prefix := stateTypePrefix(st.Type)
 	if err := r.emit(prefix+"StateEntered", "stateEnteredEventDetails", map[string]any{
 		"name": name, "input": mustJSON(r.input), "inputDetails": map[string]bool{"truncated": false},
 	}); err != nil {
@@ -449,7 +444,7 @@ func (r *liveRun) task(name string, st liveState) (string, bool, error) {
 			b["states"].(map[string]any)["result"] = res
 			out, oerr := r.assignAndOutput(st.Assign, st.Output, b, res)
 			if oerr != nil {
-				return r.taskFailed(name, st, oerr, false)
+				return r.taskFailed(name, st, oerr)
 			}
 			return r.exitTask(name, st.Next, out)
 		}
@@ -460,7 +455,7 @@ func (r *liveRun) task(name string, st liveState) (string, bool, error) {
 		}
 		delay, again := r.retryDelay(st.Retry, attempts, terr.name)
 		if !again {
-			return r.taskFailed(name, st, terr, true)
+			return r.taskFailed(name, st, terr)
 		}
 		if !r.sleep(delay) {
 			_ = r.emit("ExecutionTimedOut", "executionTimedOutEventDetails", map[string]any{"error": "States.Timeout", "cause": "The execution timed out."})
@@ -504,7 +499,7 @@ func (r *liveRun) retryDelay(retriers []liveRetrier, attempts []int, errName str
 }
 
 // taskFailed applies Catch to a task error, or fails the execution.
-func (r *liveRun) taskFailed(name string, st liveState, terr *taskError, _ bool) (string, bool, error) {
+func (r *liveRun) taskFailed(name string, st liveState, terr *taskError) (string, bool, error) {
 	for _, c := range st.Catch {
 		if !matchesError(c.ErrorEquals, terr.name) {
 			continue
