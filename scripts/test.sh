@@ -31,13 +31,16 @@ step "Packages"
 # tests make with docker import, since no image can be pulled here.
 # chromium: the deployment page's browser test (api).
 ensure_packages redis-server docker.io git busybox-static ca-certificates chromium
-# npm runs asl-validator on the shipped state machine (deploy/aws). Machines that
-# have Node.js from elsewhere have npm with it; Debian's npm would conflict then.
+# npm runs asl-validator on the shipped state machine (deploy/aws), and node runs the
+# reference JSONata implementation internal/awstest evaluates that state machine with.
+# Machines that have Node.js from elsewhere have npm with it; Debian's npm would
+# conflict then.
 command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
 ensure_go
 ensure_redis
 ensure_dockerd
 ensure_npm_modules deploy/aws
+ensure_npm_modules internal/awstest/jsonata
 
 # Passed on as given: CI=true turns a missing service into a test failure.
 export CI="${CI-}"

@@ -10,6 +10,12 @@ import (
 // Outcome scripts how executions walk their state machine. The zero Outcome
 // succeeds: every Task succeeds, Choice states take their Default.
 type Outcome struct {
+	// Evaluate runs executions as Step Functions would instead of scripting
+	// them: JSONata evaluated by the reference implementation, AWS SDK tasks
+	// answered by the server's ECS and ELB models (see AddBlueGreenService),
+	// Choice, Wait, Retry and Catch as specified. The other fields are
+	// ignored. It needs node and internal/awstest/jsonata's npm modules.
+	Evaluate bool
 	// FailAt names a Task state that fails with Error and Cause. If the state
 	// has a matching Catch the execution follows it (so a rollback path is
 	// walked); otherwise the execution fails there.

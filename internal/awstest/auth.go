@@ -144,7 +144,7 @@ type rejectionSet struct{ missing, unknownKey, badSignature *apiError }
 // services and STS's query protocol word them differently.
 func rejectionsFor(service string) rejectionSet {
 	const badSig = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
-	if service == ServiceSTS {
+	if service == ServiceSTS || service == ServiceELB {
 		return rejectionSet{
 			missing:      errf(403, "MissingAuthenticationToken", "Request is missing Authentication Token"),
 			unknownKey:   errf(403, "InvalidClientTokenId", "The security token included in the request is invalid."),

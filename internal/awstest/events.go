@@ -2,7 +2,6 @@ package awstest
 
 import (
 	"encoding/json"
-	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -34,6 +33,8 @@ func (s *Server) handleEvents(req request) (any, *apiError) {
 		return s.listTargetsByRule(req)
 	case "DescribeRule":
 		return s.describeRule(req)
+	case "TestEventPattern":
+		return s.testEventPattern(req)
 	}
 	return nil, errf(400, "UnknownOperationException", "unknown operation "+req.op)
 }
@@ -66,9 +67,10 @@ func (s *Server) putRule(req request) (any, *apiError) {
 	if in.EventPattern == "" && in.ScheduleExpression == "" {
 		return nil, errf(400, "ValidationException", "Parameter(s) EventPattern or ScheduleExpression must be specified.")
 	}
-	var pattern map[string]any
-	if in.EventPattern != "" && (json.Unmarshal([]byte(in.EventPattern), &pattern) != nil || pattern == nil) {
-		return nil, errf(400, "InvalidEventPatternException", "Event pattern is not valid. Reason: Filter is not an object")
+	if in.EventPattern != "" {
+		if _, err := parsePattern(in.EventPattern); err != nil {
+			return nil, errf(400, "InvalidEventPatternException", "Event pattern is not valid. Reason: "+err.Error())
+		}
 	}
 	if in.State == "" {
 		in.State = "ENABLED"
@@ -148,6 +150,32 @@ func (s *Server) describeRule(req request) (any, *apiError) {
 	return out, nil
 }
 
+// testEventPattern answers whether an event matches a pattern (EventBridge
+// API reference, TestEventPattern; the event must be JSON with the envelope's
+// fields, or InvalidEventPatternException / ValidationException).
+func (s *Server) testEventPattern(req request) (any, *apiError) {
+	var in struct{ EventPattern, Event string }
+	if err := decode(req.body, &in); err != nil {
+		return nil, err
+	}
+	p, err := parsePattern(in.EventPattern)
+	if err != nil {
+		return nil, errf(400, "InvalidEventPatternException", "Event pattern is not valid. Reason: "+err.Error())
+	}
+	var event map[string]any
+	if json.Unmarshal([]byte(in.Event), &event) != nil || event == nil {
+		return nil, errf(400, "ValidationException", "Parameter Event is not valid.")
+	}
+	// TestEventPattern: "the event must contain the fields id, account,
+	// source, time, region, resources, and detail-type".
+	for _, f := range []string{"id", "account", "source", "time", "region", "resources", "detail-type"} {
+		if _, ok := event[f]; !ok {
+			return nil, errf(400, "ValidationException", "Parameter Event is not valid: missing "+f+".")
+		}
+	}
+	return map[string]bool{"Result": matches(p, event)}, nil
+}
+
 // EmitECRPush delivers the event ECR sends to EventBridge after a successful
 // image push: every enabled rule on the default bus whose pattern matches it
 // starts an execution for each of its state machine targets, with the event as
@@ -189,31 +217,6 @@ func (s *Server) EmitECRPush(repository, tag, digest string) []string {
 		}
 	}
 	return started
-}
-
-// matches reports whether event matches an EventBridge pattern made of exact
-// values: each pattern field is an array of allowed values or a nested pattern.
-func matches(pattern, event map[string]any) bool {
-	for k, pv := range pattern {
-		ev, ok := event[k]
-		if !ok {
-			return false
-		}
-		switch p := pv.(type) {
-		case map[string]any:
-			sub, ok := ev.(map[string]any)
-			if !ok || !matches(p, sub) {
-				return false
-			}
-		case []any:
-			if !slices.ContainsFunc(p, func(allowed any) bool { return reflect.DeepEqual(allowed, ev) }) {
-				return false
-			}
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // transform applies a target's InputTransformer to event the way EventBridge

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -18,6 +19,9 @@ const (
 	ServiceSFN    = "states"
 	ServiceEvents = "events"
 )
+
+// elbVersion is the query API version of Elastic Load Balancing v2.
+const elbVersion = "2015-12-01"
 
 // Call is one request the server received, recorded before it was answered.
 type Call struct {
@@ -73,9 +77,22 @@ func (s *Server) addFault(op string, n, status int) {
 	}
 }
 
+// ThrottleNth makes the nth call of operation op (counting every call the
+// server received, from 1) answer a throttling error, as Throttle does.
+func (s *Server) ThrottleNth(op string, nth int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nthFaults[op] = append(s.nthFaults[op], nth)
+}
+
 func (s *Server) takeFault(service, op string) *apiError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.opCount[op]++
+	if i := slices.Index(s.nthFaults[op], s.opCount[op]); i >= 0 {
+		s.nthFaults[op] = slices.Delete(s.nthFaults[op], i, i+1)
+		return throttling(service)
+	}
 	q := s.faults[op]
 	if len(q) == 0 {
 		return nil
@@ -83,14 +100,22 @@ func (s *Server) takeFault(service, op string) *apiError {
 	s.faults[op] = q[1:]
 	switch q[0].status {
 	case http.StatusBadRequest:
-		if service == ServiceSTS {
-			return errf(400, "Throttling", "Rate exceeded")
-		}
-		return errf(400, "ThrottlingException", "Rate exceeded")
+		return throttling(service)
 	case http.StatusServiceUnavailable:
 		return errf(503, "ServiceUnavailable", "Service is unavailable, please try again later")
 	}
 	return errf(500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure.")
+}
+
+// throttling is how a service answers a throttled call: the query protocol
+// services (STS, ELBv2) with the code "Throttling", the JSON ones with
+// "ThrottlingException" (ECS API reference, Common errors: ThrottlingException,
+// HTTP 400, "The request was denied due to request throttling").
+func throttling(service string) *apiError {
+	if service == ServiceSTS || service == ServiceELB {
+		return errf(400, "Throttling", "Rate exceeded")
+	}
+	return errf(400, "ThrottlingException", "Rate exceeded")
 }
 
 // apiError is an error answer in AWS's terms.
@@ -119,6 +144,7 @@ func jsonTargets() map[string]string {
 		"AmazonEC2ContainerRegistry_V20150921.": ServiceECR,
 		"AWSStepFunctions.":                     ServiceSFN,
 		"AWSEvents.":                            ServiceEvents,
+		"AmazonEC2ContainerServiceV20141113.":   ServiceECS,
 	}
 }
 
@@ -165,6 +191,9 @@ func parseRequest(r *http.Request, body []byte) (request, *apiError) {
 	if err != nil || form.Get("Action") == "" {
 		return request{service: ServiceSTS}, errf(400, "MissingAction", "Missing Action")
 	}
+	if form.Get("Version") == elbVersion {
+		return request{service: ServiceELB, op: form.Get("Action"), form: form, body: body}, nil
+	}
 	if v := form.Get("Version"); v != "2011-06-15" {
 		return request{service: ServiceSTS, op: form.Get("Action")}, errf(400, "InvalidAction", "Could not find operation "+form.Get("Action")+" for version "+v)
 	}
@@ -181,14 +210,22 @@ func (s *Server) handle(req request) (any, *apiError) {
 		return s.handleSFN(req)
 	case ServiceEvents:
 		return s.handleEvents(req)
+	case ServiceECS:
+		return s.handleECS(req)
+	case ServiceELB:
+		return s.handleELB(req)
 	}
 	return nil, errf(400, "UnknownOperationException", "unknown service")
 }
 
 func (s *Server) answer(w http.ResponseWriter, req request, out any, aerr *apiError) {
 	reqID := randomHex(16)
-	if req.service == ServiceSTS {
-		writeQuery(w, req.op, reqID, out, aerr)
+	if req.service == ServiceSTS || req.service == ServiceELB {
+		ns := "https://sts.amazonaws.com/doc/2011-06-15/"
+		if req.service == ServiceELB {
+			ns = elbNamespace
+		}
+		writeQuery(w, ns, req.op, reqID, out, aerr)
 		return
 	}
 	w.Header().Set("x-amzn-RequestId", reqID)
@@ -202,15 +239,23 @@ func (s *Server) answer(w http.ResponseWriter, req request, out any, aerr *apiEr
 		_ = json.NewEncoder(w).Encode(map[string]string{"__type": aerr.code, "message": aerr.message})
 		return
 	}
+	if req.service == ServiceECS {
+		b, err := wireJSON(out)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write(b)
+		return
+	}
 	_ = json.NewEncoder(w).Encode(out)
 }
 
 // writeQuery answers in the AWS query protocol: <OpResponse><OpResult>…</OpResult>
 // <ResponseMetadata/></OpResponse>, or an <ErrorResponse>.
-func writeQuery(w http.ResponseWriter, op, reqID string, out any, aerr *apiError) {
+func writeQuery(w http.ResponseWriter, ns, op, reqID string, out any, aerr *apiError) {
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("x-amzn-RequestId", reqID)
-	const ns = "https://sts.amazonaws.com/doc/2011-06-15/"
 	if aerr != nil {
 		typ := "Sender"
 		if aerr.status >= 500 {

@@ -1,5 +1,6 @@
 // Package awstest runs an HTTP server that plays the AWS APIs Panda calls (STS,
-// ECR, Step Functions and EventBridge) on their real wire protocols, so the real
+// ECR, Step Functions, EventBridge, and the ECS and Elastic Load Balancing
+// APIs its state machine calls) on their real wire protocols, so the real
 // aws-sdk-go-v2 clients can be tested against it.
 //
 // The server checks every request's SigV4 signature against the credentials it
@@ -12,6 +13,7 @@
 package awstest
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"io"
@@ -25,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 )
 
 // Defaults used when no Option overrides them.
@@ -33,6 +36,10 @@ const (
 	DefaultAccount = "123456789012"
 	// DefaultStep is the wall-clock time between two history events of an execution.
 	DefaultStep = 50 * time.Millisecond
+	// DefaultTimeScale is how many virtual seconds pass per wall-clock second
+	// in ECS deployments and in the Wait states and Retry intervals of
+	// evaluated executions: a 15 s Wait lasts 15 ms, a 30-minute bake 1.8 s.
+	DefaultTimeScale = 1000
 )
 
 // Server is a running AWS test server. It is safe for concurrent use.
@@ -60,6 +67,18 @@ type Server struct {
 	machineOut  map[string]Outcome    // by state machine ARN
 	execOut     map[string]Outcome    // by execution name
 	rules       map[string]*rule
+	nthFaults   map[string][]int // operation → call numbers (1-based) to throttle
+	opCount     map[string]int   // operation → calls so far
+
+	timeScale     float64
+	clusters      map[string]*ecsCluster
+	taskDefs      map[string]*taskDefinitionFamily
+	loadBalancers map[string]*elbtypes.LoadBalancer
+	listeners     map[string]*elbtypes.Listener
+	eval          *evaluator
+	runs          sync.WaitGroup // live executions
+	stop          context.CancelFunc
+	runCtx        context.Context // done when the test ends
 }
 
 // Option configures a Server.
@@ -73,6 +92,10 @@ func WithAccount(account string) Option { return func(s *Server) { s.account = a
 
 // WithStep sets the wall-clock time between two events of an execution. If unset, DefaultStep.
 func WithStep(d time.Duration) Option { return func(s *Server) { s.step = d } }
+
+// WithTimeScale sets how many virtual seconds pass per wall-clock second. If
+// unset, DefaultTimeScale.
+func WithTimeScale(f float64) Option { return func(s *Server) { s.timeScale = f } }
 
 // WithRegistryURL sets the ECR proxyEndpoint answered by GetAuthorizationToken
 // and the host of repository URIs, for example "http://127.0.0.1:5000".
@@ -96,6 +119,14 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		machineOut: map[string]Outcome{},
 		execOut:    map[string]Outcome{},
 		rules:      map[string]*rule{},
+		nthFaults:  map[string][]int{},
+		opCount:    map[string]int{},
+		timeScale:  DefaultTimeScale,
+		clusters:   map[string]*ecsCluster{},
+		taskDefs:   map[string]*taskDefinitionFamily{},
+
+		loadBalancers: map[string]*elbtypes.LoadBalancer{},
+		listeners:     map[string]*elbtypes.Listener{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -109,7 +140,17 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	s.URL = s.srv.URL
-	t.Cleanup(s.srv.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	s.runCtx = ctx
+	t.Cleanup(func() {
+		cancel() // ends live executions and the JSONata evaluator
+		s.runs.Wait()
+		if s.eval != nil {
+			s.eval.close()
+		}
+		s.srv.Close()
+	})
 	return s
 }
 

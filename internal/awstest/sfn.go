@@ -3,8 +3,10 @@ package awstest
 import (
 	"encoding/base64"
 	"encoding/json"
+	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	awsdeploy "github.com/pandadeploy/panda/deploy/aws"
@@ -64,6 +66,10 @@ func (s *Server) AddStateMachine(arn string, definitionJSON []byte) {
 // SetOutcome scripts the executions of state machine arn started from now on
 // (unless SetExecutionOutcome names them).
 func (s *Server) SetOutcome(arn string, o Outcome) {
+	s.t.Helper()
+	if o.Evaluate {
+		s.needEvaluator()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.machineOut[arn] = o
@@ -71,9 +77,51 @@ func (s *Server) SetOutcome(arn string, o Outcome) {
 
 // SetExecutionOutcome scripts the execution that will be started with name.
 func (s *Server) SetExecutionOutcome(name string, o Outcome) {
+	s.t.Helper()
+	if o.Evaluate {
+		s.needEvaluator()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.execOut[name] = o
+}
+
+// needEvaluator starts the JSONata evaluator once. Without node or the npm
+// module the test fails under CI=true (the test command installs them) and
+// is skipped elsewhere, as internal/testenv does for missing services.
+func (s *Server) needEvaluator() {
+	s.t.Helper()
+	s.mu.Lock()
+	have := s.eval != nil
+	s.mu.Unlock()
+	if have {
+		return
+	}
+	ev, err := startEvaluator(s.runCtx)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			s.t.Fatalf("awstest: %v", err)
+		}
+		s.t.Skipf("awstest: %v", err)
+	}
+	s.mu.Lock()
+	s.eval = ev
+	s.mu.Unlock()
+}
+
+// EnteredStates returns the states an evaluated execution entered so far, in order.
+func (s *Server) EnteredStates(executionARN string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	if e, ok := s.executions[executionARN]; ok {
+		for _, ev := range e.events {
+			if strings.HasSuffix(ev.typ, "StateEntered") {
+				out = append(out, ev.details["name"].(string))
+			}
+		}
+	}
+	return out
 }
 
 // Executions returns the ARNs of the executions of state machine arn, in start order.
@@ -194,9 +242,15 @@ func (s *Server) startLocked(m *stateMachine, name, input string) (any, *apiErro
 	if !ok {
 		o = s.machineOut[m.arn]
 	}
-	w := &walker{def: m.def, out: o, region: s.region, account: s.account, start: now, step: s.step}
 	e := &execution{arn: arn, name: name, machineARN: m.arn, input: input, start: now}
-	e.events = w.run(json.RawMessage(input), m.roleARN)
+	if o.Evaluate {
+		if err := s.startLive(m, e); err != nil {
+			return nil, errf(500, "InternalFailure", err.Error())
+		}
+	} else {
+		w := &walker{def: m.def, out: o, region: s.region, account: s.account, start: now, step: s.step}
+		e.events = w.run(json.RawMessage(input), m.roleARN)
+	}
 	s.executions[arn] = e
 	s.execOrder = append(s.execOrder, arn)
 	return map[string]any{"executionArn": arn, "startDate": epoch(now)}, nil

@@ -86,7 +86,7 @@ func TestExecutionWalksDefinition(t *testing.T) {
 	choice := func(name string) []string { return []string{"ChoiceStateEntered:" + name, "ChoiceStateExited:" + name} }
 	// untilUpdate is the walk of the shipped definition up to and including UpdateService.
 	untilUpdate := slices.Concat([]string{"ExecutionStarted"}, task("EnsureInfra"), choice("CheckInfra"), task("EnsureListeners"),
-		task("EnsureLoadBalancer"), task("ReadTaskDefinition"), task("RegisterTaskDefinition"), task("UpdateService"))
+		task("EnsureLoadBalancer"), task("ReadTaskDefinition"), task("RegisterTaskDefinition"), task("UpdateService"), choice("HaveDeployment"))
 	failed := []string{"FailStateEntered:DeploymentFailed", "ExecutionFailed"}
 	tests := []struct {
 		name       string
@@ -115,13 +115,17 @@ func TestExecutionWalksDefinition(t *testing.T) {
 			name:       "fail_update_service",
 			outcome:    awstest.Outcome{FailAt: "UpdateService", Error: "Ecs.ServiceNotFoundException", Cause: "service web not found"},
 			wantStatus: sfntypes.ExecutionStatusFailed,
-			wantEvents: slices.Concat(untilUpdate[:len(untilUpdate)-5], failedTask("UpdateService"), failed),
+			wantEvents: slices.Concat(untilUpdate[:len(untilUpdate)-7], failedTask("UpdateService"), failed),
 		},
 		{
 			name:       "fail_bluegreen_rolls_back",
 			outcome:    awstest.Outcome{FailAt: "BlueGreenDeployment", Error: "Ecs.ServiceDeploymentNotFoundException", Cause: "gone"},
 			wantStatus: sfntypes.ExecutionStatusFailed,
-			wantEvents: slices.Concat(untilUpdate, failedTask("BlueGreenDeployment"), task("RollbackDeployment"), failed),
+			// The rollback is awaited (RollbackWait, RollbackStatus,
+			// RollbackDone) and the stopped tasks read for their reasons.
+			wantEvents: slices.Concat(untilUpdate, failedTask("BlueGreenDeployment"), task("RollbackDeployment"),
+				[]string{"WaitStateEntered:RollbackWait", "WaitStateExited:RollbackWait"}, task("RollbackStatus"), choice("RollbackDone"),
+				task("ReadStoppedTasks"), choice("HasStoppedTasks"), failed),
 		},
 		{
 			name:       "timeout",

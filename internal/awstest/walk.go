@@ -262,6 +262,7 @@ type execution struct {
 	input                 string
 	start                 time.Time
 	events                []histEvent
+	live                  *liveRun // set for evaluated executions
 }
 
 // visible returns the events that happened by now.
