@@ -127,8 +127,10 @@ func (d *Service) deploymentStatus(ctx context.Context, dep *store.Deployment, s
 	if u := d.PageURL(dep.ID); u != "" {
 		req.LogURL = github.String(u)
 	}
-	if dep.GreenURL != "" && state == ghSuccess {
-		req.EnvironmentURL = github.String(dep.GreenURL)
+	// The environment's URL is production's listener (the state machine's
+	// blueServiceUrl, alias productionUrl), not the test listener.
+	if dep.BlueURL != "" && state == ghSuccess {
+		req.EnvironmentURL = github.String(dep.BlueURL)
 	}
 	if state == ghSuccess {
 		req.AutoInactive = github.Bool(true)

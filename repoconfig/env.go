@@ -58,7 +58,7 @@ func parseEnv(key, node *yaml.Node, envPath string) (Env, error) {
 	if node.Kind != yaml.MappingNode {
 		return Env{}, newFieldError(node.Line, envPath, "must be a mapping of settings, not %s", describe(node))
 	}
-	env := Env{Name: key.Value, DesiredCount: 1, Trigger: TriggerStepFunctions}
+	env := Env{Name: key.Value, Trigger: TriggerStepFunctions}
 	set := make(map[string]bool)
 	err := eachField(node, envPath, func(k, v *yaml.Node, p string) error {
 		f, ok := fields[k.Value]

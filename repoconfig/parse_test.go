@@ -117,7 +117,9 @@ func TestParseSeveralEnvironments(t *testing.T) {
 	if want := map[string]string{"NODE_ENV": "production", "_X": "1", "N": "2"}; !reflect.DeepEqual(st.BuildArgs, want) {
 		t.Errorf("BuildArgs = %v, want %v", st.BuildArgs, want)
 	}
-	if am, _ := cfg.Env("also-main"); am.DesiredCount != 1 || am.Trigger != repoconfig.TriggerStepFunctions {
+	// No desired_count: 0, which the state machine reads as "keep the
+	// service's count" (it used to be 1, which scaled services down).
+	if am, _ := cfg.Env("also-main"); am.DesiredCount != 0 || am.Trigger != repoconfig.TriggerStepFunctions {
 		t.Errorf("defaults not applied: %+v", am)
 	}
 	if _, ok := cfg.Env("nope"); ok {

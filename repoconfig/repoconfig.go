@@ -65,7 +65,9 @@ type Env struct {
 	Service         string
 	TaskFamily      string
 	ContainerPort   int
-	// DesiredCount is the number of tasks; 1 when the file omits it.
+	// DesiredCount is the number of tasks. 0 (the file omits it) keeps the
+	// service's current count: a deployment that does not name a count must
+	// not scale a 3-task production service down to one.
 	DesiredCount int
 	// Dockerfile is a clean repository-relative path; empty means the first of
 	// Dockerfile, docker/Dockerfile, deployment/Dockerfile.

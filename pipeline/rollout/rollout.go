@@ -60,7 +60,7 @@ type Input struct {
 	Service       string `json:"service"`
 	TaskFamily    string `json:"taskFamily"`
 	ContainerPort int    `json:"containerPort"`
-	DesiredCount  int    `json:"desiredCount"`
+	DesiredCount  int    `json:"desiredCount,omitempty"` // omitted: the service keeps its count
 	Repository    string `json:"repository"`
 	Commit        string `json:"commit"`
 	Environment   string `json:"environment"`

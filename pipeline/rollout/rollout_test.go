@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,13 +131,13 @@ func TestFollowOutcomes(t *testing.T) {
 		{
 			name:       "success",
 			wantStatus: rollout.StatusSucceeded,
-			wantSteps:  slices.Concat(untilUpdate, okStates("UpdateService", "BlueGreenDeployment", "DeploymentStatus", "DeploymentSucceeded")),
+			wantSteps:  slices.Concat(untilUpdate, okStates("UpdateService", "HaveDeployment", "BlueGreenDeployment", "DeploymentStatus", "DeploymentSucceeded")),
 		},
 		{
 			name:       "success_after_polling",
 			outcome:    awstest.Outcome{ChoicesInTurn: map[string][]string{"DeploymentStatus": {"WaitForDeployment"}}},
 			wantStatus: rollout.StatusSucceeded,
-			wantSteps: slices.Concat(untilUpdate, okStates("UpdateService", "BlueGreenDeployment", "DeploymentStatus", "WaitForDeployment",
+			wantSteps: slices.Concat(untilUpdate, okStates("UpdateService", "HaveDeployment", "BlueGreenDeployment", "DeploymentStatus", "WaitForDeployment",
 				"BlueGreenDeployment", "DeploymentStatus", "DeploymentSucceeded")),
 		},
 		{
@@ -152,8 +153,9 @@ func TestFollowOutcomes(t *testing.T) {
 			name:       "fail_bluegreen_rolls_back",
 			outcome:    awstest.Outcome{FailAt: "BlueGreenDeployment", Error: "Ecs.AccessDeniedException", Cause: "not allowed"},
 			wantStatus: rollout.StatusFailed,
-			wantSteps: slices.Concat(untilUpdate, okStates("UpdateService"),
-				[]string{"BlueGreenDeployment:entered", "BlueGreenDeployment:failed", "BlueGreenDeployment:exited"}, okStates("RollbackDeployment"), []string{"DeploymentFailed:entered"}),
+			wantSteps: slices.Concat(untilUpdate, okStates("UpdateService", "HaveDeployment"),
+				[]string{"BlueGreenDeployment:entered", "BlueGreenDeployment:failed", "BlueGreenDeployment:exited"},
+				okStates("RollbackDeployment", "RollbackWait", "RollbackStatus", "RollbackDone", "ReadStoppedTasks", "HasStoppedTasks"), []string{"DeploymentFailed:entered"}),
 			wantFailure: &rollout.Failure{State: "BlueGreenDeployment", Error: "Ecs.AccessDeniedException", Cause: "not allowed"},
 		},
 		{
@@ -162,7 +164,8 @@ func TestFollowOutcomes(t *testing.T) {
 			name:       "status_rolls_back",
 			outcome:    awstest.Outcome{Choices: map[string]string{"DeploymentStatus": "RollbackDeployment"}},
 			wantStatus: rollout.StatusFailed,
-			wantSteps: slices.Concat(untilUpdate, okStates("UpdateService", "BlueGreenDeployment", "DeploymentStatus", "RollbackDeployment"),
+			wantSteps: slices.Concat(untilUpdate, okStates("UpdateService", "HaveDeployment", "BlueGreenDeployment", "DeploymentStatus", "RollbackDeployment",
+				"RollbackWait", "RollbackStatus", "RollbackDone", "ReadStoppedTasks", "HasStoppedTasks"),
 				[]string{"DeploymentFailed:entered"}),
 			wantFailure: &rollout.Failure{State: "DeploymentFailed", Error: "States.Failed", Cause: "The execution failed at DeploymentFailed."},
 		},
@@ -170,7 +173,7 @@ func TestFollowOutcomes(t *testing.T) {
 			name:        "timeout",
 			outcome:     awstest.Outcome{TimeOutAt: "BlueGreenDeployment"},
 			wantStatus:  rollout.StatusTimedOut,
-			wantSteps:   append(slices.Concat(untilUpdate, okStates("UpdateService")), "BlueGreenDeployment:entered"),
+			wantSteps:   append(slices.Concat(untilUpdate, okStates("UpdateService", "HaveDeployment")), "BlueGreenDeployment:entered"),
 			wantFailure: &rollout.Failure{State: "BlueGreenDeployment", Error: "States.Timeout", Cause: "The execution timed out."},
 		},
 	}
@@ -483,5 +486,19 @@ func TestCursorRoundTripsThroughJSON(t *testing.T) {
 	}
 	if !cur.TimedOut(cur.StartedAt.Add(31*time.Minute), 0) || cur.TimedOut(cur.StartedAt.Add(29*time.Minute), 0) {
 		t.Errorf("TimedOut does not apply the 30 minute default")
+	}
+}
+
+// TestInputOmitsAnUnsetDesiredCount: with no desired_count the input carries
+// none, and the shipped state machine keeps the service's count (a 3-task
+// service stays at 3); a count that is set is sent.
+func TestInputOmitsAnUnsetDesiredCount(t *testing.T) {
+	unset, _ := json.Marshal(rollout.Input{Cluster: "c", Service: "s"})
+	if strings.Contains(string(unset), "desiredCount") {
+		t.Errorf("input without a count carries one: %s", unset)
+	}
+	set, _ := json.Marshal(rollout.Input{Cluster: "c", Service: "s", DesiredCount: 3})
+	if !strings.Contains(string(set), `"desiredCount":3`) {
+		t.Errorf("input with a count of 3: %s", set)
 	}
 }

@@ -36,7 +36,7 @@ func inputTransformer(in Input) *ebtypes.InputTransformer {
 		Service       string `json:"service"`
 		TaskFamily    string `json:"taskFamily"`
 		ContainerPort int    `json:"containerPort"`
-		DesiredCount  int    `json:"desiredCount"`
+		DesiredCount  int    `json:"desiredCount,omitempty"`
 		Repository    string `json:"repository"`
 		Environment   string `json:"environment"`
 	}{in.Cluster, in.Service, in.TaskFamily, in.ContainerPort, in.DesiredCount, in.Repository, in.Environment})
