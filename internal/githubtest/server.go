@@ -53,6 +53,7 @@ type Server struct {
 	reactions     map[int64][]Reaction
 	requests      []Request
 	faults        []Fault
+	budget        *budget // nil: no primary rate limit
 }
 
 // NewServer starts a Server with a fresh 2048-bit App key and App id 1. It is
