@@ -16,6 +16,7 @@ import (
 
 	"github.com/pandadeploy/panda/githubapp"
 	"github.com/pandadeploy/panda/internal/githubtest"
+	"github.com/pandadeploy/panda/retry"
 )
 
 const headSHA = "0123456789abcdef0123456789abcdef01234567"
@@ -25,6 +26,12 @@ func setup(t *testing.T, apiURL func(*githubtest.Server) string) (*githubtest.Se
 	s := githubtest.NewServer(t)
 	s.AddInstallation(7, "octo-org/app", "octo-org/other")
 	s.AddInstallation(8, "someone/else")
+	return s, newFactory(t, s, apiURL)
+}
+
+// newFactory returns a Factory for the App s plays.
+func newFactory(t *testing.T, s *githubtest.Server, apiURL func(*githubtest.Server) string) *githubapp.Factory {
+	t.Helper()
 	f, err := githubapp.New(githubapp.Config{
 		AppID: s.AppID(), PrivateKey: s.PrivateKeyPEM(), APIURL: apiURL(s),
 		HTTPClient: &http.Client{Timeout: 10 * time.Second},
@@ -33,7 +40,7 @@ func setup(t *testing.T, apiURL func(*githubtest.Server) string) (*githubtest.Se
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	return s, f
+	return f
 }
 
 func rootURL(s *githubtest.Server) string { return s.URL() }
@@ -222,11 +229,16 @@ func TestRetries(t *testing.T) {
 		wantErr  bool
 		wantTry  int
 		minDelay time.Duration
+		wantWait time.Duration // a surfaced *retry.WaitError asks at least this
 	}{
 		{name: "bad_gateway_twice", faults: []githubtest.Fault{{Status: 502}, {Status: 503}}, wantTry: 3},
 		{name: "secondary_rate_limit", faults: []githubtest.Fault{githubtest.SecondaryRateLimit(time.Second)}, wantTry: 2, minDelay: time.Second},
 		{name: "primary_rate_limit", faults: []githubtest.Fault{githubtest.PrimaryRateLimit(time.Now())}, wantTry: 2, minDelay: 500 * time.Millisecond},
-		{name: "primary_rate_limit_far_away", faults: []githubtest.Fault{githubtest.PrimaryRateLimit(time.Now().Add(time.Hour))}, wantErr: true, wantTry: 1},
+		{name: "primary_rate_limit_far_away", faults: []githubtest.Fault{githubtest.PrimaryRateLimit(time.Now().Add(time.Hour))}, wantErr: true, wantTry: 1, wantWait: 59 * time.Minute},
+		{name: "primary_rate_limit_429", faults: []githubtest.Fault{primary429(time.Now().Add(20 * time.Minute))}, wantErr: true, wantTry: 1, wantWait: 19 * time.Minute},
+		{name: "secondary_long_retry_after", faults: []githubtest.Fault{githubtest.SecondaryRateLimit(10 * time.Minute)}, wantErr: true, wantTry: 1, wantWait: 10 * time.Minute},
+		{name: "secondary_without_retry_after", faults: []githubtest.Fault{githubtest.SecondaryRateLimit(0)}, wantErr: true, wantTry: 1, wantWait: time.Minute},
+		{name: "bare_429", faults: []githubtest.Fault{githubtest.TooManyRequests()}, wantErr: true, wantTry: 1, wantWait: time.Minute},
 		{name: "attempts_bounded", faults: []githubtest.Fault{{Status: 500}, {Status: 500}, {Status: 500}, {Status: 500}}, wantErr: true, wantTry: 3},
 		{name: "plain_forbidden_not_retried", faults: []githubtest.Fault{{Status: 403}}, wantErr: true, wantTry: 1},
 		{name: "not_found_not_retried", faults: []githubtest.Fault{{Status: 404}}, wantErr: true, wantTry: 1},
@@ -245,6 +257,13 @@ func TestRetries(t *testing.T) {
 			_, _, err := c.Checks.CreateCheckRun(ctx, "octo-org", "app", github.CreateCheckRunOptions{Name: "panda/build", HeadSHA: headSHA})
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			var w *retry.WaitError
+			if got := errors.As(err, &w); got != (tt.wantWait > 0) || (got && w.Wait < tt.wantWait) {
+				t.Fatalf("err = %v, want a wait of at least %v: %v", err, tt.wantWait, tt.wantWait > 0)
+			}
+			if d := time.Since(start); tt.wantWait > 0 && d > 2*time.Second {
+				t.Errorf("a long wait held the request for %v", d)
 			}
 			if d := time.Since(start); d < tt.minDelay {
 				t.Errorf("retried after %v, want at least %v", d, tt.minDelay)
@@ -293,12 +312,67 @@ func TestRetryWaitRespectsContext(t *testing.T) {
 	s, f := setup(t, rootURL)
 	c, _ := f.Client(context.Background(), 7)
 	warm(t, c)
-	s.FailNext(1, githubtest.SecondaryRateLimit(30*time.Second))
+	// 4 s is within the default MaxDelay, so the transport waits in the request.
+	s.FailNext(1, githubtest.SecondaryRateLimit(4*time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	_, _, err := c.Checks.ListCheckRunsForRef(ctx, "octo-org", "app", headSHA, nil)
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
 		t.Fatalf("err = %v after %v, want the context's deadline promptly", err, time.Since(start))
+	}
+}
+
+func primary429(reset time.Time) githubtest.Fault {
+	f := githubtest.PrimaryRateLimit(reset)
+	f.Status = http.StatusTooManyRequests
+	return f
+}
+
+// TestSpentBudgetDelaysTheTask follows a primary budget from GitHub's headers
+// to the task's retry delay: once an answer says the budget is spent,
+// go-github refuses the next call itself, and the worker's RetryDelayFunc
+// (retry.DelayFunc with RateLimitWait) waits for the reset.
+func TestSpentBudgetDelaysTheTask(t *testing.T) {
+	t.Parallel()
+	s, f := setup(t, rootURL)
+	reset := time.Now().Add(25 * time.Minute)
+	s.SetRateLimit(1, reset)
+	ctx := context.Background()
+	c, _ := f.Client(ctx, 7)
+	warm(t, c) // spends the budget's last request
+	before := len(s.Requests())
+	_, _, err := c.Checks.CreateCheckRun(ctx, "octo-org", "app", github.CreateCheckRunOptions{Name: "panda/build", HeadSHA: headSHA})
+	if err == nil || len(s.Requests()) != before {
+		t.Fatalf("err = %v after %d requests, want go-github's refusal without a request", err, len(s.Requests())-before)
+	}
+	task := fmt.Errorf("create check run: %w", err)
+	delay := retry.DelayFunc(githubapp.RateLimitWait)
+	if d := delay(0, task, nil); d < time.Until(reset) || d > time.Until(reset)+time.Minute {
+		t.Fatalf("delay = %v, want until the reset in %v", d, time.Until(reset).Round(time.Second))
+	}
+	// A fresh client, which has not seen the headers, gets the server's 403:
+	// surfaced by the transport as a wait that plain retry.Delay honours.
+	f2 := newFactory(t, s, rootURL)
+	c2, _ := f2.Client(ctx, 7)
+	_, _, err = c2.Checks.ListCheckRunsForRef(ctx, "octo-org", "app", headSHA, nil)
+	if d := retry.Delay(0, err, nil); d < time.Until(reset) || d > time.Until(reset)+time.Minute {
+		t.Fatalf("err = %v, delay = %v, want until the reset", err, d)
+	}
+}
+
+func TestRateLimitWait(t *testing.T) {
+	t.Parallel()
+	if w := githubapp.RateLimitWait(errors.New("dial tcp: refused")); w != nil {
+		t.Errorf("RateLimitWait(network error) = %+v", w)
+	}
+	after := 90 * time.Second
+	w := githubapp.RateLimitWait(fmt.Errorf("x: %w", &github.AbuseRateLimitError{RetryAfter: &after}))
+	if w == nil || w.Wait != after || w.Grow {
+		t.Errorf("secondary with Retry-After: %+v", w)
+	}
+	w = githubapp.RateLimitWait(&github.AbuseRateLimitError{})
+	if w == nil || w.Wait != time.Minute || !w.Grow {
+		t.Errorf("secondary without Retry-After: %+v", w)
 	}
 }
