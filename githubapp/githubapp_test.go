@@ -376,3 +376,33 @@ func TestRateLimitWait(t *testing.T) {
 		t.Errorf("secondary without Retry-After: %+v", w)
 	}
 }
+
+// TestTooLarge reads files through the contents API of a server that sizes
+// them as GitHub does: only the refusal of a file over 1 MB is "too large".
+func TestTooLarge(t *testing.T) {
+	t.Parallel()
+	s, f := setup(t, rootURL)
+	s.SetFile("octo-org/app", headSHA, "big.yml", bytes.Repeat([]byte("#"), 1_000_001))
+	s.SetFile("octo-org/app", headSHA, "small.yml", []byte("environments: {}\n"))
+	ctx := context.Background()
+	c, _ := f.Client(ctx, 7)
+	opts := &github.RepositoryContentGetOptions{Ref: headSHA}
+	for _, tt := range []struct {
+		repo, path string
+		want       bool
+	}{
+		{repo: "app", path: "big.yml", want: true},
+		{repo: "app", path: "small.yml"},
+		{repo: "app", path: "missing.yml"},
+		{repo: "nope", path: "small.yml"}, // not the installation's: refused, but not for size
+	} {
+		file, _, _, err := c.Repositories.GetContents(ctx, "octo-org", tt.repo, tt.path, opts)
+		if got := githubapp.TooLarge(file, err); got != tt.want {
+			t.Errorf("TooLarge(%s/%s) = %v (err %v), want %v", tt.repo, tt.path, got, err, tt.want)
+		}
+	}
+	none := "none"
+	if !githubapp.TooLarge(&github.RepositoryContent{Encoding: &none}, nil) {
+		t.Error(`an answer with encoding "none" is not too large`)
+	}
+}

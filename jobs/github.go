@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-github/v66/github"
 	"github.com/hibiken/asynq"
 
+	"github.com/pandadeploy/panda/githubapp"
 	"github.com/pandadeploy/panda/pipeline/source"
 	"github.com/pandadeploy/panda/repoconfig"
 	"github.com/pandadeploy/panda/store"
@@ -111,6 +112,9 @@ func ReadConfig(ctx context.Context, gh *github.Client, repo, sha string) (repoc
 	file, _, resp, err := gh.Repositories.GetContents(ctx, owner, name, repoconfig.FileName, &github.RepositoryContentGetOptions{Ref: sha})
 	if resp != nil && resp.StatusCode == http.StatusNotFound {
 		return repoconfig.Config{}, false, nil
+	}
+	if githubapp.TooLarge(file, err) {
+		return repoconfig.Config{}, true, repoconfig.TooLarge()
 	}
 	if err != nil {
 		return repoconfig.Config{}, false, fmt.Errorf("read %s of %s at %s: %w", repoconfig.FileName, repo, short(sha), err)

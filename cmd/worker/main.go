@@ -28,6 +28,7 @@ import (
 	"github.com/pandadeploy/panda/githubapp"
 	"github.com/pandadeploy/panda/jobs"
 	"github.com/pandadeploy/panda/pipeline/image"
+	"github.com/pandadeploy/panda/retry"
 	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/sweeper"
 )
@@ -169,7 +170,7 @@ func serverConfig(cfg config.Worker, logger *slog.Logger) asynq.Config {
 	return asynq.Config{
 		Concurrency:    cfg.Concurrency,
 		Queues:         jobs.Queues(),
-		RetryDelayFunc: jobs.RetryDelay,
+		RetryDelayFunc: retry.DelayFunc(githubapp.RateLimitWait),
 		IsFailure:      jobs.IsFailure,
 		// Follow tasks re-enqueue themselves a second or a few ahead; forward
 		// them promptly rather than at Asynq's default of every 5 seconds.
