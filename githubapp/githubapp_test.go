@@ -336,7 +336,7 @@ func primary429(reset time.Time) githubtest.Fault {
 func TestSpentBudgetDelaysTheTask(t *testing.T) {
 	t.Parallel()
 	s, f := setup(t, rootURL)
-	reset := time.Now().Add(25 * time.Minute)
+	reset := time.Now().Add(25 * time.Minute).Truncate(time.Second)
 	s.SetRateLimit(1, reset)
 	ctx := context.Background()
 	c, _ := f.Client(ctx, 7)
