@@ -28,7 +28,7 @@ func TestConfigGitHubWillNotServe(t *testing.T) {
 		}
 	}
 	if run == nil || run.Conclusion != "failure" || !strings.Contains(run.Output.Title, ".panda.yml is invalid") ||
-		!strings.Contains(run.Output.Summary, "over 1 MB") {
+		!strings.Contains(run.Output.Summary, "is larger than 64 KiB (over 1 MB") {
 		t.Fatalf("check run for a .panda.yml GitHub will not serve: %+v", run)
 	}
 	time.Sleep(time.Second) // room for a retry, which must not come
