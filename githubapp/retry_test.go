@@ -87,6 +87,8 @@ func TestRetryTransport(t *testing.T) {
 			t.Parallel()
 			next := &scripted{answers: tt.answers}
 			rt := newRetryTransport(next, RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 2 * time.Second, MaxAttempts: 3})
+			// The table's resets are relative to now; a parallel subtest may start seconds later.
+			rt.now = func() time.Time { return now }
 			var body io.Reader
 			if tt.body != nil {
 				body = tt.body()
