@@ -262,7 +262,7 @@ func TestRetries(t *testing.T) {
 			if got := errors.As(err, &w); got != (tt.wantWait > 0) || (got && w.Wait < tt.wantWait) {
 				t.Fatalf("err = %v, want a wait of at least %v: %v", err, tt.wantWait, tt.wantWait > 0)
 			}
-			if d := time.Since(start); tt.wantWait > 0 && d > 2*time.Second {
+			if d := time.Since(start); tt.wantWait > 0 && d > 10*time.Second {
 				t.Errorf("a long wait held the request for %v", d)
 			}
 			if d := time.Since(start); d < tt.minDelay {
