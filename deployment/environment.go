@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-github/v66/github"
 
+	"github.com/pandadeploy/panda/githubapp"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/repoconfig"
 )
@@ -21,6 +22,11 @@ func ReadConfig(ctx context.Context, gh *github.Client, repo, sha string) (cfg r
 	file, _, resp, err := gh.Repositories.GetContents(ctx, owner, name, repoconfig.FileName, &github.RepositoryContentGetOptions{Ref: sha})
 	if resp != nil && resp.StatusCode == http.StatusNotFound {
 		return repoconfig.Config{}, false, nil
+	}
+	// GitHub refuses to serve a file over 1 MB through the contents API: the
+	// user's to fix, not an outage to retry.
+	if githubapp.TooLarge(file, err) {
+		return repoconfig.Config{}, true, repoconfig.TooLarge()
 	}
 	if err != nil {
 		return repoconfig.Config{}, false, fmt.Errorf("read %s of %s at %s: %w", repoconfig.FileName, repo, Short(sha), err)

@@ -17,6 +17,7 @@ import (
 	"github.com/pandadeploy/panda/githubapp"
 	"github.com/pandadeploy/panda/internal/githubtest"
 	"github.com/pandadeploy/panda/redact"
+	"github.com/pandadeploy/panda/retry"
 )
 
 const headSHA = "0123456789abcdef0123456789abcdef01234567"
@@ -26,6 +27,12 @@ func setup(t *testing.T, apiURL func(*githubtest.Server) string) (*githubtest.Se
 	s := githubtest.NewServer(t)
 	s.AddInstallation(7, "octo-org/app", "octo-org/other")
 	s.AddInstallation(8, "someone/else")
+	return s, newFactory(t, s, apiURL)
+}
+
+// newFactory returns a Factory for the App s plays.
+func newFactory(t *testing.T, s *githubtest.Server, apiURL func(*githubtest.Server) string) *githubapp.Factory {
+	t.Helper()
 	f, err := githubapp.New(githubapp.Config{
 		AppID: s.AppID(), PrivateKey: s.PrivateKeyPEM(), APIURL: apiURL(s),
 		HTTPClient: &http.Client{Timeout: 10 * time.Second},
@@ -34,7 +41,7 @@ func setup(t *testing.T, apiURL func(*githubtest.Server) string) (*githubtest.Se
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	return s, f
+	return f
 }
 
 func rootURL(s *githubtest.Server) string { return s.URL() }
@@ -223,14 +230,21 @@ func TestRetries(t *testing.T) {
 		wantErr  bool
 		wantTry  int
 		minDelay time.Duration
+		wantWait time.Duration // a surfaced *retry.WaitError asks at least this
 	}{
 		// A create behind a 5xx may have happened (githubtest.CreatedThen502):
 		// it is not replayed, the caller looks it up.
 		{name: "bad_gateway_not_replayed", faults: []githubtest.Fault{{Status: 502}}, wantErr: true, wantTry: 1},
 		{name: "secondary_rate_limit", faults: []githubtest.Fault{githubtest.SecondaryRateLimit(time.Second)}, wantTry: 2, minDelay: time.Second},
 		{name: "primary_rate_limit", faults: []githubtest.Fault{githubtest.PrimaryRateLimit(time.Now())}, wantTry: 2, minDelay: 500 * time.Millisecond},
-		{name: "primary_rate_limit_far_away", faults: []githubtest.Fault{githubtest.PrimaryRateLimit(time.Now().Add(time.Hour))}, wantErr: true, wantTry: 1},
-		{name: "attempts_bounded", faults: []githubtest.Fault{githubtest.SecondaryRateLimit(0), githubtest.SecondaryRateLimit(0), githubtest.SecondaryRateLimit(0), githubtest.SecondaryRateLimit(0)}, wantErr: true, wantTry: 3},
+		{name: "primary_rate_limit_far_away", faults: []githubtest.Fault{githubtest.PrimaryRateLimit(time.Now().Add(time.Hour))}, wantErr: true, wantTry: 1, wantWait: 59 * time.Minute},
+		{name: "primary_rate_limit_429", faults: []githubtest.Fault{primary429(time.Now().Add(20 * time.Minute))}, wantErr: true, wantTry: 1, wantWait: 19 * time.Minute},
+		{name: "secondary_long_retry_after", faults: []githubtest.Fault{githubtest.SecondaryRateLimit(10 * time.Minute)}, wantErr: true, wantTry: 1, wantWait: 10 * time.Minute},
+		{name: "secondary_without_retry_after", faults: []githubtest.Fault{githubtest.SecondaryRateLimit(0)}, wantErr: true, wantTry: 1, wantWait: time.Minute},
+		{name: "bare_429", faults: []githubtest.Fault{githubtest.TooManyRequests()}, wantErr: true, wantTry: 1, wantWait: time.Minute},
+		// A create is replayed only behind a rate limit (GitHub refused it
+		// unread), and only MaxAttempts times; then the wait is surfaced.
+		{name: "attempts_bounded", faults: []githubtest.Fault{secondaryAfter(time.Second), secondaryAfter(time.Second), secondaryAfter(time.Second), secondaryAfter(time.Second)}, wantErr: true, wantTry: 3, wantWait: time.Second},
 		{name: "plain_forbidden_not_retried", faults: []githubtest.Fault{{Status: 403}}, wantErr: true, wantTry: 1},
 		{name: "not_found_not_retried", faults: []githubtest.Fault{{Status: 404}}, wantErr: true, wantTry: 1},
 	}
@@ -248,6 +262,13 @@ func TestRetries(t *testing.T) {
 			_, _, err := c.Checks.CreateCheckRun(ctx, "octo-org", "app", github.CreateCheckRunOptions{Name: "panda/build", HeadSHA: headSHA})
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			var w *retry.WaitError
+			if got := errors.As(err, &w); got != (tt.wantWait > 0) || (got && w.Wait < tt.wantWait) {
+				t.Fatalf("err = %v, want a wait of at least %v: %v", err, tt.wantWait, tt.wantWait > 0)
+			}
+			if d := time.Since(start); tt.wantWait > 0 && d > 10*time.Second {
+				t.Errorf("a long wait held the request for %v", d)
 			}
 			if d := time.Since(start); d < tt.minDelay {
 				t.Errorf("retried after %v, want at least %v", d, tt.minDelay)
@@ -296,7 +317,8 @@ func TestRetryWaitRespectsContext(t *testing.T) {
 	s, f := setup(t, rootURL)
 	c, _ := f.Client(context.Background(), 7)
 	warm(t, c)
-	s.FailNext(1, githubtest.SecondaryRateLimit(30*time.Second))
+	// 4 s is within the default MaxDelay, so the transport waits in the request.
+	s.FailNext(1, githubtest.SecondaryRateLimit(4*time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -354,5 +376,95 @@ func TestRedactorLearnsIssuedTokens(t *testing.T) {
 	}
 	if r.String(tok.Value[:len(tok.Value)-1]) == tok.Value[:len(tok.Value)-1] {
 		t.Fatal("a token cut short is not redacted; the patterns should still catch it")
+	}
+}
+
+func secondaryAfter(d time.Duration) githubtest.Fault {
+	f := githubtest.SecondaryRateLimit(d)
+	f.Status = http.StatusTooManyRequests
+	return f
+}
+
+func primary429(reset time.Time) githubtest.Fault {
+	f := githubtest.PrimaryRateLimit(reset)
+	f.Status = http.StatusTooManyRequests
+	return f
+}
+
+// TestSpentBudgetDelaysTheTask follows a primary budget from GitHub's headers
+// to the task's retry delay: once an answer says the budget is spent,
+// go-github refuses the next call itself, and the worker's RetryDelayFunc
+// (retry.DelayFunc with RateLimitWait) waits for the reset.
+func TestSpentBudgetDelaysTheTask(t *testing.T) {
+	t.Parallel()
+	s, f := setup(t, rootURL)
+	reset := time.Now().Add(25 * time.Minute).Truncate(time.Second)
+	s.SetRateLimit(1, reset)
+	ctx := context.Background()
+	c, _ := f.Client(ctx, 7)
+	warm(t, c) // spends the budget's last request
+	before := len(s.Requests())
+	_, _, err := c.Checks.CreateCheckRun(ctx, "octo-org", "app", github.CreateCheckRunOptions{Name: "panda/build", HeadSHA: headSHA})
+	if err == nil || len(s.Requests()) != before {
+		t.Fatalf("err = %v after %d requests, want go-github's refusal without a request", err, len(s.Requests())-before)
+	}
+	task := fmt.Errorf("create check run: %w", err)
+	delay := retry.DelayFunc(githubapp.RateLimitWait)
+	if d := delay(0, task, nil); d < time.Until(reset) || d > time.Until(reset)+time.Minute {
+		t.Fatalf("delay = %v, want until the reset in %v", d, time.Until(reset).Round(time.Second))
+	}
+	// A fresh client, which has not seen the headers, gets the server's 403:
+	// surfaced by the transport as a wait that plain retry.Delay honours.
+	f2 := newFactory(t, s, rootURL)
+	c2, _ := f2.Client(ctx, 7)
+	_, _, err = c2.Checks.ListCheckRunsForRef(ctx, "octo-org", "app", headSHA, nil)
+	if d := retry.Delay(0, err, nil); d < time.Until(reset) || d > time.Until(reset)+time.Minute {
+		t.Fatalf("err = %v, delay = %v, want until the reset", err, d)
+	}
+}
+
+func TestRateLimitWait(t *testing.T) {
+	t.Parallel()
+	if w := githubapp.RateLimitWait(errors.New("dial tcp: refused")); w != nil {
+		t.Errorf("RateLimitWait(network error) = %+v", w)
+	}
+	after := 90 * time.Second
+	w := githubapp.RateLimitWait(fmt.Errorf("x: %w", &github.AbuseRateLimitError{RetryAfter: &after}))
+	if w == nil || w.Wait != after || w.Grow {
+		t.Errorf("secondary with Retry-After: %+v", w)
+	}
+	w = githubapp.RateLimitWait(&github.AbuseRateLimitError{})
+	if w == nil || w.Wait != time.Minute || !w.Grow {
+		t.Errorf("secondary without Retry-After: %+v", w)
+	}
+}
+
+// TestTooLarge reads files through the contents API of a server that sizes
+// them as GitHub does: only the refusal of a file over 1 MB is "too large".
+func TestTooLarge(t *testing.T) {
+	t.Parallel()
+	s, f := setup(t, rootURL)
+	s.SetFile("octo-org/app", headSHA, "big.yml", bytes.Repeat([]byte("#"), 1_000_001))
+	s.SetFile("octo-org/app", headSHA, "small.yml", []byte("environments: {}\n"))
+	ctx := context.Background()
+	c, _ := f.Client(ctx, 7)
+	opts := &github.RepositoryContentGetOptions{Ref: headSHA}
+	for _, tt := range []struct {
+		repo, path string
+		want       bool
+	}{
+		{repo: "app", path: "big.yml", want: true},
+		{repo: "app", path: "small.yml"},
+		{repo: "app", path: "missing.yml"},
+		{repo: "nope", path: "small.yml"}, // not the installation's: refused, but not for size
+	} {
+		file, _, _, err := c.Repositories.GetContents(ctx, "octo-org", tt.repo, tt.path, opts)
+		if got := githubapp.TooLarge(file, err); got != tt.want {
+			t.Errorf("TooLarge(%s/%s) = %v (err %v), want %v", tt.repo, tt.path, got, err, tt.want)
+		}
+	}
+	none := "none"
+	if !githubapp.TooLarge(&github.RepositoryContent{Encoding: &none}, nil) {
+		t.Error(`an answer with encoding "none" is not too large`)
 	}
 }

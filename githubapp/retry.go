@@ -2,28 +2,34 @@ package githubapp
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pandadeploy/panda/retry"
 )
 
 // RetryPolicy bounds how the clients retry answers that say "try again":
-// 5xx, and rate limits (a primary limit is a 403 or 429 with
-// X-RateLimit-Remaining: 0 and X-RateLimit-Reset; a secondary limit is a 403
-// or 429 with Retry-After).
+// 5xx, and GitHub's rate limits (see rateLimit for what GitHub documents).
+//
+// A wait of at most MaxDelay is waited out in the request, so a short
+// Retry-After or a blip of 502s never reaches the caller. A longer wait is
+// not: the request fails at once with a *retry.WaitError (wrapped by the HTTP
+// client and go-github in a *url.Error), so the task that made it goes back
+// to the queue for that long instead of holding a worker. A rate limit still
+// answered after MaxAttempts is surfaced the same way.
 type RetryPolicy struct {
 	// MaxAttempts is the number of tries of one request, the first included.
 	// If zero, 4.
 	MaxAttempts int
-	// BaseDelay is the wait before the first retry when the answer names none;
-	// it doubles with each retry, with jitter. If zero, 1 second.
+	// BaseDelay is the wait before the first retry of a 5xx that names no
+	// wait; it doubles with each retry, with jitter. If zero, 1 second.
 	BaseDelay time.Duration
-	// MaxDelay is the longest single wait. An answer that asks for a longer one
-	// (a primary limit resetting in 40 minutes) is returned to the caller, whose
-	// job can be re-enqueued for later rather than hold a worker. If zero, 1 minute.
+	// MaxDelay is the longest wait held inside a request. If zero, 5 seconds:
+	// short enough that a worker shutting down (25 s) is not kept waiting.
 	MaxDelay time.Duration
 }
 
@@ -35,7 +41,7 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 		p.BaseDelay = time.Second
 	}
 	if p.MaxDelay <= 0 {
-		p.MaxDelay = time.Minute
+		p.MaxDelay = 5 * time.Second
 	}
 	return p
 }
@@ -62,8 +68,16 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		wait, retry := t.retryWait(resp, attempt)
-		if !retry || attempt >= t.policy.MaxAttempts || !replayable(req) || !replaySafe(req, resp) {
+		v := t.judge(resp, attempt)
+		if !v.retry {
+			return resp, nil
+		}
+		last := attempt >= t.policy.MaxAttempts || !replayable(req) || !replaySafe(req, resp)
+		if v.wait.Wait > t.policy.MaxDelay || (last && v.limit) {
+			drain(resp)
+			return nil, v.wait
+		}
+		if last {
 			return resp, nil
 		}
 		next, err := rewind(req)
@@ -71,65 +85,43 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		drain(resp)
-		if err := sleep(req.Context(), wait); err != nil {
+		if err := sleep(req.Context(), v.wait.Wait); err != nil {
 			return nil, err
 		}
 		req = next
 	}
 }
 
-// retryWait says whether resp is worth retrying and after how long.
-func (t *retryTransport) retryWait(resp *http.Response, attempt int) (time.Duration, bool) {
-	var wait time.Duration
+// verdict is what one answer asks of the client.
+type verdict struct {
+	retry bool
+	limit bool             // a rate limit, rather than a 5xx
+	wait  *retry.WaitError // how long, and why
+}
+
+// judge reads resp: a rate limit, a 5xx worth another try, or final.
+func (t *retryTransport) judge(resp *http.Response, attempt int) verdict {
+	now := t.now()
 	switch {
 	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusTooManyRequests:
-		if d, ok := t.retryAfter(resp.Header); ok {
-			wait = d
-		} else if d, ok := t.rateLimitReset(resp.Header); ok {
-			wait = d
-		} else if resp.StatusCode == http.StatusForbidden {
-			return 0, false // a plain 403 is a permission answer, final
-		} else {
-			wait = t.backoff(attempt)
+		w := rateLimit(resp.StatusCode, resp.Header, peekBody(resp), now)
+		if w == nil {
+			return verdict{} // a plain 403 is a permission answer, final
 		}
+		if w.Grow {
+			// Within a request the growth runs over its attempts.
+			w = &retry.WaitError{Wait: w.Wait << (attempt - 1), Grow: true, Reason: w.Reason, Err: w.Err}
+		}
+		return verdict{retry: true, limit: true, wait: w}
 	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
-		if d, ok := t.retryAfter(resp.Header); ok {
-			wait = d
-		} else {
-			wait = t.backoff(attempt)
+		cause := fmt.Errorf("%s", resp.Status)
+		if d, ok := retryAfter(resp.Header, now); ok {
+			return verdict{retry: true, wait: &retry.WaitError{Wait: d, Reason: reasonRetry, Err: cause}}
 		}
+		return verdict{retry: true, wait: &retry.WaitError{Wait: t.backoff(attempt), Reason: reasonRetry, Err: cause}}
 	default:
-		return 0, false
+		return verdict{}
 	}
-	return wait, wait <= t.policy.MaxDelay
-}
-
-// retryAfter reads Retry-After in seconds or as an HTTP date.
-func (t *retryTransport) retryAfter(h http.Header) (time.Duration, bool) {
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second, true
-	}
-	if at, err := http.ParseTime(v); err == nil {
-		return max(at.Sub(t.now()), 0), true
-	}
-	return 0, false
-}
-
-// rateLimitReset reads a spent primary rate limit: the wait until its reset,
-// plus a second because the reset is rounded down to whole seconds.
-func (t *retryTransport) rateLimitReset(h http.Header) (time.Duration, bool) {
-	if h.Get("X-RateLimit-Remaining") != "0" {
-		return 0, false
-	}
-	reset, err := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	return max(time.Unix(reset, 0).Sub(t.now()), 0) + time.Second, true
 }
 
 // backoff returns BaseDelay·2^(attempt-1), jittered into its upper half so that

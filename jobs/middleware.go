@@ -43,13 +43,6 @@ func LogTasks(logger *slog.Logger) asynq.MiddlewareFunc {
 	}
 }
 
-// RetryDelay backs off exponentially from one second, capped at five minutes:
-// a throttled AWS or GitHub API gets room, a daemon hiccup a quick second try.
-func RetryDelay(n int, _ error, _ *asynq.Task) time.Duration {
-	d := time.Second << min(n, 8)
-	return min(d, 5*time.Minute)
-}
-
 // AsynqLogger adapts slog to Asynq's logger.
 type AsynqLogger struct{ L *slog.Logger }
 

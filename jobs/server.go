@@ -14,6 +14,7 @@ import (
 	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/githubapp"
 	"github.com/pandadeploy/panda/redact"
+	"github.com/pandadeploy/panda/retry"
 	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/tasks"
 )
@@ -47,7 +48,8 @@ type Pace struct {
 	// LogInterval: the least time between two log updates of a check run
 	// (checks.DefaultMinInterval).
 	LogInterval time.Duration
-	// RetryDelay: Asynq's RetryDelayFunc (RetryDelay).
+	// RetryDelay: Asynq's RetryDelayFunc (retry.DelayFunc with GitHub's rate
+	// limits: a typed wait is honoured, anything else backs off with jitter).
 	RetryDelay asynq.RetryDelayFunc
 	// DelayedCheck: how often scheduled and retried tasks are moved to their
 	// queue (1 s).
@@ -129,9 +131,9 @@ func serverConfig(cfg config.Worker, pace Pace, logger *slog.Logger) asynq.Confi
 		}
 		return def
 	}
-	retry := pace.RetryDelay
-	if retry == nil {
-		retry = RetryDelay
+	delay := pace.RetryDelay
+	if delay == nil {
+		delay = retry.DelayFunc(githubapp.RateLimitWait)
 	}
 	concurrency := cfg.Concurrency
 	if concurrency <= 0 {
@@ -140,7 +142,7 @@ func serverConfig(cfg config.Worker, pace Pace, logger *slog.Logger) asynq.Confi
 	return asynq.Config{
 		Concurrency:    concurrency,
 		Queues:         tasks.Queues(),
-		RetryDelayFunc: retry,
+		RetryDelayFunc: delay,
 		IsFailure:      IsFailure,
 		// Follow tasks re-enqueue themselves a second or a few ahead; forward
 		// them promptly rather than at Asynq's default of every 5 seconds.

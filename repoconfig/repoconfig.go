@@ -154,6 +154,14 @@ func newFieldError(line int, field, format string, args ...any) *FieldError {
 	return fe
 }
 
+// TooLarge returns the error for a .panda.yml too large for GitHub to serve
+// through its contents API (over 1 MB): like every FieldError it is permanent
+// and shown to the user, since asking GitHub again gets the same refusal.
+func TooLarge() *FieldError {
+	// Worded as Parse words a file over MaxSize, which this one is too.
+	return newFieldError(0, "", "is larger than %d KiB (over 1 MB, more than GitHub's contents API serves)", MaxSize>>10)
+}
+
 func (e *FieldError) Error() string { return e.err.Error() }
 
 // Unwrap returns the permanent *pipeline.Error, so pipeline.IsPermanent and

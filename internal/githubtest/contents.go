@@ -26,8 +26,23 @@ func (s *Server) SetFile(repo, ref, filePath string, content []byte) {
 	r.files[ref+"\x00"+filePath] = append([]byte(nil), content...)
 }
 
+// Size limits of the contents API ("Get repository content",
+// https://docs.github.com/en/rest/repos/contents#get-repository-content):
+// "1 MB or smaller: All features of this endpoint are supported. Between
+// 1-100 MB: Only the raw or object custom media types are supported. Both will
+// work as normal, except that when using the object media type, the content
+// field will be an empty string and the encoding field will be "none". ...
+// Greater than 100 MB: This endpoint is not supported." The docs do not say
+// whether MB is 10^6 or 2^20 bytes; the server takes the smaller (stricter).
+const (
+	contentsMaxInline = 1_000_000
+	contentsMaxAny    = 100_000_000
+)
+
 // handleGetContents answers a file's contents the way the contents API does
-// (base64 with line breaks, type "file", the blob sha), or 404.
+// (base64 with line breaks, type "file", the blob sha), or 404. A file over
+// 1 MB is refused with GitHub's 403 too_large unless the raw or object media
+// type is asked for; over 100 MB it is refused whatever is asked.
 func (s *Server) handleGetContents(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -42,7 +57,46 @@ func (s *Server) handleGetContents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not Found")
 		return
 	}
+	accept := r.Header.Get("Accept")
+	raw := strings.Contains(accept, "vnd.github.raw") || strings.Contains(accept, "vnd.github.v3.raw")
+	object := strings.Contains(accept, "vnd.github.object")
+	switch {
+	case len(content) > contentsMaxAny, len(content) > contentsMaxInline && !raw && !object:
+		writeTooLarge(w)
+		return
+	case raw:
+		w.Header().Set("Content-Type", "application/vnd.github.raw; charset=utf-8")
+		_, _ = w.Write(content)
+		return
+	}
 	sum := sha1.Sum([]byte(fmt.Sprintf("blob %d\x00%s", len(content), content))) // #nosec G401
+	encoding, wrapped := "base64", base64Lines(content)
+	if len(content) > contentsMaxInline {
+		encoding, wrapped = "none", ""
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"type": "file", "encoding": encoding, "size": len(content),
+		"name": path.Base(p), "path": p, "content": wrapped,
+		"sha": hex.EncodeToString(sum[:]),
+	})
+}
+
+// writeTooLarge answers as GitHub does for a blob the contents API will not
+// serve inline: 403 with a "too_large" error on the blob's data. The body is
+// GitHub's, as recorded in hub4j/github-api#85, octokit/octokit.rb#1104 and
+// r-lib/usethis#1606 (the docs describe the limit, not the answer).
+func writeTooLarge(w http.ResponseWriter) {
+	writeJSON(w, http.StatusForbidden, apiError{
+		Message: "This API returns blobs up to 1 MB in size. The requested blob is too large to fetch via the API, " +
+			"but you can use the Git Data API to request blobs up to 100 MB in size.",
+		Errors:           []fieldError{{Resource: "Blob", Field: "data", Code: "too_large"}},
+		DocumentationURL: "https://docs.github.com/rest/repos/contents#get-repository-content",
+		Status:           "403",
+	})
+}
+
+// base64Lines encodes content as the contents API does: base64 in lines of 60.
+func base64Lines(content []byte) string {
 	enc := base64.StdEncoding.EncodeToString(content)
 	var wrapped strings.Builder
 	for len(enc) > 60 {
@@ -50,11 +104,7 @@ func (s *Server) handleGetContents(w http.ResponseWriter, r *http.Request) {
 		enc = enc[60:]
 	}
 	wrapped.WriteString(enc + "\n")
-	writeJSON(w, http.StatusOK, map[string]any{
-		"type": "file", "encoding": "base64", "size": len(content),
-		"name": path.Base(p), "path": p, "content": wrapped.String(),
-		"sha": hex.EncodeToString(sum[:]),
-	})
+	return wrapped.String()
 }
 
 // SetBranch makes GET /repos/{owner}/{repo}/commits/{branch} answer sha, as

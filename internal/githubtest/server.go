@@ -54,6 +54,7 @@ type Server struct {
 	requests      []Request
 	faults        []Fault
 	violations    []Violation
+	budget        *budget // nil: no primary rate limit
 }
 
 // NewServer starts a Server with a fresh 2048-bit App key and App id 1. It is

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/pandadeploy/panda/pipeline"
+	"github.com/pandadeploy/panda/retry"
 )
 
 // ECR is the part of the ECR API the push stage uses. *ecr.Client satisfies it.
@@ -162,13 +163,14 @@ func parseAuthorization(data ecrtypes.AuthorizationData) (registryAuth, error) {
 }
 
 // awsError wraps an AWS failure. Access refusals are permanent: retrying with the
-// same role cannot help, the role's policy has to change.
+// same role cannot help, the role's policy has to change. Throttling carries a
+// *retry.WaitError, so the task backs off for longer than the SDK already did.
 func awsError(err error, format string, args ...any) error {
 	what := fmt.Sprintf(format, args...)
 	if isAccessDenied(err) {
 		return pipeline.UserError(err, "AWS refused to %s: check the role's permissions", what)
 	}
-	return pipeline.TransientError(err, "cannot %s", what)
+	return pipeline.TransientError(retry.FromAWS(err), "cannot %s", what)
 }
 
 // isAccessDenied reports whether AWS refused the caller's identity or permissions.

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/pandadeploy/panda/pipeline"
+	"github.com/pandadeploy/panda/retry"
 )
 
 // SFN is the part of the Step Functions API the deploy stage uses; *sfn.Client satisfies it.
@@ -161,6 +162,8 @@ func permanentCodes() map[string]string {
 
 // classify turns an AWS error into a pipeline error: permanent for the codes
 // above, transient for everything else (throttling, 5xx, network, timeouts).
+// Throttling carries a *retry.WaitError, so the task backs off for longer
+// than the SDK's own retries already did.
 func classify(err error, action string) error {
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
@@ -168,5 +171,5 @@ func classify(err error, action string) error {
 			return pipeline.UserError(fmt.Errorf("%s: %w", action, err), "Deploy failed: %s", msg)
 		}
 	}
-	return pipeline.TransientError(fmt.Errorf("%s: %w", action, err), "AWS did not answer; the deployment will retry.")
+	return pipeline.TransientError(retry.FromAWS(fmt.Errorf("%s: %w", action, err)), "AWS did not answer; the deployment will retry.")
 }

@@ -3,6 +3,7 @@ package rollout_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/pandadeploy/panda/internal/awstest"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/rollout"
+	"github.com/pandadeploy/panda/retry"
 )
 
 // countingSFN counts GetExecutionHistory calls and the events they returned.
@@ -366,8 +368,9 @@ func TestStartErrorsAreClassified(t *testing.T) {
 		setup         func(*fixture)
 		req           func(*fixture) rollout.StartRequest
 		wantPermanent bool
+		wantWait      bool // a *retry.WaitError, so the task backs off further
 	}{
-		{name: "throttled", setup: func(f *fixture) { f.srv.Throttle("StartExecution", 10) }, wantPermanent: false},
+		{name: "throttled", setup: func(f *fixture) { f.srv.Throttle("StartExecution", 10) }, wantPermanent: false, wantWait: true},
 		{name: "server_error", setup: func(f *fixture) { f.srv.FailInternal("StartExecution", 10) }, wantPermanent: false},
 		{name: "unknown_state_machine", req: func(f *fixture) rollout.StartRequest {
 			r := f.request("dep_x")
@@ -398,6 +401,9 @@ func TestStartErrorsAreClassified(t *testing.T) {
 			}
 			if got := pipeline.IsPermanent(err); got != tt.wantPermanent {
 				t.Errorf("IsPermanent(%v) = %v, want %v", err, got, tt.wantPermanent)
+			}
+			if got := errors.As(err, new(*retry.WaitError)); got != tt.wantWait {
+				t.Errorf("wait in %v: %v, want %v", err, got, tt.wantWait)
 			}
 			if msg := pipeline.UserMessage(err, ""); msg == "" {
 				t.Errorf("no user message for %v", err)
