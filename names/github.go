@@ -103,7 +103,7 @@ func Repo(fullName string) error {
 func SHA(sha string) error {
 	const what = "a full commit SHA"
 	if len(sha) != 40 {
-		return refuse(what, sha, "it is %d characters, not 40 lower-case hex digits", len(sha))
+		return refuse(what, sha, "it has %d characters, not 40 lower-case hex digits", len(sha))
 	}
 	if p := charProblem(sha, func(r rune) bool { return isDigit(r) || (r >= 'a' && r <= 'f') }); p != "" {
 		return refuse(what, sha, "%s", p)

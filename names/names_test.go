@@ -46,6 +46,13 @@ func TestNames(t *testing.T) {
 		{name: "branch_nested", check: names.Branch, value: "feature/login-v2.1"},
 		{name: "branch_cyrillic_is_a_real_branch", check: names.Branch, value: "mаin"},
 		{name: "branch_at_inside", check: names.Branch, value: "a@b"},
+		{name: "branch_japanese", check: names.Branch, value: "日本語"},
+		{name: "branch_bracket", check: names.Branch, value: "a[b", problem: "contains"},
+		{name: "branch_tilde", check: names.Branch, value: "a~1", problem: "contains"},
+		{name: "branch_caret", check: names.Branch, value: "a^", problem: "contains"},
+		{name: "branch_question", check: names.Branch, value: "a?", problem: "contains"},
+		{name: "branch_hidden", check: names.Branch, value: ".hidden", problem: `starts with "."`},
+		{name: "branch_lock_middle", check: names.Branch, value: "a/b.lock/c", problem: ".lock"},
 		{name: "branch_upload_pack", check: names.Branch, value: "--upload-pack=touch /tmp/x", problem: `starts with "-"`},
 		{name: "branch_dash", check: names.Branch, value: "-x", problem: `starts with "-"`},
 		{name: "branch_dotdot", check: names.Branch, value: "a..b", problem: `".."`},
@@ -82,8 +89,8 @@ func TestNames(t *testing.T) {
 		// SHA.
 		{name: "sha_full", check: names.SHA, value: sha1},
 		{name: "sha_upper", check: names.SHA, value: strings.ToUpper(sha1), problem: "contains"},
-		{name: "sha_short", check: names.SHA, value: "0123456", problem: "7 characters"},
-		{name: "sha_sha256_not_on_github", check: names.SHA, value: sha1 + "0123456789abcdef01234567", problem: "64 characters"},
+		{name: "sha_short", check: names.SHA, value: "0123456", problem: "has 7 characters"},
+		{name: "sha_sha256_not_on_github", check: names.SHA, value: sha1 + "0123456789abcdef01234567", problem: "has 64 characters"},
 		{name: "sha_revision_expression", check: names.SHA, value: "HEAD~1" + strings.Repeat("0", 34), problem: "contains"},
 		{name: "sha_option", check: names.SHA, value: "--" + sha1[2:], problem: "contains"},
 
@@ -111,6 +118,10 @@ func TestNames(t *testing.T) {
 		{name: "repo_full_no_slash", check: names.Repo, value: "octocat", problem: `no "/"`},
 		{name: "repo_full_extra_slash", check: names.Repo, value: "a/b/c", problem: "contains"},
 		{name: "repo_full_traversal", check: names.Repo, value: "octo/..", problem: "reserved"},
+		{name: "repo_full_encoded_slash", check: names.Repo, value: "octo/a%2fb", problem: "contains"},
+		{name: "repo_full_empty_name", check: names.Repo, value: "octo/", problem: "empty"},
+		{name: "repo_full_empty_owner", check: names.Repo, value: "/app", problem: "empty"},
+		{name: "repo_full_dot_owner", check: names.Repo, value: ".x/app", problem: "contains"},
 		{name: "repo_full_nul", check: names.Repo, value: "octo/a\x00", problem: `\x00`},
 
 		// Region.
