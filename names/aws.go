@@ -45,7 +45,7 @@ func Partition(region string) (string, bool) {
 // same way, and the service then answers for itself.
 func Region(region string) error {
 	if _, ok := Partition(region); !ok {
-		return refuse("an AWS region", region, "it has the shape of no AWS partition's regions (like eu-west-1, cn-north-1, us-gov-west-1)")
+		return refuse("an AWS region", region, "it is not a region of any AWS partition (like eu-west-1, cn-north-1, us-gov-west-1)")
 	}
 	return nil
 }
@@ -268,10 +268,10 @@ func ECSName(name string) error {
 }
 
 func ecsNameProblem(name string) string {
-	if name == "" || len(name) > 255 {
+	if name == "" || len(name) > 255 || charProblem(name, func(r rune) bool { return isAlnum(r) || r == '-' || r == '_' }) != "" {
 		return "it must be 1 to 255 letters, digits, - and _"
 	}
-	return charProblem(name, func(r rune) bool { return isAlnum(r) || r == '-' || r == '_' })
+	return ""
 }
 
 // ECSCluster returns nil if s is an ECS cluster name (see ECSName) or a

@@ -35,11 +35,11 @@ func TestNames(t *testing.T) {
 		{name: "env_63", check: names.Environment, value: strings.Repeat("a", 63)},
 		{name: "env_64", check: names.Environment, value: strings.Repeat("a", 64), problem: "at most 63"},
 		{name: "env_upper", check: names.Environment, value: "Prod", problem: "lower-case"},
-		{name: "env_leading_dash", check: names.Environment, value: "-prod", problem: "start with"},
+		{name: "env_leading_dash", check: names.Environment, value: "-prod", problem: "starting with"},
 		{name: "env_cyrillic_lookalike", check: names.Environment, value: "prоd", problem: "lower-case letters"},
 		{name: "env_newline", check: names.Environment, value: "prod\nx", problem: "lower-case letters"},
 		{name: "env_empty", check: names.Environment, value: "", problem: "empty"},
-		{name: "env_dotdot", check: names.Environment, value: "..", problem: "start with"},
+		{name: "env_dotdot", check: names.Environment, value: "..", problem: "starting with"},
 
 		// Branch.
 		{name: "branch_main", check: names.Branch, value: "main"},
@@ -136,12 +136,12 @@ func TestNames(t *testing.T) {
 		{name: "region_isoe", check: names.Region, value: "eu-isoe-west-1"},
 		{name: "region_isof", check: names.Region, value: "us-isof-south-1"},
 		{name: "region_eusc", check: names.Region, value: "eusc-de-east-1"},
-		{name: "region_upper", check: names.Region, value: "US-EAST-1", problem: "no AWS partition"},
-		{name: "region_made_up_prefix", check: names.Region, value: "zz-east-1", problem: "no AWS partition"},
-		{name: "region_no_number", check: names.Region, value: "us-east", problem: "no AWS partition"},
-		{name: "region_global", check: names.Region, value: "aws-global", problem: "no AWS partition"},
-		{name: "region_cyrillic", check: names.Region, value: "us-еast-1", problem: "no AWS partition"},
-		{name: "region_newline", check: names.Region, value: "us-east-1\n", problem: "no AWS partition"},
+		{name: "region_upper", check: names.Region, value: "US-EAST-1", problem: "any AWS partition"},
+		{name: "region_made_up_prefix", check: names.Region, value: "zz-east-1", problem: "any AWS partition"},
+		{name: "region_no_number", check: names.Region, value: "us-east", problem: "any AWS partition"},
+		{name: "region_global", check: names.Region, value: "aws-global", problem: "any AWS partition"},
+		{name: "region_cyrillic", check: names.Region, value: "us-еast-1", problem: "any AWS partition"},
+		{name: "region_newline", check: names.Region, value: "us-east-1\n", problem: "any AWS partition"},
 
 		// Connection.
 		{name: "conn_plain", check: names.Connection, value: "prod"},
@@ -172,7 +172,7 @@ func TestNames(t *testing.T) {
 
 		// ECS.
 		{name: "ecs_name", check: names.ECSName, value: "myapp-service_2"},
-		{name: "ecs_name_dot", check: names.ECSName, value: "my.app", problem: "contains"},
+		{name: "ecs_name_dot", check: names.ECSName, value: "my.app", problem: "1 to 255"},
 		{name: "ecs_name_256", check: names.ECSName, value: strings.Repeat("e", 256), problem: "1 to 255"},
 		{name: "ecs_cluster_name", check: names.ECSCluster, value: "production"},
 		{name: "ecs_cluster_arn", check: names.ECSCluster, value: "arn:aws:ecs:eu-west-1:123456789012:cluster/production"},
@@ -182,7 +182,7 @@ func TestNames(t *testing.T) {
 		{name: "ecs_service_arn_new", check: names.ECSService, value: "arn:aws:ecs:eu-west-1:123456789012:service/prod/web"},
 		{name: "ecs_service_arn_old", check: names.ECSService, value: "arn:aws:ecs:eu-west-1:123456789012:service/web"},
 		{name: "ecs_service_arn_deep", check: names.ECSService, value: "arn:aws:ecs:eu-west-1:123456789012:service/a/b/c", problem: "CLUSTER/NAME"},
-		{name: "ecs_service_slash_name", check: names.ECSService, value: "a/b", problem: "contains"},
+		{name: "ecs_service_slash_name", check: names.ECSService, value: "a/b", problem: "1 to 255"},
 
 		// State machine ARN.
 		{name: "sm_plain", check: stateMachine, value: "arn:aws:states:ap-northeast-2:123456789012:stateMachine:panda-bluegreen"},

@@ -23,11 +23,9 @@ func Environment(name string) error {
 		return refuse(what, name, "it is empty")
 	case len(name) > maxEnvironment:
 		return refuse(what, name, "use at most %d characters", maxEnvironment)
-	case !isLower(rune(name[0])) && !isDigit(rune(name[0])):
-		return refuse(what, name, "it must start with a lower-case letter or digit")
-	}
-	if charProblem(name, func(r rune) bool { return isLower(r) || isDigit(r) || r == '-' || r == '_' }) != "" {
-		return refuse(what, name, "use lower-case letters, digits, - and _")
+	case !isLower(rune(name[0])) && !isDigit(rune(name[0])),
+		charProblem(name, func(r rune) bool { return isLower(r) || isDigit(r) || r == '-' || r == '_' }) != "":
+		return refuse(what, name, "use 1 to %d lower-case letters, digits, - and _, starting with a letter or digit", maxEnvironment)
 	}
 	return nil
 }
