@@ -178,22 +178,22 @@ func ExecutionARN(s string) (ARN, error) {
 	return a, nil
 }
 
-// RoleARN returns nil if s names an IAM role:
+// RoleARN returns the parsed ARN if s names an IAM role:
 // arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME. IAM's rules
 // (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html):
 // the name is 1 to 64 of A-Z a-z 0-9 and +=,.@_-; the path is at most 512
 // characters. IAM allows any printable ASCII in a path; Panda allows only the
 // name characters there, as a path with ":" or "*" is always a mistake in a
 // role meant to be assumed.
-func RoleARN(s string) error {
+func RoleARN(s string) (ARN, error) {
 	const what = "an IAM role ARN"
 	a, err := parseARN(what, s, "iam", true)
 	if err != nil {
-		return err
+		return ARN{}, err
 	}
 	rest, ok := strings.CutPrefix(a.Resource, "role/")
 	if !ok {
-		return refuse(what, s, "the resource must be role/NAME")
+		return ARN{}, refuse(what, s, "the resource must be role/NAME")
 	}
 	path, name := "", rest
 	if i := strings.LastIndexByte(rest, '/'); i >= 0 {
@@ -202,17 +202,17 @@ func RoleARN(s string) error {
 	roleChar := func(r rune) bool { return isAlnum(r) || strings.ContainsRune("+=,.@_-", r) }
 	switch {
 	case name == "" || len(name) > 64:
-		return refuse(what, s, "the role name must be 1 to 64 characters")
+		return ARN{}, refuse(what, s, "the role name must be 1 to 64 characters")
 	case len(path) > 511 || strings.Contains(path, "//"):
-		return refuse(what, s, "the role path must be at most 512 characters without empty parts")
+		return ARN{}, refuse(what, s, "the role path must be at most 512 characters without empty parts")
 	}
 	if p := charProblem(name, roleChar); p != "" {
-		return refuse(what, s, "%s", p)
+		return ARN{}, refuse(what, s, "%s", p)
 	}
 	if p := charProblem(path, func(r rune) bool { return r == '/' || roleChar(r) }); p != "" {
-		return refuse(what, s, "%s", p)
+		return ARN{}, refuse(what, s, "%s", p)
 	}
-	return nil
+	return a, nil
 }
 
 // ECRRepository returns nil if name is an ECR repository name. Two sources

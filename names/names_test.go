@@ -17,6 +17,7 @@ func stateMachine(s string) error {
 	return err
 }
 func execution(s string) error { _, err := names.ExecutionARN(s); return err }
+func role(s string) error      { _, err := names.RoleARN(s); return err }
 
 const sha1 = "0123456789abcdef0123456789abcdef01234567"
 
@@ -211,15 +212,15 @@ func TestNames(t *testing.T) {
 		{name: "exec_fragment_breakout", check: execution, value: "arn:aws:states:eu-west-1:123456789012:execution:m:a#<script>", problem: "contains"},
 
 		// Role ARN.
-		{name: "role_plain", check: names.RoleARN, value: "arn:aws:iam::123456789012:role/panda"},
-		{name: "role_path", check: names.RoleARN, value: "arn:aws:iam::123456789012:role/service-role/panda+deploy@x"},
-		{name: "role_gov", check: names.RoleARN, value: "arn:aws-us-gov:iam::123456789012:role/panda"},
-		{name: "role_made_up_partition", check: names.RoleARN, value: "arn:aws-foo:iam::123456789012:role/panda", problem: "not an AWS partition"},
-		{name: "role_with_region", check: names.RoleARN, value: "arn:aws:iam:us-east-1:123456789012:role/panda", problem: "no region"},
-		{name: "role_user", check: names.RoleARN, value: "arn:aws:iam::123456789012:user/panda", problem: "role/NAME"},
-		{name: "role_name_65", check: names.RoleARN, value: "arn:aws:iam::123456789012:role/" + strings.Repeat("r", 65), problem: "1 to 64"},
-		{name: "role_glob", check: names.RoleARN, value: "arn:aws:iam::123456789012:role/*", problem: "contains"},
-		{name: "role_short_account", check: names.RoleARN, value: "arn:aws:iam::12345:role/panda", problem: "12 digits"},
+		{name: "role_plain", check: role, value: "arn:aws:iam::123456789012:role/panda"},
+		{name: "role_path", check: role, value: "arn:aws:iam::123456789012:role/service-role/panda+deploy@x"},
+		{name: "role_gov", check: role, value: "arn:aws-us-gov:iam::123456789012:role/panda"},
+		{name: "role_made_up_partition", check: role, value: "arn:aws-foo:iam::123456789012:role/panda", problem: "not an AWS partition"},
+		{name: "role_with_region", check: role, value: "arn:aws:iam:us-east-1:123456789012:role/panda", problem: "no region"},
+		{name: "role_user", check: role, value: "arn:aws:iam::123456789012:user/panda", problem: "role/NAME"},
+		{name: "role_name_65", check: role, value: "arn:aws:iam::123456789012:role/" + strings.Repeat("r", 65), problem: "1 to 64"},
+		{name: "role_glob", check: role, value: "arn:aws:iam::123456789012:role/*", problem: "contains"},
+		{name: "role_short_account", check: role, value: "arn:aws:iam::12345:role/panda", problem: "12 digits"},
 
 		// Dockerfile path.
 		{name: "df_root", check: dockerfile, value: "Dockerfile"},

@@ -31,7 +31,7 @@ var fields = map[string]field{
 	"task_family":       stringField(func(e *Env) *string { return &e.TaskFamily }, use(names.ECSName)),
 	"dockerfile":        stringField(func(e *Env) *string { return &e.Dockerfile }, nil),
 	"trigger":           stringField(func(e *Env) *string { return (*string)(&e.Trigger) }, checkTrigger),
-	"events_role_arn":   stringField(func(e *Env) *string { return &e.EventsRoleARN }, use(names.RoleARN)),
+	"events_role_arn":   stringField(func(e *Env) *string { return &e.EventsRoleARN }, use(func(s string) error { _, err := names.RoleARN(s); return err })),
 	"container_port":    intField(func(e *Env) *int { return &e.ContainerPort }, 1, 65535),
 	"desired_count":     intField(func(e *Env) *int { return &e.DesiredCount }, 0, 100),
 	"default":           boolField(func(e *Env) *bool { return &e.Default }),
@@ -74,10 +74,18 @@ func parseEnv(key, node *yaml.Node, envPath string) (Env, error) {
 	if err := checkDockerfile(&env, node, envPath); err != nil {
 		return Env{}, err
 	}
-	// Both were checked by their fields, so the ARN parses.
+	// Both were checked by their fields, so the ARNs parse.
 	if arn, _ := names.StateMachineARN(env.StateMachineARN); arn.Region != env.Region {
 		return Env{}, newFieldError(valueLine(node, "state_machine_arn"), envPath+".state_machine_arn",
 			"is in region %s, but region is %s", arn.Region, env.Region)
+	}
+	if env.EventsRoleARN != "" {
+		// EventBridge in one partition cannot assume a role of another.
+		role, _ := names.RoleARN(env.EventsRoleARN)
+		if p, _ := names.Partition(env.Region); role.Partition != p {
+			return Env{}, newFieldError(valueLine(node, "events_role_arn"), envPath+".events_role_arn",
+				"is in partition %s, but region %s is in %s", role.Partition, env.Region, p)
+		}
 	}
 	return env, nil
 }

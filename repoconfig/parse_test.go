@@ -58,7 +58,7 @@ const two = `environments:
     container_port: 80
     desired_count: 0
     trigger: eventbridge
-    events_role_arn: arn:aws:iam::123456789012:role/panda-events
+    events_role_arn: arn:aws-us-gov:iam::123456789012:role/panda-events
     submodules: true
     dockerfile: ./docker//Dockerfile
     build_args:
@@ -196,6 +196,8 @@ func TestParseErrors(t *testing.T) {
 			want: ".panda.yml line 5: environments.production.aws: is not a connection name: use at most 40 characters"},
 		{name: "ecr_digit_first", old: "ecr_repository: mycompany-backend", new: "ecr_repository: 1company",
 			want: ".panda.yml line 6: environments.production.ecr_repository: is not an ECR repository name: it must start with a lower-case letter"},
+		{name: "events_role_other_partition", old: "dockerfile: Dockerfile", new: "dockerfile: Dockerfile\n    trigger: eventbridge\n    events_role_arn: arn:aws-cn:iam::123456789012:role/events",
+			want: ".panda.yml line 15: environments.production.events_role_arn: is in partition aws-cn, but region ap-northeast-2 is in aws"},
 		{name: "arn_other_region", old: "states:ap-northeast-2", new: "states:us-east-1",
 			want: ".panda.yml line 7: environments.production.state_machine_arn: is in region us-east-1, but region is ap-northeast-2"},
 		{name: "cluster_slash", old: "cluster: production-cluster", new: "cluster: prod/cluster",
