@@ -18,8 +18,8 @@ import (
 
 	"github.com/pandadeploy/panda/internal/dockertest"
 	"github.com/pandadeploy/panda/internal/registrytest"
-	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/names"
+	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/image"
 )
 
