@@ -199,3 +199,26 @@ func refProblem(name string) string {
 	}
 	return ""
 }
+
+// maxDelivery bounds delivery ids. GitHub sends a GUID in X-GitHub-Delivery
+// ("A globally unique identifier (GUID) to identify the event",
+// https://docs.github.com/en/webhooks/webhook-events-and-payloads#delivery-headers),
+// 36 characters; 64 leaves room for GitHub Enterprise Server's forms.
+const maxDelivery = 64
+
+// DeliveryID returns nil if id can be a webhook delivery's GUID: 1 to 64 ASCII
+// letters, digits and hyphens. Delivery ids become parts of Redis keys and
+// TaskIDs, so nothing else is allowed; the webhook intake and the redelivery
+// sweeper both apply this rule, so the sweeper never asks again for a
+// delivery the intake would refuse.
+func DeliveryID(id string) error {
+	const what = "a delivery id"
+	switch {
+	case id == "" || len(id) > maxDelivery:
+		return refuse(what, id, "it must be 1 to %d characters", maxDelivery)
+	}
+	if p := charProblem(id, func(r rune) bool { return isAlnum(r) || r == '-' }); p != "" {
+		return refuse(what, id, "%s", p)
+	}
+	return nil
+}

@@ -125,6 +125,12 @@ func TestNames(t *testing.T) {
 		{name: "repo_full_dot_owner", check: names.Repo, value: ".x/app", problem: "contains"},
 		{name: "repo_full_nul", check: names.Repo, value: "octo/a\x00", problem: `\x00`},
 
+		// Delivery id.
+		{name: "delivery_guid", check: names.DeliveryID, value: "72d3162e-cc78-11e3-81ab-4c9367dc0958"},
+		{name: "delivery_redis_glob", check: names.DeliveryID, value: "a*", problem: "contains"},
+		{name: "delivery_key_separator", check: names.DeliveryID, value: "a:b", problem: "contains"},
+		{name: "delivery_65", check: names.DeliveryID, value: strings.Repeat("d", 65), problem: "1 to 64"},
+
 		// Region.
 		{name: "region_commercial", check: names.Region, value: "ap-northeast-2"},
 		{name: "region_newest", check: names.Region, value: "ap-southeast-7"},

@@ -195,7 +195,7 @@ func routeInstallation(e *installationEvent, d jobs.Delivery) (Decision, error) 
 		InstallationID: e.Installation.ID,
 		Account:        e.Installation.Account.Login,
 		AllRepos:       e.Installation.RepositorySelection == "all",
-		Repos:          names(e.Repositories),
+		Repos:          fullNames(e.Repositories),
 	})
 	// Installation events are always taken, even for an installation not yet known.
 	return queued(t, err, 0, "")
@@ -212,8 +212,8 @@ func routeInstallationRepos(e *installationRepositoriesEvent, d jobs.Delivery) (
 		InstallationID: e.Installation.ID,
 		Account:        e.Installation.Account.Login,
 		AllRepos:       e.RepositorySelection == "all",
-		Added:          names(e.Added),
-		Removed:        names(e.Removed),
+		Added:          fullNames(e.Added),
+		Removed:        fullNames(e.Removed),
 	})
 	return queued(t, err, 0, "")
 }
