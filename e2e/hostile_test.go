@@ -138,11 +138,11 @@ func hostileCases(s *stack, pwned string) []hostileCase {
 		{name: "yml-unknown-field", config: validConfig(s, "    dockerfilee: Dockerfile\n"), wantCode: 202, wantErr: "dockerfilee: is not a known field"},
 		{name: "yml-dockerfile-traversal", config: validConfig(s, "    dockerfile: ../../etc/passwd\n"), wantCode: 202, wantErr: `must be a file inside the repository (no "..")`},
 		{name: "yml-dockerfile-absolute", config: validConfig(s, "    dockerfile: /etc/passwd\n"), wantCode: 202, wantErr: "must be relative to the repository root, not absolute"},
-		{name: "yml-dockerfile-nul", config: validConfig(s, "    dockerfile: \"Docker\\0file\"\n"), wantCode: 202, wantErr: "must not contain NUL or line breaks"},
+		{name: "yml-dockerfile-nul", config: validConfig(s, "    dockerfile: \"Docker\\0file\"\n"), wantCode: 202, wantErr: "must not contain NUL, line breaks or other control characters"},
 		{name: "yml-raw-nul", config: validConfig(s, "    service: \x00\n"), wantCode: 202, wantErr: "control characters are not allowed"},
 		{name: "yml-one-mib", config: validConfig(s, "# "+strings.Repeat("x", 1<<20)+"\n"), wantCode: 202, wantErr: "is larger than 64 KiB"},
 		{name: "yml-two-documents", config: validConfig(s, "---\nenvironments: {}\n"), wantCode: 202, wantErr: "holds more than one YAML document"},
-		{name: "yml-env-traversal", config: strings.Replace(validConfig(s, ""), "production", "../prod", 1), wantCode: 202, wantErr: "is not a valid environment name"},
+		{name: "yml-env-traversal", config: strings.Replace(validConfig(s, ""), "production", "../prod", 1), wantCode: 202, wantErr: "is not an environment name"},
 		{name: "yml-ecr-traversal", config: validConfig(s, "    ecr_repository: ../x\n"), wantCode: 202, wantErr: "is not an ECR repository name"},
 
 		// The HTTP API.
