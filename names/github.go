@@ -82,12 +82,22 @@ func Repo(fullName string) error {
 		return refuse("a repository owner/name", fullName, `it has no "/"`)
 	}
 	if err := Owner(owner); err != nil {
-		return refuse("a repository owner/name", fullName, "%s", err.(*Error).Short())
+		return refuse("a repository owner/name", fullName, "%s", about("the owner", err))
 	}
 	if err := Repository(name); err != nil {
-		return refuse("a repository owner/name", fullName, "%s", err.(*Error).Short())
+		return refuse("a repository owner/name", fullName, "%s", about("the name", err))
 	}
 	return nil
+}
+
+// about restates a part's problem for the whole: `it starts with "-"`
+// becomes `the owner starts with "-"`.
+func about(part string, err error) string {
+	p := err.(*Error).Problem
+	if rest, ok := strings.CutPrefix(p, "it "); ok {
+		return part + " " + rest
+	}
+	return part + ": " + p
 }
 
 // SHA returns nil if sha is a full commit id as GitHub writes it: 40
