@@ -21,27 +21,54 @@ func FuzzBranch(f *testing.F) {
 		if names.Branch(s) != nil {
 			return
 		}
-		switch {
-		case s == "" || s[0] == '-' || s == "@" || s == "HEAD" || len(s) > 255 || !utf8.ValidString(s):
-			t.Fatalf("accepted %q", s)
-		case strings.Contains(s, "..") || strings.Contains(s, "@{") || strings.Contains(s, "//"):
-			t.Fatalf("accepted %q", s)
-		case strings.ContainsAny(s, " ~^:?*[\\\x00\n\r\t\x7f"):
-			t.Fatalf("accepted %q", s)
-		case strings.HasPrefix(s, "/") || strings.HasSuffix(s, "/") || strings.HasSuffix(s, "."):
+		if s[0] == '-' || s == "HEAD" {
 			t.Fatalf("accepted %q", s)
 		}
-		for _, part := range strings.Split(s, "/") {
-			if strings.HasPrefix(part, ".") || strings.HasSuffix(part, ".lock") {
-				t.Fatalf("accepted %q", s)
-			}
-		}
+		checkRefShape(t, s)
 		if len(s) <= 255-len("refs/heads/") {
 			if err := names.Ref("refs/heads/" + s); err != nil {
 				t.Fatalf("Branch accepted %q but Ref refused refs/heads/%s: %v", s, s, err)
 			}
 		}
 	})
+}
+
+// FuzzRef checks that whatever Ref accepts is a full ref git would accept.
+func FuzzRef(f *testing.F) {
+	for _, s := range []string{"refs/heads/main", "refs/tags/v1", "refs/", "refs", "main", "refs/heads/../x",
+		"refs/heads/a.lock", "refs//x", "refs/heads/x\n", "--upload-pack=x", "refs/heads/@{u}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if names.Ref(s) != nil {
+			return
+		}
+		if !strings.HasPrefix(s, "refs/") || len(s) == len("refs/") {
+			t.Fatalf("accepted %q", s)
+		}
+		checkRefShape(t, s)
+	})
+}
+
+// checkRefShape fails unless s follows git check-ref-format's rules and
+// Panda's bounds.
+func checkRefShape(t *testing.T, s string) {
+	t.Helper()
+	switch {
+	case s == "" || s == "@" || len(s) > 255 || !utf8.ValidString(s):
+		t.Fatalf("accepted %q", s)
+	case strings.Contains(s, "..") || strings.Contains(s, "@{") || strings.Contains(s, "//"):
+		t.Fatalf("accepted %q", s)
+	case strings.ContainsAny(s, " ~^:?*[\\\x00\n\r\t\x7f\u202e\u200b"):
+		t.Fatalf("accepted %q", s)
+	case strings.HasPrefix(s, "/") || strings.HasSuffix(s, "/") || strings.HasSuffix(s, "."):
+		t.Fatalf("accepted %q", s)
+	}
+	for _, part := range strings.Split(s, "/") {
+		if strings.HasPrefix(part, ".") || strings.HasSuffix(part, ".lock") {
+			t.Fatalf("accepted %q", s)
+		}
+	}
 }
 
 // FuzzDockerfile checks that whatever Dockerfile accepts stays inside the
