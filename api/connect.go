@@ -9,6 +9,7 @@ import (
 
 	"github.com/pandadeploy/panda/config"
 	"github.com/pandadeploy/panda/connections"
+	"github.com/pandadeploy/panda/names"
 )
 
 // awsBody is the body of POST /api/v1/connect/aws: a role ARN (preferred) with
@@ -23,32 +24,46 @@ type awsBody struct {
 }
 
 var (
-	roleARNPattern    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
 	externalIDPattern = regexp.MustCompile(`^[\w+=,.@:/-]{2,1000}$`) // AWS allows 1224; Go regexp repeats stop at 1000
 	accessKeyPattern  = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
-	regionPattern     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
 )
 
 func (b awsBody) validate() error {
+	if err := firstBad(
+		badName("name", names.Connection(b.Name)),
+		badName("region", optional(names.Region, b.Region)),
+	); err != nil {
+		return err
+	}
 	switch {
-	case !connections.ValidName(b.Name):
-		return badField("name", "required: 1 to 40 letters, digits, '_', '.' or '-'")
-	case b.Region != "" && !regionPattern.MatchString(b.Region):
-		return badField("region", "not an AWS region like eu-west-1")
 	case b.RoleARN != "" && (b.AccessKeyID != "" || b.SecretAccessKey != ""):
 		return badField("roleArn", "give either roleArn or accessKeyId and secretAccessKey, not both")
-	case b.RoleARN != "" && !roleARNPattern.MatchString(b.RoleARN):
-		return badField("roleArn", "not an IAM role ARN like arn:aws:iam::123456789012:role/panda")
-	case b.ExternalID != "" && b.RoleARN == "":
+	case b.RoleARN != "":
+		return b.validateRole()
+	case b.ExternalID != "":
 		return badField("externalId", "only goes with roleArn")
-	case b.ExternalID != "" && !externalIDPattern.MatchString(b.ExternalID):
-		return badField("externalId", "2 to 1000 letters, digits or +=,.@:/-")
-	case b.RoleARN == "" && b.AccessKeyID == "":
+	case b.AccessKeyID == "":
 		return badField("roleArn", "required (or accessKeyId and secretAccessKey)")
-	case b.RoleARN == "" && !accessKeyPattern.MatchString(b.AccessKeyID):
+	case !accessKeyPattern.MatchString(b.AccessKeyID):
 		return badField("accessKeyId", "not an AWS access key id")
-	case b.RoleARN == "" && (b.SecretAccessKey == "" || len(b.SecretAccessKey) > 128):
+	case b.SecretAccessKey == "" || len(b.SecretAccessKey) > 128:
 		return badField("secretAccessKey", "required with accessKeyId")
+	}
+	return nil
+}
+
+// validateRole checks the role ARN and external id of a role connection.
+func (b awsBody) validateRole() error {
+	role, err := names.RoleARN(b.RoleARN)
+	if err != nil {
+		return badName("roleArn", err)
+	}
+	if p, _ := names.Partition(b.Region); b.Region != "" && p != role.Partition {
+		// STS in one partition cannot assume a role of another.
+		return badField("roleArn", "is in partition %s, but region %s is in %s", role.Partition, b.Region, p)
+	}
+	if b.ExternalID != "" && !externalIDPattern.MatchString(b.ExternalID) {
+		return badField("externalId", "2 to 1000 letters, digits or +=,.@:/-")
 	}
 	return nil
 }
@@ -109,8 +124,10 @@ var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9_]{20,255}$`)
 
 func (b githubBody) validate() error {
 	switch {
-	case !connections.ValidRepo(b.Repo):
+	case b.Repo == "":
 		return badField("repo", "required: owner/name of a GitHub repository")
+	case names.Repo(b.Repo) != nil:
+		return badName("repo", names.Repo(b.Repo))
 	case b.InstallationID != 0 && b.Token != "":
 		return badField("token", "give either installationId or token, not both")
 	case b.InstallationID < 0:
@@ -164,7 +181,7 @@ func (s *server) listConnections(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) deleteAWS(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	if !connections.ValidName(name) {
+	if names.Connection(name) != nil {
 		return &Error{Status: http.StatusNotFound, Message: "not found"}
 	}
 	if err := s.Connections.DeleteAWS(r.Context(), name); err != nil {
@@ -175,7 +192,7 @@ func (s *server) deleteAWS(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) deleteGitHub(w http.ResponseWriter, r *http.Request) error {
 	repo := r.PathValue("owner") + "/" + r.PathValue("repo")
-	if !connections.ValidRepo(repo) {
+	if names.Repo(repo) != nil {
 		return &Error{Status: http.StatusNotFound, Message: "not found"}
 	}
 	if err := s.Connections.DeleteGitHub(r.Context(), repo); err != nil {

@@ -3,11 +3,11 @@ package api
 import (
 	"errors"
 	"net/http"
-	"regexp"
 	"strconv"
 
 	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/deployment"
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/store"
 )
@@ -26,36 +26,26 @@ type deployBody struct {
 	DesiredCount       *int   `json:"desiredCount"`
 }
 
-var (
-	shaPattern    = regexp.MustCompile(`^[0-9a-f]{40}$`)
-	branchPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_./-]{0,254}$`)
-	// git refuses these in ref names (git check-ref-format).
-	badBranchPattern = regexp.MustCompile(`\.\.|//|@\{|\.lock$|/$|\.$`)
-	envPattern       = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	ecsPattern       = regexp.MustCompile(`^[A-Za-z0-9_:/.-]{1,255}$`)
-	familyPattern    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
-)
-
 func (b deployBody) validate() error {
 	switch {
-	case !connections.ValidRepo(b.GitHubConnectionID):
+	case b.GitHubConnectionID == "":
 		return badField("githubConnectionId", "required: the owner/name of a connected repository")
-	case b.AWSConnectionID != "" && !connections.ValidName(b.AWSConnectionID):
-		return badField("awsConnectionId", "not a connection name")
 	case b.Branch == "" && b.SHA == "":
 		return badField("branch", "required (or sha)")
-	case b.Branch != "" && (!branchPattern.MatchString(b.Branch) || badBranchPattern.MatchString(b.Branch)):
-		return badField("branch", "not a valid branch name")
-	case b.SHA != "" && !shaPattern.MatchString(b.SHA):
-		return badField("sha", "must be a full 40-character lowercase commit SHA")
-	case b.Environment != "" && !envPattern.MatchString(b.Environment):
-		return badField("environment", "1 to 64 letters, digits, '_' or '-'")
-	case b.Cluster != "" && !ecsPattern.MatchString(b.Cluster):
-		return badField("cluster", "not an ECS cluster name or ARN")
-	case b.Service != "" && !ecsPattern.MatchString(b.Service):
-		return badField("service", "not an ECS service name or ARN")
-	case b.TaskFamily != "" && !familyPattern.MatchString(b.TaskFamily):
-		return badField("taskFamily", "not a task definition family")
+	}
+	if err := firstBad(
+		badName("githubConnectionId", names.Repo(b.GitHubConnectionID)),
+		badName("awsConnectionId", optional(names.Connection, b.AWSConnectionID)),
+		badName("branch", optional(names.Branch, b.Branch)),
+		badName("sha", optional(names.SHA, b.SHA)),
+		badName("environment", optional(names.Environment, b.Environment)),
+		badName("cluster", optional(names.ECSCluster, b.Cluster)),
+		badName("service", optional(names.ECSService, b.Service)),
+		badName("taskFamily", optional(names.ECSName, b.TaskFamily)),
+	); err != nil {
+		return err
+	}
+	switch {
 	case b.ContainerPort < 0 || b.ContainerPort > 65535:
 		return badField("containerPort", "must be between 1 and 65535")
 	case b.DesiredCount != nil && (*b.DesiredCount < 0 || *b.DesiredCount > 1000):
@@ -124,10 +114,10 @@ func (s *server) listDeployments(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f := store.Filter{Repo: q.Get("repo"), SHA: q.Get("sha"), Status: store.Status(q.Get("status"))}
 	switch {
-	case f.Repo != "" && !connections.ValidRepo(f.Repo):
-		return badField("repo", "must be owner/name")
-	case f.SHA != "" && !shaPattern.MatchString(f.SHA):
-		return badField("sha", "must be a full 40-character lowercase commit SHA")
+	case f.Repo != "" && names.Repo(f.Repo) != nil:
+		return badName("repo", names.Repo(f.Repo))
+	case f.SHA != "" && names.SHA(f.SHA) != nil:
+		return badName("sha", names.SHA(f.SHA))
 	case f.Status != "" && !statuses[f.Status]:
 		return badField("status", "must be one of QUEUED, RUNNING, SUCCEEDED, FAILED, TIMEOUT, CANCELED, SUPERSEDED")
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/pandadeploy/panda/connections"
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/secrets"
 	"github.com/pandadeploy/panda/store"
 )
@@ -38,6 +39,38 @@ func (e *Error) Error() string {
 // badField is a 400 naming the wrong field.
 func badField(field, format string, args ...any) error {
 	return &Error{Status: http.StatusBadRequest, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// badName is a 400 naming the wrong field with what package names says is
+// wrong with its value, or nil when err is nil.
+func badName(field string, err error) error {
+	var ne *names.Error
+	switch {
+	case errors.As(err, &ne):
+		return badField(field, "%s", ne.Short())
+	case err != nil:
+		return badField(field, "%v", err)
+	}
+	return nil
+}
+
+// optional returns check(s), or nil when s is empty: the field was not given.
+func optional(check func(string) error, s string) error {
+	if s == "" {
+		return nil
+	}
+	return check(s)
+}
+
+// firstBad returns the first non-nil error, checking fields in the order a
+// client reads them.
+func firstBad(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // maxBody bounds every JSON request body; none of the API's needs more.

@@ -3,11 +3,11 @@ package checks
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/pandadeploy/panda/ghtext"
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/store"
 )
 
@@ -270,21 +270,18 @@ func artifacts(b *strings.Builder, d *store.Deployment) {
 	}
 }
 
-// executionARN matches a Step Functions execution ARN in the commercial
-// partition. Checking the whole ARN keeps the region (the link's host) and the
-// rest (the link's fragment) to characters that cannot break out of the URL
-// or the markdown around it.
-var executionARN = regexp.MustCompile(`^arn:aws:states:([a-z]{2}(?:-[a-z]+)+-[0-9]+):[0-9]{12}:execution:[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$`)
-
 // ConsoleURL returns the AWS console page of a Step Functions execution, or ""
-// when arn is not an execution ARN in the commercial partition.
+// when arn is not an execution ARN (names.ExecutionARN) in the commercial
+// partition, the only one whose console host is region.console.aws.amazon.com.
+// names.ExecutionARN keeps the region (the link's host) and the names (the
+// link's fragment) to characters that cannot break out of the URL or the
+// markdown around it.
 func ConsoleURL(arn string) string {
-	m := executionARN.FindStringSubmatch(arn)
-	if m == nil {
+	a, err := names.ExecutionARN(arn)
+	if err != nil || a.Partition != "aws" {
 		return ""
 	}
-	region := m[1]
-	return "https://" + region + ".console.aws.amazon.com/states/home?region=" + region +
+	return "https://" + a.Region + ".console.aws.amazon.com/states/home?region=" + a.Region +
 		"#/v2/executions/details/" + arn
 }
 

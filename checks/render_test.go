@@ -153,6 +153,9 @@ func TestConsoleURL(t *testing.T) {
 		{name: "host_injection", arn: "arn:aws:states:evil.example/x:123456789012:execution:sm:dep_1"},
 		{name: "markdown_injection", arn: "arn:aws:states:us-east-1:123456789012:execution:sm:a)[x](y"},
 		{name: "empty"},
+		{name: "made_up_partition", arn: "arn:aws-foo:states:us-east-1:123456789012:execution:sm:dep_1"},
+		{name: "gov_region_in_commercial", arn: "arn:aws:states:us-gov-west-1:123456789012:execution:sm:dep_1"},
+		{name: "short_account", arn: "arn:aws:states:us-east-1:123:execution:sm:dep_1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

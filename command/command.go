@@ -10,15 +10,13 @@ package command
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/pandadeploy/panda/names"
 )
 
 // Usage is the grammar, as a reply quotes it.
 const Usage = "`/deploy` (to the default environment) or `/deploy <environment>`"
-
-// name is the .panda.yml rule for environment names.
-var name = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // Command is a /deploy line.
 type Command struct {
@@ -46,14 +44,10 @@ func (c Command) String() string {
 // ("/deploy prod please", "/deploy Prod", "/deploy prod!").
 func Parse(line string) (Command, bool) {
 	line = strings.TrimRight(line, " \t\r\n")
-	const cmd = "/deploy"
-	if len(line) < len(cmd) || !strings.EqualFold(line[:len(cmd)], cmd) {
+	if !IsDeploy(line) {
 		return Command{}, false
 	}
 	rest := line[len(cmd):]
-	if rest != "" && rest[0] != ' ' && rest[0] != '\t' {
-		return Command{}, false
-	}
 	args := strings.FieldsFunc(rest, func(r rune) bool { return r == ' ' || r == '\t' })
 	switch {
 	case len(args) == 0:
@@ -62,14 +56,30 @@ func Parse(line string) (Command, bool) {
 		return Command{Problem: fmt.Sprintf("Panda did not understand `%s`: write %s and nothing else on the first line.", quote(line), Usage)}, true
 	}
 	env := args[0]
-	if name.MatchString(env) {
+	if names.Environment(env) == nil {
 		return Command{Environment: env}, true
 	}
 	msg := fmt.Sprintf("`%s` is not an environment name: names are lower-case letters, digits, `-` and `_` (at most 63).", quote(env))
-	if lower := strings.ToLower(env); name.MatchString(lower) {
+	if lower := strings.ToLower(env); names.Environment(lower) == nil {
 		msg += fmt.Sprintf(" Did you mean `/deploy %s`?", lower)
 	}
 	return Command{Problem: msg}, true
+}
+
+// cmd is the command word; any case is accepted ("/Deploy").
+const cmd = "/deploy"
+
+// IsDeploy reports whether line, the first line of a comment, is addressed to
+// Panda: it starts with /deploy (in any case) followed by its end, a space or
+// a tab, after trailing white space is removed. This is the one place that
+// decides it: the webhook intake queues exactly the comments for which it is
+// true, and Parse answers every one of them.
+func IsDeploy(line string) bool {
+	line = strings.TrimRight(line, " \t\r\n")
+	if len(line) < len(cmd) || !strings.EqualFold(line[:len(cmd)], cmd) {
+		return false
+	}
+	return len(line) == len(cmd) || line[len(cmd)] == ' ' || line[len(cmd)] == '\t'
 }
 
 // maxQuote bounds what a reply quotes of a user's line.

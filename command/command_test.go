@@ -75,12 +75,29 @@ func TestProblemQuotesAreBounded(t *testing.T) {
 
 // FuzzParse checks the parser's invariants on any line; the seeds in
 // testdata/fuzz/FuzzParse run with every go test.
+func TestIsDeploy(t *testing.T) {
+	t.Parallel()
+	for line, want := range map[string]bool{
+		"/deploy": true, "/DEPLOY": true, "/deploy prod": true, "/deploy\tprod": true, "/deploy  ": true,
+		"/deployment": false, "please /deploy": false, " /deploy": false, "/deplo": false, "": false, "/deploy\u00a0prod": false,
+	} {
+		if got := command.IsDeploy(line); got != want {
+			t.Errorf("IsDeploy(%q) = %v, want %v", line, got, want)
+		}
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"/deploy", "/deploy prod", "/DePloY staging  ", "/deploy prod please", "/deployx", "/deploy\t\tqa"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
 		c, ok := command.Parse(line)
+		// The webhook queues a comment when IsDeploy says so; Parse must then
+		// answer it, and must not answer any other.
+		if ok != command.IsDeploy(line) {
+			t.Fatalf("Parse(%q) ok = %v, IsDeploy = %v", line, ok, !ok)
+		}
 		if !ok {
 			if c != (command.Command{}) {
 				t.Fatalf("Parse(%q) = %+v with ok false; want the zero Command", line, c)

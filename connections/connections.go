@@ -9,11 +9,10 @@ package connections
 
 import (
 	"errors"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/pandadeploy/panda/config"
+	"github.com/pandadeploy/panda/names"
 )
 
 // ErrNotFound is returned when no connection has the name asked for.
@@ -53,21 +52,9 @@ type GitHub struct {
 	CreatedAt time.Time
 }
 
-var (
-	namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$`)
-	repoPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,39}/[A-Za-z0-9_.-]{1,100}$`)
-)
+// ValidName reports whether name may name an AWS connection (names.Connection).
+func ValidName(name string) bool { return names.Connection(name) == nil }
 
-// ValidName reports whether name may name an AWS connection: 1 to 40 letters,
-// digits, '_', '.' or '-', starting with a letter or digit. Names become part of
-// Redis keys and of STS session names, so nothing else is allowed.
-func ValidName(name string) bool { return namePattern.MatchString(name) }
-
-// ValidRepo reports whether repo has the shape owner/name of a GitHub repository.
-func ValidRepo(repo string) bool {
-	if !repoPattern.MatchString(repo) {
-		return false
-	}
-	_, name, _ := strings.Cut(repo, "/")
-	return name != "." && name != ".."
-}
+// ValidRepo reports whether repo is the owner/name of a GitHub repository
+// (names.Repo).
+func ValidRepo(repo string) bool { return names.Repo(repo) == nil }

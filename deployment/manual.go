@@ -4,8 +4,8 @@ import (
 	"context"
 	"strings"
 
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/pipeline"
-	"github.com/pandadeploy/panda/pipeline/source"
 	"github.com/pandadeploy/panda/store"
 )
 
@@ -38,8 +38,8 @@ func (d *Service) Deploy(ctx context.Context, req Request) (*store.Deployment, e
 	if req.InstallationID == 0 {
 		return nil, pipeline.UserError(nil, "%s has no GitHub App installation: connect the repository through the App to deploy it", req.Repo)
 	}
-	if err := source.CheckRepo(req.Repo); err != nil {
-		return nil, err
+	if err := names.Repo(req.Repo); err != nil {
+		return nil, pipeline.UserError(err, "%s", err.Error())
 	}
 	gh, err := d.GitHub.Client(ctx, req.InstallationID)
 	if err != nil {
@@ -48,15 +48,15 @@ func (d *Service) Deploy(ctx context.Context, req Request) (*store.Deployment, e
 	owner, name, _ := strings.Cut(req.Repo, "/")
 	sha := req.SHA
 	if sha == "" {
-		if err := source.CheckBranch(req.Branch); err != nil {
-			return nil, err
+		if err := names.Branch(req.Branch); err != nil {
+			return nil, pipeline.UserError(err, "%s", err.Error())
 		}
 		if sha, _, err = gh.Repositories.GetCommitSHA1(ctx, owner, name, req.Branch, ""); err != nil {
 			return nil, pipeline.UserError(err, "branch %q of %s was not found", req.Branch, req.Repo)
 		}
 	}
-	if err := source.CheckSHA(sha); err != nil {
-		return nil, err
+	if err := names.SHA(sha); err != nil {
+		return nil, pipeline.UserError(err, "%s", err.Error())
 	}
 	cfg, err := configFor(ctx, gh, req.Repo, sha)
 	if err != nil {

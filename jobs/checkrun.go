@@ -10,8 +10,8 @@ import (
 
 	"github.com/pandadeploy/panda/checks"
 	"github.com/pandadeploy/panda/conversation"
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/pipeline"
-	"github.com/pandadeploy/panda/pipeline/source"
 	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/tasks"
 )
@@ -29,7 +29,7 @@ func (h *GitHubHandler) HandleCheckRun(ctx context.Context, t *asynq.Task) error
 		return err
 	}
 	log := h.Logger.With("delivery_id", p.Delivery.ID, "installation_id", p.InstallationID, "repo", p.Repo, "sha", p.HeadSHA)
-	if err := source.CheckRepo(p.Repo); err != nil {
+	if err := names.Repo(p.Repo); err != nil {
 		log.Warn("check run request refused", "err", err)
 		return fmt.Errorf("check run request refused: %v: %w", err, asynq.SkipRetry)
 	}
@@ -94,7 +94,7 @@ func (h *GitHubHandler) requested(ctx context.Context, p tasks.CheckRunPayload) 
 		}
 		return []*store.Deployment{dep}, nil
 	}
-	if p.CheckSuiteID == 0 || source.CheckSHA(p.HeadSHA) != nil {
+	if p.CheckSuiteID == 0 || names.SHA(p.HeadSHA) != nil {
 		return nil, nil
 	}
 	list, err := h.Store.List(ctx, store.Filter{Repo: p.Repo, SHA: p.HeadSHA})

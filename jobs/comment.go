@@ -12,8 +12,8 @@ import (
 	"github.com/pandadeploy/panda/command"
 	"github.com/pandadeploy/panda/conversation"
 	"github.com/pandadeploy/panda/deployment"
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/pipeline"
-	"github.com/pandadeploy/panda/pipeline/source"
 	"github.com/pandadeploy/panda/repoconfig"
 	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/tasks"
@@ -34,7 +34,7 @@ func (h *GitHubHandler) HandleComment(ctx context.Context, t *asynq.Task) error 
 		return err
 	}
 	log := h.Logger.With("delivery_id", p.Delivery.ID, "installation_id", p.InstallationID, "repo", p.Repo)
-	if err := source.CheckRepo(p.Repo); err != nil || p.Issue <= 0 || p.CommentID <= 0 {
+	if err := names.Repo(p.Repo); err != nil || p.Issue <= 0 || p.CommentID <= 0 {
 		log.Warn("comment refused", "err", err, "issue", p.Issue)
 		return fmt.Errorf("comment refused: malformed payload: %w", asynq.SkipRetry)
 	}
@@ -116,7 +116,7 @@ func (h *GitHubHandler) pullToDeploy(ctx context.Context, gh *github.Client, p t
 		return nil, "This pull request comes from a fork, and Panda does not deploy forks' code. Push the branch to this repository to deploy it.", nil
 	case pr.GetState() != "open":
 		return nil, "This pull request is closed, so Panda did not deploy it.", nil
-	case source.CheckSHA(pr.GetHead().GetSHA()) != nil:
+	case names.SHA(pr.GetHead().GetSHA()) != nil:
 		return nil, "", fmt.Errorf("pull request %s#%d has a malformed head SHA: %w", p.Repo, p.Issue, asynq.SkipRetry)
 	}
 	return pr, "", nil
@@ -126,7 +126,7 @@ func (h *GitHubHandler) pullToDeploy(ctx context.Context, gh *github.Client, p t
 // will not serve it by SHA: only a branch of the repository itself.
 func headBranch(pr *github.PullRequest, repo string) string {
 	ref := pr.GetHead().GetRef()
-	if !strings.EqualFold(pr.GetHead().GetRepo().GetFullName(), repo) || source.CheckBranch(ref) != nil {
+	if !strings.EqualFold(pr.GetHead().GetRepo().GetFullName(), repo) || names.Branch(ref) != nil {
 		return ""
 	}
 	return ref

@@ -11,7 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/pandadeploy/panda/deployment"
-	"github.com/pandadeploy/panda/pipeline/source"
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/repoconfig"
 	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/tasks"
@@ -96,13 +96,13 @@ func (h *GitHubHandler) HandlePush(ctx context.Context, t *asynq.Task) error {
 }
 
 func validPush(p tasks.PushPayload) error {
-	if err := source.CheckRepo(p.Repo); err != nil {
+	if err := names.Repo(p.Repo); err != nil {
 		return err
 	}
-	if err := source.CheckSHA(p.SHA); err != nil {
+	if err := names.SHA(p.SHA); err != nil {
 		return err
 	}
-	return source.CheckBranch(p.Branch)
+	return names.Branch(p.Branch)
 }
 
 // reportBadConfig shows a malformed .panda.yml as a failed check run with an

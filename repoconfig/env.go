@@ -1,56 +1,43 @@
 package repoconfig
 
 import (
+	"errors"
 	"fmt"
-	"path"
 	"regexp"
 	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/pandadeploy/panda/pipeline/source"
+	"github.com/pandadeploy/panda/names"
 )
 
-var (
-	envNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
-	// arn:partition:states:region:account:stateMachine:name; Step Functions
-	// names are 1 to 80 characters.
-	stateMachineRE = regexp.MustCompile(`^arn:aws[a-z-]*:states:([a-z]{2}(?:-[a-z]+)+-\d):\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$`)
-	// ECR's own rule, lower case, 2 to 256 characters.
-	ecrRE       = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
-	ecsNameRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
-	awsConnRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-	buildArgKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-)
+// buildArgKey is the shell's rule for variable names, which Docker's ARG
+// follows.
+var buildArgKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // field parses one key of an environment into env.
 type field func(env *Env, n *yaml.Node, path string) error
 
 // fields lists every key an environment may have.
 var fields = map[string]field{
-	"branch":            stringField(func(e *Env) *string { return &e.Branch }, checkBranch),
-	"region":            stringField(func(e *Env) *string { return &e.Region }, matches(regionRE, "is not an AWS region like ap-northeast-2")),
-	"aws":               stringField(func(e *Env) *string { return &e.AWS }, matches(awsConnRE, "is not a connection name: letters, digits, ., - and _, up to 64")),
-	"ecr_repository":    stringField(func(e *Env) *string { return &e.ECRRepository }, checkECR),
-	"state_machine_arn": stringField(func(e *Env) *string { return &e.StateMachineARN }, matches(stateMachineRE, "is not a state machine ARN like arn:aws:states:REGION:123456789012:stateMachine:NAME")),
-	"cluster":           stringField(func(e *Env) *string { return &e.Cluster }, matches(ecsNameRE, ecsNameRule)),
-	"service":           stringField(func(e *Env) *string { return &e.Service }, matches(ecsNameRE, ecsNameRule)),
-	"task_family":       stringField(func(e *Env) *string { return &e.TaskFamily }, matches(ecsNameRE, ecsNameRule)),
+	"branch":            stringField(func(e *Env) *string { return &e.Branch }, use(names.Branch)),
+	"region":            stringField(func(e *Env) *string { return &e.Region }, use(names.Region)),
+	"aws":               stringField(func(e *Env) *string { return &e.AWS }, use(names.Connection)),
+	"ecr_repository":    stringField(func(e *Env) *string { return &e.ECRRepository }, use(names.ECRRepository)),
+	"state_machine_arn": stringField(func(e *Env) *string { return &e.StateMachineARN }, use(func(s string) error { _, err := names.StateMachineARN(s); return err })),
+	"cluster":           stringField(func(e *Env) *string { return &e.Cluster }, use(names.ECSName)),
+	"service":           stringField(func(e *Env) *string { return &e.Service }, use(names.ECSName)),
+	"task_family":       stringField(func(e *Env) *string { return &e.TaskFamily }, use(names.ECSName)),
 	"dockerfile":        stringField(func(e *Env) *string { return &e.Dockerfile }, nil),
 	"trigger":           stringField(func(e *Env) *string { return (*string)(&e.Trigger) }, checkTrigger),
-	"events_role_arn":   stringField(func(e *Env) *string { return &e.EventsRoleARN }, matches(roleRE, "is not an IAM role ARN like arn:aws:iam::123456789012:role/NAME")),
+	"events_role_arn":   stringField(func(e *Env) *string { return &e.EventsRoleARN }, use(func(s string) error { _, err := names.RoleARN(s); return err })),
 	"container_port":    intField(func(e *Env) *int { return &e.ContainerPort }, 1, 65535),
 	"desired_count":     intField(func(e *Env) *int { return &e.DesiredCount }, 0, 100),
 	"default":           boolField(func(e *Env) *bool { return &e.Default }),
 	"submodules":        boolField(func(e *Env) *bool { return &e.Submodules }),
 	"build_args":        parseBuildArgs,
 }
-
-var roleRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$`)
-
-const ecsNameRule = "must be 1 to 255 letters, digits, - and _"
 
 var required = []string{"region", "state_machine_arn", "cluster", "service", "task_family", "container_port"}
 
@@ -87,9 +74,18 @@ func parseEnv(key, node *yaml.Node, envPath string) (Env, error) {
 	if err := checkDockerfile(&env, node, envPath); err != nil {
 		return Env{}, err
 	}
-	if r := stateMachineRE.FindStringSubmatch(env.StateMachineARN); r[1] != env.Region {
+	// Both were checked by their fields, so the ARNs parse.
+	if arn, _ := names.StateMachineARN(env.StateMachineARN); arn.Region != env.Region {
 		return Env{}, newFieldError(valueLine(node, "state_machine_arn"), envPath+".state_machine_arn",
-			"is in region %s, but region is %s", r[1], env.Region)
+			"is in region %s, but region is %s", arn.Region, env.Region)
+	}
+	if env.EventsRoleARN != "" {
+		// EventBridge in one partition cannot assume a role of another.
+		role, _ := names.RoleARN(env.EventsRoleARN)
+		if p, _ := names.Partition(env.Region); role.Partition != p {
+			return Env{}, newFieldError(valueLine(node, "events_role_arn"), envPath+".events_role_arn",
+				"is in partition %s, but region %s is in %s", role.Partition, env.Region, p)
+		}
 	}
 	return env, nil
 }
@@ -175,25 +171,20 @@ func parseBuildArgs(env *Env, n *yaml.Node, p string) error {
 	})
 }
 
-func matches(re *regexp.Regexp, problem string) func(string) string {
-	return func(s string) string {
-		if re.MatchString(s) {
-			return ""
-		}
-		return problem
-	}
+// use adapts a names validator to a field check.
+func use(valid func(string) error) func(string) string {
+	return func(s string) string { return problem(valid(s)) }
 }
 
-func checkBranch(s string) string {
-	if err := source.CheckBranch(s); err != nil {
-		return fmt.Sprintf("is not a valid branch name: %v", err)
-	}
-	return ""
-}
-
-func checkECR(s string) string {
-	if len(s) < 2 || len(s) > 256 || !ecrRE.MatchString(s) {
-		return "is not an ECR repository name: 2 to 256 lower-case letters, digits and . _ - /"
+// problem is what a names error says without the value, which the field's
+// line already points at; "" for nil.
+func problem(err error) string {
+	var ne *names.Error
+	switch {
+	case errors.As(err, &ne):
+		return ne.Short()
+	case err != nil:
+		return err.Error()
 	}
 	return ""
 }
@@ -207,39 +198,16 @@ func checkTrigger(s string) string {
 
 // checkDockerfile normalizes env.Dockerfile ("./docker/Dockerfile" becomes
 // "docker/Dockerfile") and refuses anything that is not a path inside the
-// repository, so the build can never be pointed at the worker's own files.
-// Symlinks are resolved at build time by source.SafePath.
+// repository (names.Dockerfile), so the build can never be pointed at the
+// worker's own files. Symlinks are resolved at build time by source.SafePath.
 func checkDockerfile(env *Env, node *yaml.Node, envPath string) error {
-	raw := env.Dockerfile
-	if raw == "" {
+	if env.Dockerfile == "" {
 		return nil
 	}
-	clean := path.Clean(raw)
-	problem := ""
-	switch {
-	case strings.ContainsRune(raw, 0) || strings.ContainsAny(raw, "\r\n"):
-		problem = "must not contain NUL or line breaks"
-	case strings.HasPrefix(raw, "/"):
-		problem = "must be relative to the repository root, not absolute"
-	case clean == "." || clean == ".." || strings.HasPrefix(clean, "../") || hasDotDot(raw):
-		problem = `must be a file inside the repository (no "..")`
-	case strings.HasPrefix(clean, "-"):
-		problem = `must not start with "-"`
-	case len(raw) > 4096:
-		problem = "is too long"
-	}
-	if problem != "" {
-		return newFieldError(valueLine(node, "dockerfile"), envPath+".dockerfile", "%s", problem)
+	clean, err := names.Dockerfile(env.Dockerfile)
+	if err != nil {
+		return newFieldError(valueLine(node, "dockerfile"), envPath+".dockerfile", "%s", problem(err))
 	}
 	env.Dockerfile = clean
 	return nil
-}
-
-func hasDotDot(p string) bool {
-	for _, part := range strings.Split(p, "/") {
-		if part == ".." {
-			return true
-		}
-	}
-	return false
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pandadeploy/panda/names"
 )
 
 // Parse decodes and validates a .panda.yml. Every error it returns is a
@@ -121,8 +123,8 @@ func parseEnvironments(node *yaml.Node) (Config, error) {
 	var cfg Config
 	defaults := 0
 	err := eachField(node, "environments", func(key, val *yaml.Node, path string) error {
-		if !envNameRE.MatchString(key.Value) {
-			return newFieldError(key.Line, path, "is not a valid environment name: use 1 to 63 lower-case letters, digits, - and _, starting with a letter or digit")
+		if err := names.Environment(key.Value); err != nil {
+			return newFieldError(key.Line, path, "%s", problem(err))
 		}
 		env, err := parseEnv(key, val, path)
 		if err != nil {

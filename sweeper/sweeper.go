@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/google/go-github/v66/github"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/pandadeploy/panda/names"
 )
 
 // Hooks is what a Sweeper needs of *github.AppsService, authenticated as the
@@ -45,10 +46,6 @@ const (
 	DefaultPerPage  = 100
 	DefaultInterval = time.Minute
 )
-
-// GUIDs become part of Redis keys; anything but a UUID-like id is ignored, as
-// the webhook handler refuses it too.
-var guidPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 
 // Sweeper finds the App's failed webhook deliveries and asks for their
 // redelivery. Its fields are set once before use; Sweep and Run are safe for
@@ -197,7 +194,7 @@ func candidates(list []*github.HookDelivery) ([]candidate, time.Time) {
 	}
 	var out []candidate
 	for guid, d := range latest {
-		if ok[guid] || !retryable(d.GetStatusCode()) || !guidPattern.MatchString(guid) {
+		if ok[guid] || !retryable(d.GetStatusCode()) || names.DeliveryID(guid) != nil {
 			continue
 		}
 		out = append(out, candidate{guid: guid, id: d.GetID(), failedAt: d.GetDeliveredAt().Time})

@@ -15,8 +15,8 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/pandadeploy/panda/internal/testenv"
-	"github.com/pandadeploy/panda/tasks"
 	"github.com/pandadeploy/panda/store"
+	"github.com/pandadeploy/panda/tasks"
 )
 
 // benchIntake is the whole intake of one benchmark: the real handler against

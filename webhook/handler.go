@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-github/v66/github"
 	"github.com/hibiken/asynq"
 
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/tasks"
 )
 
@@ -66,12 +67,11 @@ type Handler struct {
 	inFlight atomic.Int64
 }
 
-// Delivery ids are UUIDs and hook ids are numbers; anything else is refused
-// before it becomes part of a Redis key or a TaskID.
+// Delivery ids are GUIDs (names.DeliveryID) and hook ids are numbers;
+// anything else is refused before it becomes part of a Redis key or a TaskID.
 var (
-	deliveryIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
-	hookIDPattern     = regexp.MustCompile(`^[0-9]{1,20}$`)
-	eventPattern      = regexp.MustCompile(`^[a-z_]{1,64}$`)
+	hookIDPattern = regexp.MustCompile(`^[0-9]{1,20}$`)
+	eventPattern  = regexp.MustCompile(`^[a-z_]{1,64}$`)
 )
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -120,7 +120,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, event string, d 
 		log.Warn("webhook signature rejected", "remote", r.RemoteAddr)
 		return OutcomeUnauthorized, http.StatusUnauthorized, "signature missing or invalid"
 	}
-	if !eventPattern.MatchString(event) || !deliveryIDPattern.MatchString(d.ID) || !hookIDPattern.MatchString(d.HookID) {
+	if !eventPattern.MatchString(event) || names.DeliveryID(d.ID) != nil || !hookIDPattern.MatchString(d.HookID) {
 		return OutcomeBadRequest, http.StatusBadRequest, "X-GitHub-Event, X-GitHub-Delivery or X-GitHub-Hook-ID missing or malformed"
 	}
 	if event == "ping" {

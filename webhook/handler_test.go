@@ -19,8 +19,8 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/pandadeploy/panda/internal/testenv"
-	"github.com/pandadeploy/panda/tasks"
 	"github.com/pandadeploy/panda/store"
+	"github.com/pandadeploy/panda/tasks"
 )
 
 const testSecret = "It's a Secret to Everybody"

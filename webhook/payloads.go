@@ -92,7 +92,7 @@ type installationRepositoriesEvent struct {
 	Removed             []repository    `json:"repositories_removed"`
 }
 
-func names(rs []repository) []string {
+func fullNames(rs []repository) []string {
 	out := make([]string, 0, len(rs))
 	for _, r := range rs {
 		out = append(out, r.FullName)

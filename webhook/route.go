@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/pandadeploy/panda/command"
 	"github.com/pandadeploy/panda/tasks"
 )
 
@@ -102,7 +103,7 @@ func routeComment(e *issueCommentEvent, d tasks.Delivery) (Decision, error) {
 	switch {
 	case e.Action != "created":
 		return ignore("comment "+e.Action, inst, repo)
-	case code || !IsDeployCommand(first):
+	case code || !command.IsDeploy(first):
 		return ignore("not a /deploy comment", inst, repo)
 	case e.Sender.Type == "Bot" || e.Comment.User.Type == "Bot":
 		// A bot (Panda itself included) never triggers a deployment: it could loop.
@@ -136,17 +137,6 @@ func firstLine(body string) (line string, code bool) {
 		}
 		body = rest
 	}
-}
-
-// IsDeployCommand reports whether a comment's first line is meant for Panda:
-// it starts with /deploy (any case) followed by nothing, a space or a tab.
-// The worker parses the rest strictly; this only decides whether to queue.
-func IsDeployCommand(line string) bool {
-	const cmd = "/deploy"
-	if len(line) < len(cmd) || !strings.EqualFold(line[:len(cmd)], cmd) {
-		return false
-	}
-	return len(line) == len(cmd) || line[len(cmd)] == ' ' || line[len(cmd)] == '\t'
 }
 
 func routeCheckRun(e *checkRunEvent, d tasks.Delivery) (Decision, error) {
@@ -205,7 +195,7 @@ func routeInstallation(e *installationEvent, d tasks.Delivery) (Decision, error)
 		InstallationID: e.Installation.ID,
 		Account:        e.Installation.Account.Login,
 		AllRepos:       e.Installation.RepositorySelection == "all",
-		Repos:          names(e.Repositories),
+		Repos:          fullNames(e.Repositories),
 	})
 	// Installation events are always taken, even for an installation not yet known.
 	return queued(t, err, 0, "")
@@ -222,8 +212,8 @@ func routeInstallationRepos(e *installationRepositoriesEvent, d tasks.Delivery) 
 		InstallationID: e.Installation.ID,
 		Account:        e.Installation.Account.Login,
 		AllRepos:       e.RepositorySelection == "all",
-		Added:          names(e.Added),
-		Removed:        names(e.Removed),
+		Added:          fullNames(e.Added),
+		Removed:        fullNames(e.Removed),
 	})
 	return queued(t, err, 0, "")
 }

@@ -210,7 +210,7 @@ func TestBuildRefusesBadRequests(t *testing.T) {
 		{name: "no_dockerfile", files: map[string]string{"README": "hi"}, wantMsg: "no Dockerfile found"},
 		{name: "named_missing", req: image.BuildRequest{Dockerfile: "app/Dockerfile"}, wantMsg: "no Dockerfile at app/Dockerfile"},
 		{name: "parent_path", req: image.BuildRequest{Dockerfile: "../../etc/passwd"}, wantMsg: "inside the repository"},
-		{name: "absolute_path", req: image.BuildRequest{Dockerfile: "/etc/passwd"}, wantMsg: "inside the repository"},
+		{name: "absolute_path", req: image.BuildRequest{Dockerfile: "/etc/passwd"}, wantMsg: "must be relative to the repository root"},
 		{
 			name:    "symlink_out",
 			links:   map[string]string{"Dockerfile": filepath.Join(outside, "Dockerfile")},

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/pipeline"
 )
 
@@ -48,11 +49,11 @@ func findDockerfile(root, name string) (string, error) {
 // the regular file it leads to, relative to root. Errors wrapping fs.ErrNotExist mean
 // there is no such file; every other refusal is a pipeline.UserError.
 func resolveInside(root, name string) (string, error) {
-	clean := filepath.Clean(filepath.FromSlash(name))
-	if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
-		return "", pipeline.UserError(nil, "Dockerfile path %s must be relative and inside the repository", name)
+	clean, err := names.Dockerfile(name)
+	if err != nil {
+		return "", pipeline.UserError(nil, "%v", err)
 	}
-	real, err := filepath.EvalSymlinks(filepath.Join(root, clean))
+	real, err := filepath.EvalSymlinks(filepath.Join(root, filepath.FromSlash(clean)))
 	if err != nil {
 		return "", fmt.Errorf("resolve %s: %w", name, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/registry"
 	"github.com/docker/docker/pkg/jsonmessage"
 
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/pipeline"
 )
 
@@ -98,23 +98,16 @@ func (p *Pusher) Push(ctx context.Context, req PushRequest) (PushResult, error) 
 	return res, nil
 }
 
-var (
-	// repositoryNameRE is ECR's rule for repository names.
-	repositoryNameRE = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
-	// tagRE is the registry's rule for tags.
-	tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-)
-
 func checkPush(req PushRequest) error {
-	if len(req.Repository) < 2 || len(req.Repository) > 256 || !repositoryNameRE.MatchString(req.Repository) {
-		return pipeline.UserError(nil, "invalid ECR repository name %q", req.Repository)
+	if err := names.ECRRepository(req.Repository); err != nil {
+		return pipeline.UserError(nil, "invalid ECR repository name: %v", err)
 	}
 	if len(req.Tags) == 0 {
 		return fmt.Errorf("push %s: no tags", req.Image)
 	}
 	for _, tag := range req.Tags {
-		if !tagRE.MatchString(tag) {
-			return pipeline.UserError(nil, "invalid image tag %q", tag)
+		if err := names.ImageTag(tag); err != nil {
+			return pipeline.UserError(nil, "invalid image tag: %v", err)
 		}
 	}
 	return nil

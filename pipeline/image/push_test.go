@@ -18,6 +18,7 @@ import (
 
 	"github.com/pandadeploy/panda/internal/dockertest"
 	"github.com/pandadeploy/panda/internal/registrytest"
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/image"
 )
@@ -193,10 +194,17 @@ func TestRepositoryName(t *testing.T) {
 		{owner: "octo", repo: "..weird--name..", want: "octo-weird-name"},
 		{owner: "octo", repo: "_private", want: "octo-private"},
 		{owner: "octo", repo: strings.Repeat("a", 300), want: "octo-" + strings.Repeat("a", 251)},
+		// ECR's documentation wants a letter first.
+		{owner: "1password", repo: "app", want: "gh-1password-app"},
+		{owner: "_x", repo: "app", want: "x-app"},
 	}
 	for _, tt := range tests {
-		if got := image.RepositoryName(tt.owner, tt.repo); got != tt.want {
+		got := image.RepositoryName(tt.owner, tt.repo)
+		if got != tt.want {
 			t.Errorf("RepositoryName(%q, %q) = %q, want %q", tt.owner, tt.repo, got, tt.want)
+		}
+		if err := names.ECRRepository(got); err != nil {
+			t.Errorf("RepositoryName(%q, %q) is not valid for ECR: %v", tt.owner, tt.repo, err)
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/retry"
 )
@@ -84,6 +85,12 @@ type StartRequest struct {
 // name, or refused credentials are pipeline.UserError; throttling, 5xx and
 // network failures are transient.
 func (c *Client) Start(ctx context.Context, req StartRequest) (string, error) {
+	if _, err := names.StateMachineARN(req.StateMachineARN); err != nil {
+		// Refused before AWS is asked: a made-up partition or a region of
+		// another partition would otherwise surface as an endpoint error that
+		// looks transient.
+		return "", pipeline.UserError(err, "The state machine ARN is not valid: %v.", err)
+	}
 	input, err := json.Marshal(req.Input)
 	if err != nil {
 		return "", fmt.Errorf("encode execution input: %w", err)
@@ -116,14 +123,17 @@ func (c *Client) existing(ctx context.Context, req StartRequest) (string, error)
 }
 
 // ExecutionARN derives the ARN Step Functions gives the execution called name
-// of a state machine: arn:aws:states:R:A:stateMachine:M becomes
-// arn:aws:states:R:A:execution:M:name (a version or alias qualifier is dropped).
+// of a state machine: arn:P:states:R:A:stateMachine:M becomes
+// arn:P:states:R:A:execution:M:name (a version or alias qualifier is dropped).
+// The state machine ARN must pass names.StateMachineARN.
 func ExecutionARN(stateMachineARN, name string) (string, error) {
-	parts := strings.Split(stateMachineARN, ":")
-	if len(parts) < 7 || parts[0] != "arn" || parts[2] != "states" || parts[5] != "stateMachine" || parts[6] == "" {
-		return "", fmt.Errorf("derive execution ARN: %q is not a state machine ARN", stateMachineARN)
+	a, err := names.StateMachineARN(stateMachineARN)
+	if err != nil {
+		return "", fmt.Errorf("derive execution ARN: %w", err)
 	}
-	return strings.Join(append(parts[:5:5], "execution", parts[6], name), ":"), nil
+	machine, _, _ := strings.Cut(strings.TrimPrefix(a.Resource, "stateMachine:"), ":")
+	a.Resource = "execution:" + machine + ":" + name
+	return a.String(), nil
 }
 
 // Stop aborts a running execution (a user canceled the deployment). cause is

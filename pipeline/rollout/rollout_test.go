@@ -383,6 +383,11 @@ func TestStartErrorsAreClassified(t *testing.T) {
 			return r
 		}, wantPermanent: true},
 		{name: "invalid_name", req: func(f *fixture) rollout.StartRequest { return f.request("dep x/1") }, wantPermanent: true},
+		{name: "made_up_partition", req: func(f *fixture) rollout.StartRequest {
+			r := f.request("dep_x")
+			r.StateMachineARN = strings.Replace(f.machine, "arn:aws:", "arn:aws-foo:", 1)
+			return r
+		}, wantPermanent: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -440,6 +445,10 @@ func TestExecutionARN(t *testing.T) {
 		{name: "china", machine: "arn:aws-cn:states:cn-north-1:111122223333:stateMachine:bg", want: "arn:aws-cn:states:cn-north-1:111122223333:execution:bg:dep_1"},
 		{name: "not_states", machine: "arn:aws:lambda:eu-west-1:111122223333:function:bg", wantErr: true},
 		{name: "garbage", machine: "bg", wantErr: true},
+		{name: "alias", machine: "arn:aws-us-gov:states:us-gov-west-1:111122223333:stateMachine:bg:prod", want: "arn:aws-us-gov:states:us-gov-west-1:111122223333:execution:bg:dep_1"},
+		{name: "made_up_partition", machine: "arn:aws-foo:states:eu-west-1:111122223333:stateMachine:bg", wantErr: true},
+		{name: "region_of_other_partition", machine: "arn:aws-cn:states:eu-west-1:111122223333:stateMachine:bg", wantErr: true},
+		{name: "short_account", machine: "arn:aws:states:eu-west-1:123:stateMachine:bg", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/pipeline"
 )
 
@@ -109,13 +110,13 @@ func Clone(ctx context.Context, req Request) (_ *Checkout, err error) {
 func (r Request) validate() (string, error) {
 	base, err := checkBaseURL(r.BaseURL)
 	if err == nil {
-		err = CheckRepo(r.Repo)
+		err = names.Repo(r.Repo)
 	}
 	if err == nil {
-		err = CheckSHA(r.SHA)
+		err = names.SHA(r.SHA)
 	}
 	if err == nil && r.Branch != "" {
-		err = CheckBranch(r.Branch)
+		err = names.Branch(r.Branch)
 	}
 	if err != nil {
 		// The reasons name only payload values (never the token), so users see them.

@@ -5,112 +5,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/source"
 )
-
-func TestCheckBranch(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		branch string
-		ok     bool
-	}{
-		{branch: "main", ok: true},
-		{branch: "feature/x-1_2", ok: true},
-		{branch: "release/v1.2.3", ok: true},
-		{branch: "日本語", ok: true},
-		{branch: "", ok: false},
-		{branch: "-main", ok: false},
-		{branch: "--upload-pack=touch /tmp/pwned", ok: false},
-		{branch: "a..b", ok: false},
-		{branch: "a/../b", ok: false},
-		{branch: "/main", ok: false},
-		{branch: "main/", ok: false},
-		{branch: "a//b", ok: false},
-		{branch: "main.", ok: false},
-		{branch: "main.lock", ok: false},
-		{branch: "a/b.lock/c", ok: false},
-		{branch: ".hidden", ok: false},
-		{branch: "a/.b", ok: false},
-		{branch: "a@{1}", ok: false},
-		{branch: "@", ok: false},
-		{branch: "HEAD", ok: false},
-		{branch: "a b", ok: false},
-		{branch: "a~1", ok: false},
-		{branch: "a^", ok: false},
-		{branch: "a:b", ok: false},
-		{branch: "a?", ok: false},
-		{branch: "a*", ok: false},
-		{branch: "a[b", ok: false},
-		{branch: `a\b`, ok: false},
-		{branch: "a\x00b", ok: false},
-		{branch: "a\nb", ok: false},
-		{branch: "a\x7fb", ok: false},
-		{branch: "\xff", ok: false},
-		{branch: strings.Repeat("a", 256), ok: false},
-	}
-	for _, tt := range tests {
-		if err := source.CheckBranch(tt.branch); (err == nil) != tt.ok {
-			t.Errorf("CheckBranch(%q) = %v, want ok=%v", tt.branch, err, tt.ok)
-		}
-	}
-}
-
-func TestCheckRepo(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		repo string
-		ok   bool
-	}{
-		{repo: "octo/app", ok: true},
-		{repo: "Octo-Cat/my_app.js", ok: true},
-		{repo: "octo/.github", ok: true},
-		{repo: "octo", ok: false},
-		{repo: "octo/app/x", ok: false},
-		{repo: "a/../b", ok: false},
-		{repo: "octo/..", ok: false},
-		{repo: "octo/.", ok: false},
-		{repo: "octo/a..b", ok: false},
-		{repo: "-x/app", ok: false},
-		{repo: ".x/app", ok: false},
-		{repo: "octo/-app", ok: false},
-		{repo: "octo/", ok: false},
-		{repo: "/app", ok: false},
-		{repo: "octo/a b", ok: false},
-		{repo: "octo/a%2fb", ok: false},
-		{repo: strings.Repeat("o", 40) + "/app", ok: false},
-	}
-	for _, tt := range tests {
-		if err := source.CheckRepo(tt.repo); (err == nil) != tt.ok {
-			t.Errorf("CheckRepo(%q) = %v, want ok=%v", tt.repo, err, tt.ok)
-		}
-	}
-}
-
-func TestCheckSHA(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		sha string
-		ok  bool
-	}{
-		{sha: strings.Repeat("a1", 20), ok: true},
-		{sha: strings.Repeat("0f", 32), ok: true},
-		{sha: strings.Repeat("A1", 20), ok: false},
-		{sha: "abc1234", ok: false},
-		{sha: "-x", ok: false},
-		{sha: strings.Repeat("a", 41), ok: false},
-		{sha: strings.Repeat("g", 40), ok: false},
-		{sha: "HEAD", ok: false},
-	}
-	for _, tt := range tests {
-		if err := source.CheckSHA(tt.sha); (err == nil) != tt.ok {
-			t.Errorf("CheckSHA(%q) = %v, want ok=%v", tt.sha, err, tt.ok)
-		}
-	}
-}
 
 func TestSafePath(t *testing.T) {
 	t.Parallel()
