@@ -126,3 +126,25 @@ func shorten(s string, n int) string {
 	}
 	return string(runes[:n-1]) + "…"
 }
+
+// TokenClients gives the client of a repository's token connection;
+// *connections.GitHubTokens has it.
+type TokenClients interface {
+	Client(ctx context.Context, repo string) (*github.Client, error)
+}
+
+// ForTokens returns a Reporter that writes through the token connections of
+// tokens: the one wiring cmd/app and the worker share.
+func ForTokens(tokens TokenClients, publicURL string, logger *slog.Logger) *Reporter {
+	return &Reporter{
+		Clients: func(ctx context.Context, repo string) (API, error) {
+			c, err := tokens.Client(ctx, repo)
+			if err != nil {
+				return nil, err
+			}
+			return c.Repositories, nil
+		},
+		PublicURL: publicURL,
+		Logger:    logger,
+	}
+}

@@ -223,14 +223,14 @@ func (s *Store) GitHub(ctx context.Context, repo string) (GitHub, error) {
 
 // Summary describes a connection without any of its secrets, for listings.
 type Summary struct {
-	Kind           string    `json:"kind"` // aws or github
-	ID             string    `json:"id"`   // the AWS name, or the repository
-	Auth           string    `json:"auth"` // role, keys, installation or token
-	Region         string    `json:"region,omitempty"`
-	RoleARN        string    `json:"roleArn,omitempty"`
-	HasExternalID  bool      `json:"hasExternalId,omitempty"`
-	AccountID      string    `json:"accountId,omitempty"`
-	InstallationID int64     `json:"installationId,omitempty"`
+	Kind           string `json:"kind"` // aws or github
+	ID             string `json:"id"`   // the AWS name, or the repository
+	Auth           string `json:"auth"` // role, keys, installation or token
+	Region         string `json:"region,omitempty"`
+	RoleARN        string `json:"roleArn,omitempty"`
+	HasExternalID  bool   `json:"hasExternalId,omitempty"`
+	AccountID      string `json:"accountId,omitempty"`
+	InstallationID int64  `json:"installationId,omitempty"`
 	// ConnectionID and Branch are a GitHub connection's conn_ id and branch.
 	ConnectionID string    `json:"connectionId,omitempty"`
 	Branch       string    `json:"branch,omitempty"`
@@ -282,7 +282,19 @@ func (s *Store) DeleteAWS(ctx context.Context, name string) error { return s.del
 
 // DeleteGitHub removes the connection of repo, or returns ErrNotFound.
 func (s *Store) DeleteGitHub(ctx context.Context, repo string) error {
-	return s.del(ctx, githubKey, repo)
+	rec, err := s.get(ctx, githubKey, repo)
+	if err != nil {
+		return err
+	}
+	if err := s.del(ctx, githubKey, repo); err != nil {
+		return err
+	}
+	if rec.ID != "" {
+		if err := s.rdb.HDel(ctx, githubIDs, rec.ID).Err(); err != nil {
+			return fmt.Errorf("delete connection id %s: %w", rec.ID, err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) del(ctx context.Context, hash, field string) error {

@@ -93,16 +93,7 @@ func NewServer(cfg config.Worker, deps Deps) *Server {
 	var tokenClients deployment.TokenClients
 	if deps.Connections != nil {
 		gh := &connections.GitHubTokens{APIURL: cfg.GitHub.APIURL, Store: deps.Connections}
-		runs = commitstatus.ByAuth{App: reporter, Tokens: &commitstatus.Reporter{
-			Clients: func(ctx context.Context, repo string) (commitstatus.API, error) {
-				c, err := gh.Client(ctx, repo)
-				if err != nil {
-					return nil, err
-				}
-				return c.Repositories, nil
-			},
-			PublicURL: cfg.PublicURL, Logger: logger,
-		}}
+		runs = commitstatus.ByAuth{App: reporter, Tokens: commitstatus.ForTokens(gh, cfg.PublicURL, logger)}
 		tokens = connections.CloneTokens{App: deps.GitHub, Tokens: gh}
 		tokenClients = gh
 	}
