@@ -94,11 +94,17 @@ func (r *Reporter) Log(context.Context, *store.Deployment, string, string) error
 // cancellation, timeout or superseded deployment is error (the status enum
 // has nothing closer).
 func (r *Reporter) Finish(ctx context.Context, d *store.Deployment, stage string, res checks.Result) error {
+	st := state(stage, res.Conclusion)
 	desc := res.Title
+	// A failed deployment's own message (which names, say, the unknown AWS
+	// connection) says more than a title could; it was written for users.
+	if (st == "failure" || st == "error") && d.Error != "" {
+		desc = d.Error
+	}
 	if desc == "" {
 		desc = stage + " " + res.Conclusion
 	}
-	return r.post(ctx, d, state(stage, res.Conclusion), desc)
+	return r.post(ctx, d, st, desc)
 }
 
 func state(stage, conclusion string) string {

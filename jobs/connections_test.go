@@ -262,7 +262,7 @@ func TestUnknownAWSConnection(t *testing.T) {
 		t.Fatalf("status %s at %s: %q", got.Status, got.ErrorStage, got.Error)
 	}
 	statuses := h.gh.CommitStatuses(tokenRepo, sha)
-	if last := statuses[len(statuses)-1]; last.State != "failure" {
+	if last := statuses[len(statuses)-1]; last.State != "failure" || !strings.Contains(last.Description, `"gone"`) {
 		t.Errorf("last status %+v", last)
 	}
 	if n := h.aws.CallCount("StartExecution"); n != 0 {
