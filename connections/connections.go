@@ -8,6 +8,7 @@
 package connections
 
 import (
+	"crypto/rand"
 	"errors"
 	"time"
 
@@ -32,6 +33,8 @@ type AWS struct {
 	ExternalID      config.Secret
 	AccessKeyID     config.Secret
 	SecretAccessKey config.Secret
+	// SessionToken goes with temporary keys (ASIA…); empty for long-term ones.
+	SessionToken config.Secret
 	// AccountID is the account STS answered when the connection was verified.
 	AccountID string
 	CreatedAt time.Time
@@ -43,8 +46,13 @@ func (c AWS) UsesRole() bool { return c.RoleARN != "" }
 // GitHub is a registered repository: served through an installation of the
 // App, or, for installations without the App, through a token.
 type GitHub struct {
+	// ID is the connection's id (NewID: conn_…), if it was given one; the
+	// API's gitHubConnectionId names it. GitHubByID finds it.
+	ID string
 	// Repo is owner/name.
 	Repo string
+	// Branch is the branch deployed when a request names none.
+	Branch string
 	// InstallationID is the App installation that covers Repo, or 0 with a Token.
 	InstallationID int64
 	// Token is a GitHub token with access to Repo, when there is no installation.
@@ -54,6 +62,21 @@ type GitHub struct {
 
 // ValidName reports whether name may name an AWS connection (names.Connection).
 func ValidName(name string) bool { return names.Connection(name) == nil }
+
+// NewID returns a fresh connection id: "conn_" and 12 alphanumerics from
+// crypto/rand. It is also a valid AWS connection name (ValidName), which is
+// how a connection registered with no name of its own is named.
+func NewID() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand: " + err.Error()) // does not fail on supported platforms
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return "conn_" + string(b)
+}
 
 // ValidRepo reports whether repo is the owner/name of a GitHub repository
 // (names.Repo).

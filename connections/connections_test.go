@@ -146,16 +146,16 @@ func TestConfigAssumesRole(t *testing.T) {
 	srv := awstest.NewServer(t)
 	const role = "arn:aws:iam::210987654321:role/panda"
 	srv.AddRole(awstest.Role{ARN: role})
-	cfg := connections.AWS{Name: "prod", Region: "eu-west-1", RoleARN: role}.Config(srv.Config())
+	cfg := connections.AWS{Name: "prod", Region: "eu-west-1", RoleARN: role}.Config(srv.Config(), "dep_0123456789")
 	if cfg.Region != "eu-west-1" {
 		t.Errorf("region %q", cfg.Region)
 	}
-	out, err := sts.NewFromConfig(connections.AWS{Name: "prod", RoleARN: role}.Config(srv.Config())).
+	out, err := sts.NewFromConfig(connections.AWS{Name: "prod", RoleARN: role}.Config(srv.Config(), "dep_0123456789")).
 		GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(aws.ToString(out.Arn), "assumed-role/panda/panda-prod") {
+	if !strings.Contains(aws.ToString(out.Arn), "assumed-role/panda/dep_0123456789") {
 		t.Errorf("caller %s, want the assumed role", aws.ToString(out.Arn))
 	}
 }

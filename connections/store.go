@@ -17,6 +17,8 @@ import (
 const (
 	awsKey    = "panda:conn:aws"
 	githubKey = "panda:conn:github"
+	// githubIDs maps a GitHub connection's id to its repository.
+	githubIDs = "panda:conn:github:ids"
 )
 
 // Store keeps connections in two Redis hashes. Every method is safe for
@@ -45,7 +47,9 @@ func (s *Store) now() time.Time {
 // record is the stored form: public fields in clear, secrets sealed together.
 type record struct {
 	Name           string    `json:"name,omitempty"`
+	ID             string    `json:"id,omitempty"`
 	Repo           string    `json:"repo,omitempty"`
+	Branch         string    `json:"branch,omitempty"`
 	Region         string    `json:"region,omitempty"`
 	RoleARN        string    `json:"roleArn,omitempty"`
 	AccountID      string    `json:"accountId,omitempty"`
@@ -60,6 +64,7 @@ type sealedFields struct {
 	ExternalID      string `json:"externalId,omitempty"`
 	AccessKeyID     string `json:"accessKeyId,omitempty"`
 	SecretAccessKey string `json:"secretAccessKey,omitempty"`
+	SessionToken    string `json:"sessionToken,omitempty"`
 	Token           string `json:"token,omitempty"`
 }
 
@@ -105,6 +110,7 @@ func (s *Store) PutAWS(ctx context.Context, c AWS) error {
 		ExternalID:      c.ExternalID.Reveal(),
 		AccessKeyID:     c.AccessKeyID.Reveal(),
 		SecretAccessKey: c.SecretAccessKey.Reveal(),
+		SessionToken:    c.SessionToken.Reveal(),
 	})
 	if err != nil {
 		return err
@@ -121,9 +127,38 @@ func (s *Store) PutGitHub(ctx context.Context, c GitHub) error {
 	if err != nil {
 		return err
 	}
-	rec := record{Repo: c.Repo, InstallationID: c.InstallationID, HasToken: c.Token != "",
+	rec := record{ID: c.ID, Repo: c.Repo, Branch: c.Branch, InstallationID: c.InstallationID, HasToken: c.Token != "",
 		CreatedAt: s.now().UTC(), Sealed: sealed}
-	return s.put(ctx, githubKey, c.Repo, rec)
+	if err := s.put(ctx, githubKey, c.Repo, rec); err != nil {
+		return err
+	}
+	if c.ID == "" {
+		return nil
+	}
+	if err := s.rdb.HSet(ctx, githubIDs, c.ID, c.Repo).Err(); err != nil {
+		return fmt.Errorf("store connection id %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// GitHubByID returns the GitHub connection with id (conn_…), or ErrNotFound,
+// also when its repository was connected again since under another id.
+func (s *Store) GitHubByID(ctx context.Context, id string) (GitHub, error) {
+	repo, err := s.rdb.HGet(ctx, githubIDs, id).Result()
+	if errors.Is(err, redis.Nil) {
+		return GitHub{}, fmt.Errorf("connection %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return GitHub{}, fmt.Errorf("read connection %s: %w", id, err)
+	}
+	c, err := s.GitHub(ctx, repo)
+	if err != nil {
+		return GitHub{}, err
+	}
+	if c.ID != id {
+		return GitHub{}, fmt.Errorf("connection %s: %w", id, ErrNotFound)
+	}
+	return c, nil
 }
 
 func (s *Store) put(ctx context.Context, hash, field string, rec record) error {
@@ -162,9 +197,14 @@ func (s *Store) AWS(ctx context.Context, name string) (AWS, error) {
 	if err != nil {
 		return AWS{}, err
 	}
+	return awsFrom(rec, f), nil
+}
+
+func awsFrom(rec record, f sealedFields) AWS {
 	return AWS{Name: rec.Name, Region: rec.Region, RoleARN: rec.RoleARN, AccountID: rec.AccountID,
 		ExternalID: config.Secret(f.ExternalID), AccessKeyID: config.Secret(f.AccessKeyID),
-		SecretAccessKey: config.Secret(f.SecretAccessKey), CreatedAt: rec.CreatedAt}, nil
+		SecretAccessKey: config.Secret(f.SecretAccessKey), SessionToken: config.Secret(f.SessionToken),
+		CreatedAt: rec.CreatedAt}
 }
 
 // GitHub returns the connection of repo with its token, or ErrNotFound.
@@ -177,21 +217,24 @@ func (s *Store) GitHub(ctx context.Context, repo string) (GitHub, error) {
 	if err != nil {
 		return GitHub{}, err
 	}
-	return GitHub{Repo: rec.Repo, InstallationID: rec.InstallationID, Token: config.Secret(f.Token),
+	return GitHub{ID: rec.ID, Repo: rec.Repo, Branch: rec.Branch, InstallationID: rec.InstallationID, Token: config.Secret(f.Token),
 		CreatedAt: rec.CreatedAt}, nil
 }
 
 // Summary describes a connection without any of its secrets, for listings.
 type Summary struct {
-	Kind           string    `json:"kind"` // aws or github
-	ID             string    `json:"id"`   // the AWS name, or the repository
-	Auth           string    `json:"auth"` // role, keys, installation or token
-	Region         string    `json:"region,omitempty"`
-	RoleARN        string    `json:"roleArn,omitempty"`
-	HasExternalID  bool      `json:"hasExternalId,omitempty"`
-	AccountID      string    `json:"accountId,omitempty"`
-	InstallationID int64     `json:"installationId,omitempty"`
-	CreatedAt      time.Time `json:"createdAt"`
+	Kind           string `json:"kind"` // aws or github
+	ID             string `json:"id"`   // the AWS name, or the repository
+	Auth           string `json:"auth"` // role, keys, installation or token
+	Region         string `json:"region,omitempty"`
+	RoleARN        string `json:"roleArn,omitempty"`
+	HasExternalID  bool   `json:"hasExternalId,omitempty"`
+	AccountID      string `json:"accountId,omitempty"`
+	InstallationID int64  `json:"installationId,omitempty"`
+	// ConnectionID and Branch are a GitHub connection's conn_ id and branch.
+	ConnectionID string    `json:"connectionId,omitempty"`
+	Branch       string    `json:"branch,omitempty"`
+	CreatedAt    time.Time `json:"createdAt"`
 }
 
 // List returns every connection, AWS first, each kind sorted by id. It never
@@ -219,7 +262,8 @@ func (s *Store) List(ctx context.Context) ([]Summary, error) {
 
 func summarize(hash, field string, rec record) Summary {
 	sum := Summary{ID: field, Region: rec.Region, RoleARN: rec.RoleARN, HasExternalID: rec.HasExternalID,
-		AccountID: rec.AccountID, InstallationID: rec.InstallationID, CreatedAt: rec.CreatedAt}
+		AccountID: rec.AccountID, InstallationID: rec.InstallationID, ConnectionID: rec.ID, Branch: rec.Branch,
+		CreatedAt: rec.CreatedAt}
 	switch {
 	case hash == awsKey && rec.RoleARN != "":
 		sum.Kind, sum.Auth = "aws", "role"
@@ -238,7 +282,19 @@ func (s *Store) DeleteAWS(ctx context.Context, name string) error { return s.del
 
 // DeleteGitHub removes the connection of repo, or returns ErrNotFound.
 func (s *Store) DeleteGitHub(ctx context.Context, repo string) error {
-	return s.del(ctx, githubKey, repo)
+	rec, err := s.get(ctx, githubKey, repo)
+	if err != nil {
+		return err
+	}
+	if err := s.del(ctx, githubKey, repo); err != nil {
+		return err
+	}
+	if rec.ID != "" {
+		if err := s.rdb.HDel(ctx, githubIDs, rec.ID).Err(); err != nil {
+			return fmt.Errorf("delete connection id %s: %w", rec.ID, err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) del(ctx context.Context, hash, field string) error {

@@ -33,7 +33,9 @@ const maxStatusDescription = 140
 // returns the record with the id. It never fails dep: GitHub being down must
 // not stop a rollout, so failures are logged and dep goes on without one.
 func (d *Service) openGitHubDeployment(ctx context.Context, dep *store.Deployment) *store.Deployment {
-	if d.GitHub == nil || dep.GitHubDeploymentID != 0 {
+	// A deployment through a token connection (no installation) reports as
+	// commit statuses only: see package commitstatus.
+	if d.GitHub == nil || dep.GitHubDeploymentID != 0 || dep.InstallationID == 0 {
 		return dep
 	}
 	log := d.Logger.With("deployment_id", dep.ID, "repo", dep.Repo, "sha", dep.SHA)

@@ -2,9 +2,14 @@ package deployment
 
 import (
 	"context"
+	"errors"
 	"strings"
 
+	"github.com/google/go-github/v66/github"
 	"github.com/pandadeploy/panda/names"
+
+	"github.com/pandadeploy/panda/connections"
+
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/store"
 )
@@ -35,15 +40,12 @@ type Request struct {
 // Errors that are the caller's (unknown branch, no such environment, missing
 // settings) are pipeline.UserError.
 func (d *Service) Deploy(ctx context.Context, req Request) (*store.Deployment, error) {
-	if req.InstallationID == 0 {
-		return nil, pipeline.UserError(nil, "%s has no GitHub App installation: connect the repository through the App to deploy it", req.Repo)
-	}
 	if err := names.Repo(req.Repo); err != nil {
 		return nil, pipeline.UserError(err, "%s", err.Error())
 	}
-	gh, err := d.GitHub.Client(ctx, req.InstallationID)
+	gh, err := d.client(ctx, req)
 	if err != nil {
-		return nil, pipeline.TransientError(err, "could not reach GitHub")
+		return nil, err
 	}
 	owner, name, _ := strings.Cut(req.Repo, "/")
 	sha := req.SHA
@@ -81,6 +83,30 @@ func (d *Service) Deploy(ctx context.Context, req Request) (*store.Deployment, e
 	// Each request is a new deployment: the claim is as fresh as the id.
 	dep.ID = store.NewID()
 	return d.Accept(ctx, "api:"+dep.ID, dep)
+}
+
+// client is the GitHub client a request is resolved with: the App's
+// installation client, or without an installation (InstallationID 0) the
+// client of the repository's token connection.
+func (d *Service) client(ctx context.Context, req Request) (*github.Client, error) {
+	if req.InstallationID != 0 {
+		gh, err := d.GitHub.Client(ctx, req.InstallationID)
+		if err != nil {
+			return nil, pipeline.TransientError(err, "could not reach GitHub")
+		}
+		return gh, nil
+	}
+	if d.Tokens == nil {
+		return nil, pipeline.UserError(nil, "%s has no GitHub App installation: connect the repository through the App to deploy it", req.Repo)
+	}
+	gh, err := d.Tokens.Client(ctx, req.Repo)
+	if errors.Is(err, connections.ErrNotFound) {
+		return nil, pipeline.UserError(err, "%s has neither a GitHub App installation nor a token connection: connect it first (POST /api/v1/connect/github)", req.Repo)
+	}
+	if err != nil {
+		return nil, pipeline.TransientError(err, "could not load the GitHub connection of %s", req.Repo)
+	}
+	return gh, nil
 }
 
 func override(t *store.Target, req Request) {

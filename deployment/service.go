@@ -46,6 +46,12 @@ type Clients interface {
 	Client(ctx context.Context, installationID int64) (*github.Client, error)
 }
 
+// TokenClients gives the client of a repository's token connection, or
+// connections.ErrNotFound; *connections.GitHubTokens has it.
+type TokenClients interface {
+	Client(ctx context.Context, repo string) (*github.Client, error)
+}
+
 var _ Checks = (*checks.Reporter)(nil)
 
 // Service accepts and finishes deployments. Its fields are set once, before
@@ -57,6 +63,10 @@ type Service struct {
 	// GitHub gives installation clients: .panda.yml, branches, GitHub
 	// Deployments, reactions. If nil, no GitHub Deployment is made.
 	GitHub Clients
+	// Tokens gives clients of token connections, for deployments of
+	// repositories without an installation (InstallationID 0). If nil, such
+	// deployments are refused.
+	Tokens TokenClients
 	// PublicURL is PANDA_PUBLIC_URL: links on GitHub (replies, Deployment
 	// statuses) point at PublicURL + "/deployments/" + the id. If empty, none.
 	PublicURL string

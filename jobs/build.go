@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/image"
@@ -72,6 +73,10 @@ func (d *Deployer) markRunning(ctx context.Context, dep *store.Deployment) (*sto
 // outcome (or returned the error for a retry).
 func (d *Deployer) buildAndPush(ctx context.Context, dep *store.Deployment) error {
 	tok, err := d.Tokens.RepoToken(ctx, dep.InstallationID, dep.Repo)
+	if errors.Is(err, connections.ErrNotFound) {
+		// The token connection was deleted before the clone: nothing to retry.
+		return d.stageFailed(ctx, dep, pipeline.StageClone, pipeline.UserError(err, "the GitHub connection of %s was deleted: connect the repository again to deploy it", dep.Repo))
+	}
 	if err != nil {
 		return d.stageFailed(ctx, dep, pipeline.StageClone, pipeline.TransientError(err, "could not get a token to clone %s", dep.Repo))
 	}
@@ -104,7 +109,7 @@ func (d *Deployer) buildAndPush(ctx context.Context, dep *store.Deployment) erro
 		return err
 	}
 	return d.runStage(ctx, dep, pipeline.StagePush, func(ctx context.Context) error {
-		pusher, err := d.AWS.Pusher(ctx, dep.Target)
+		pusher, err := d.AWS.Pusher(ctx, dep)
 		if err != nil {
 			return err
 		}

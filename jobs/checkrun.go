@@ -127,7 +127,7 @@ func (d *Deployer) Cancel(ctx context.Context, dep *store.Deployment, actor stri
 	msg := "Cancelled by " + actor
 	d.event(ctx, cur, store.Event{Type: store.EventStage, Message: msg, Details: map[string]any{"phase": "cancel", "actor": actor}})
 	if cur.ExecutionARN != "" {
-		rc, err := d.AWS.Rollout(ctx, cur.Target)
+		rc, err := d.AWS.Rollout(ctx, cur)
 		if err != nil {
 			return fmt.Errorf("cancel %s: %w", cur.ID, err)
 		}

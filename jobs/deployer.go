@@ -78,8 +78,8 @@ type Rollout interface {
 // AWS hands out the AWS-backed stages for a deployment's target (its region
 // and AWS connection).
 type AWS interface {
-	Pusher(ctx context.Context, t store.Target) (Pusher, error)
-	Rollout(ctx context.Context, t store.Target) (Rollout, error)
+	Pusher(ctx context.Context, dep *store.Deployment) (Pusher, error)
+	Rollout(ctx context.Context, dep *store.Deployment) (Rollout, error)
 }
 
 // Deployer drives deployments through the build, start and follow tasks.

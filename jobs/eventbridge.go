@@ -40,7 +40,7 @@ func ruleName(dep *store.Deployment) string {
 }
 
 func (d *Deployer) ensureRule(ctx context.Context, dep *store.Deployment) error {
-	rc, err := d.AWS.Rollout(ctx, dep.Target)
+	rc, err := d.AWS.Rollout(ctx, dep)
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func (d *Deployer) ensureRule(ctx context.Context, dep *store.Deployment) error 
 // Until it appears the start task re-enqueues itself; after eventBridgeSteps
 // looks the deployment fails, saying what to check.
 func (d *Deployer) findExecution(ctx context.Context, dep *store.Deployment, step int) (*store.Deployment, error) {
-	rc, err := d.AWS.Rollout(ctx, dep.Target)
+	rc, err := d.AWS.Rollout(ctx, dep)
 	if err != nil {
 		return nil, d.stageFailed(ctx, dep, pipeline.StageDeploy, err)
 	}

@@ -195,7 +195,8 @@ func checkGitHubDeployment(t *testing.T, h *harness, dep *store.Deployment) {
 	}
 	if len(gd.Statuses) >= 2 {
 		st := gd.Statuses[1]
-		if st.EnvironmentURL != dep.GreenURL || st.LogURL != "http://panda.test/deployments/"+dep.ID {
+		// The environment's URL is production's listener (blueServiceUrl), not the test one.
+		if st.EnvironmentURL != dep.BlueURL || st.LogURL != "http://panda.test/deployments/"+dep.ID {
 			t.Errorf("success status environment_url %q log_url %q", st.EnvironmentURL, st.LogURL)
 		}
 	}

@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pandadeploy/panda/config"
+	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/githubapp"
 	"github.com/pandadeploy/panda/internal/awstest"
 	"github.com/pandadeploy/panda/internal/dockertest"
@@ -25,6 +27,7 @@ import (
 	"github.com/pandadeploy/panda/internal/testenv"
 	"github.com/pandadeploy/panda/jobs"
 	"github.com/pandadeploy/panda/pipeline/image"
+	"github.com/pandadeploy/panda/secrets"
 	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/tasks"
 )
@@ -49,6 +52,9 @@ type harness struct {
 	intake   *jobs.GitHubHandler
 	logs     *syncBuilder
 	pushes   int
+	// conns holds the stored connections the worker reads (sealed with a
+	// fresh key), as the API would have stored them.
+	conns *connections.Store
 }
 
 const (
@@ -121,10 +127,18 @@ func newHarness(t *testing.T, deployTimeout time.Duration) *harness {
 		t.Fatal(err)
 	}
 
+	key := make([]byte, secrets.KeySize)
+	_, _ = rand.Read(key)
+	box, err := secrets.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.conns = connections.NewStore(rdb, box)
+
 	logs := &syncBuilder{}
 	logger := slog.New(slog.NewJSONHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := config.Worker{
-		Common:        config.Common{PublicURL: "http://panda.test", GitHub: config.GitHub{URL: h.git.URL()}},
+		Common:        config.Common{PublicURL: "http://panda.test", GitHub: config.GitHub{URL: h.git.URL(), APIURL: h.gh.URL()}},
 		Concurrency:   4,
 		WorkDir:       h.workDir,
 		DeployTimeout: deployTimeout,
@@ -135,8 +149,10 @@ func newHarness(t *testing.T, deployTimeout time.Duration) *harness {
 		Redis:   rdb,
 		GitHub:  factory,
 		Builder: &image.Builder{Engine: h.docker},
-		AWS:     &jobs.AWSProvider{Base: h.aws.Config(), Engine: h.docker},
-		Logger:  logger,
+		AWS: &jobs.AWSProvider{Base: h.aws.Config(), Engine: h.docker,
+			Connections: &connections.Resolver{Store: h.conns}},
+		Connections: h.conns,
+		Logger:      logger,
 		Pace: jobs.Pace{
 			WaitInterval:    200 * time.Millisecond,
 			LogInterval:     50 * time.Millisecond,

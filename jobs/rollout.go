@@ -86,7 +86,7 @@ func (d *Deployer) startExecution(ctx context.Context, dep *store.Deployment) (*
 	d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(pipeline.StageDeploy), Message: "Deploy started",
 		Details: map[string]any{"phase": "started", "state": "started"}})
 	d.checkErr(dep, "start", d.Checks.Start(ctx, dep, string(pipeline.StageDeploy)))
-	rc, err := d.AWS.Rollout(ctx, dep.Target)
+	rc, err := d.AWS.Rollout(ctx, dep)
 	if err != nil {
 		return nil, d.stageFailed(ctx, dep, pipeline.StageDeploy, err)
 	}
@@ -137,7 +137,7 @@ func (d *Deployer) HandleFollow(ctx context.Context, t *asynq.Task) error {
 		}
 		return err
 	}
-	rc, err := d.AWS.Rollout(ctx, dep.Target)
+	rc, err := d.AWS.Rollout(ctx, dep)
 	if err != nil {
 		return d.stageFailed(ctx, dep, pipeline.StageDeploy, err)
 	}

@@ -10,7 +10,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/commitstatus"
 	"github.com/pandadeploy/panda/config"
+	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/githubapp"
 	"github.com/pandadeploy/panda/redact"
@@ -28,7 +30,13 @@ type Deps struct {
 	GitHub  *githubapp.Factory
 	Builder Builder
 	AWS     AWS
-	Logger  *slog.Logger
+	// Connections holds the token connections of repositories without the
+	// App: their deployments clone with the stored token and report as
+	// commit statuses (package commitstatus). If nil, only installations
+	// deploy. (AWS connections reach the worker through AWS, an
+	// AWSProvider whose Connections reads the same store.)
+	Connections *connections.Store
+	Logger      *slog.Logger
 	// Redactor scrubs every text the worker sends GitHub (check runs) of the
 	// secrets it knows; cmd/worker makes one and teaches it the tokens GitHub
 	// issues. If nil, only the patterns of GitHub's tokens are redacted.
@@ -88,12 +96,21 @@ func NewServer(cfg config.Worker, deps Deps) *Server {
 		Logger:      logger,
 		Redactor:    deps.Redactor,
 	}
+	var runs commitstatus.Runs = reporter
+	var tokens Tokens = deps.GitHub
+	var tokenClients deployment.TokenClients
+	if deps.Connections != nil {
+		gh := &connections.GitHubTokens{APIURL: cfg.GitHub.APIURL, Store: deps.Connections}
+		runs = commitstatus.ByAuth{App: reporter, Tokens: commitstatus.ForTokens(gh, cfg.PublicURL, logger)}
+		tokens = connections.CloneTokens{App: deps.GitHub, Tokens: gh}
+		tokenClients = gh
+	}
 	life := &deployment.Service{
-		Store: st, Queue: queue, Checks: reporter, GitHub: deps.GitHub,
+		Store: st, Queue: queue, Checks: runs, GitHub: deps.GitHub, Tokens: tokenClients,
 		PublicURL: cfg.PublicURL, BuildTimeout: cfg.BuildTimeout, Logger: logger, OnFinish: deps.OnFinish,
 	}
 	d := &Deployer{
-		Life: life, Store: st, Queue: queue, Checks: reporter, Tokens: deps.GitHub,
+		Life: life, Store: st, Queue: queue, Checks: runs, Tokens: tokens,
 		Builder: deps.Builder, AWS: deps.AWS, GitURL: cfg.GitHub.URL, WorkDir: cfg.WorkDir,
 		BuildTimeout: cfg.BuildTimeout, DeployTimeout: cfg.DeployTimeout,
 		WaitInterval: deps.Pace.WaitInterval, Logger: logger,

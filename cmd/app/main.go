@@ -21,6 +21,7 @@ import (
 
 	"github.com/pandadeploy/panda/api"
 	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/commitstatus"
 	"github.com/pandadeploy/panda/config"
 	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/deployment"
@@ -101,13 +102,14 @@ func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, 
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
-	deployer, err := newDeployer(cfg, st, queue, logger)
+	conns := connections.NewStore(rdb, box)
+	deployer, err := newDeployer(cfg, st, queue, conns, logger)
 	if err != nil {
 		return nil, err
 	}
 	return api.New(api.Options{
 		Store:       st,
-		Connections: connections.NewStore(rdb, box),
+		Connections: conns,
 		Logger:      logger,
 		APIToken:    cfg.APIToken,
 		PublicURL:   cfg.PublicURL,
@@ -131,7 +133,7 @@ func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, 
 // newDeployer gives the API what it needs to accept manual deployments: the
 // deployment service, which records a deployment, opens its check runs and
 // queues its build. Without GitHub App credentials there is none.
-func newDeployer(cfg config.App, st *store.Store, queue *asynq.Client, logger *slog.Logger) (api.Deployer, error) {
+func newDeployer(cfg config.App, st *store.Store, queue *asynq.Client, conns *connections.Store, logger *slog.Logger) (api.Deployer, error) {
 	if cfg.GitHub.AppID == 0 {
 		return nil, nil
 	}
@@ -139,18 +141,24 @@ func newDeployer(cfg config.App, st *store.Store, queue *asynq.Client, logger *s
 	if err != nil {
 		return nil, fmt.Errorf("GitHub App: %w", err)
 	}
+	// Repositories connected with a token (no installation) are resolved
+	// with it and report as commit statuses.
+	tokens := &connections.GitHubTokens{APIURL: cfg.GitHub.APIURL, Store: conns}
 	return &deployment.Service{
-		Store: st, Queue: queue, GitHub: gh, Logger: logger, PublicURL: cfg.PublicURL,
-		Checks: &checks.Reporter{
-			Clients: func(ctx context.Context, id int64) (checks.API, error) {
-				c, err := gh.Client(ctx, id)
-				if err != nil {
-					return nil, err
-				}
-				return c.Checks, nil
+		Store: st, Queue: queue, GitHub: gh, Tokens: tokens, Logger: logger, PublicURL: cfg.PublicURL,
+		Checks: commitstatus.ByAuth{
+			App: &checks.Reporter{
+				Clients: func(ctx context.Context, id int64) (checks.API, error) {
+					c, err := gh.Client(ctx, id)
+					if err != nil {
+						return nil, err
+					}
+					return c.Checks, nil
+				},
+				PublicURL: cfg.PublicURL,
+				Logger:    logger,
 			},
-			PublicURL: cfg.PublicURL,
-			Logger:    logger,
+			Tokens: commitstatus.ForTokens(tokens, cfg.PublicURL, logger),
 		},
 	}, nil
 }

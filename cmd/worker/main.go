@@ -21,11 +21,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pandadeploy/panda/config"
+	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/githubapp"
 	"github.com/pandadeploy/panda/jobs"
 	"github.com/pandadeploy/panda/metrics"
 	"github.com/pandadeploy/panda/pipeline/image"
 	"github.com/pandadeploy/panda/redact"
+	"github.com/pandadeploy/panda/secrets"
 	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/sweeper"
 )
@@ -69,6 +71,10 @@ func run() error {
 		return fmt.Errorf("AWS configuration: %w", err)
 	}
 
+	conns, err := newConnections(cfg, rdb)
+	if err != nil {
+		return err
+	}
 	st := store.New(rdb)
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
@@ -76,13 +82,15 @@ func run() error {
 	defer stopMetrics()
 
 	srv := jobs.NewServer(cfg, jobs.Deps{
-		Redis:    rdb,
-		GitHub:   gh,
-		Builder:  &image.Builder{Engine: docker, MaxContextBytes: cfg.MaxContextBytes, Timeout: cfg.BuildTimeout},
-		AWS:      &jobs.AWSProvider{Base: awsCfg, Engine: docker},
-		Logger:   logger,
-		Redactor: red,
-		OnFinish: m.ObserveDeployment,
+		Redis:   rdb,
+		GitHub:  gh,
+		Builder: &image.Builder{Engine: docker, MaxContextBytes: cfg.MaxContextBytes, Timeout: cfg.BuildTimeout},
+		AWS: &jobs.AWSProvider{Base: awsCfg, Engine: docker,
+			Connections: &connections.Resolver{Store: conns}},
+		Connections: conns,
+		Logger:      logger,
+		Redactor:    red,
+		OnFinish:    m.ObserveDeployment,
 	})
 	if err := srv.Start(); err != nil {
 		return err
@@ -94,6 +102,22 @@ func run() error {
 	srv.Shutdown()
 	<-swept
 	return nil
+}
+
+// newConnections is the store of the connections registered through the
+// API. Without PANDA_ENCRYPTION_KEY it still serves connections without
+// secrets (a role without an external id); one with secrets then fails its
+// deployment with secrets.ErrNoKey in the log.
+func newConnections(cfg config.Worker, rdb redis.UniversalClient) (*connections.Store, error) {
+	var box *secrets.Box
+	if key := cfg.EncryptionKey.Reveal(); key != "" {
+		b, err := secrets.New([]byte(key))
+		if err != nil {
+			return nil, fmt.Errorf("PANDA_ENCRYPTION_KEY: %w", err)
+		}
+		box = b
+	}
+	return connections.NewStore(rdb, box), nil
 }
 
 // sweep runs the webhook redelivery sweeper until ctx ends, when the returned

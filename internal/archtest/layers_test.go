@@ -22,7 +22,7 @@ var layers = map[string]int{
 	"names": 0, "retry": 0, "redact": 0, "ghtext": 0, "events": 0, "deploy/aws": 0,
 	// 1: one concern each: a stage, a GitHub or AWS conversation, a file format.
 	"repoconfig": 1, "pipeline/source": 1, "pipeline/image": 1, "pipeline/rollout": 1,
-	"checks": 1, "githubapp": 1, "connections": 1, "metrics": 1, "audit": 1,
+	"checks": 1, "githubapp": 1, "connections": 1, "metrics": 1, "audit": 1, "commitstatus": 1,
 	// 2: the GitHub conversation around a deployment.
 	"conversation": 2,
 	// 3: a deployment's life, shared by both binaries.

@@ -32,6 +32,13 @@ type Call struct {
 	Input []byte
 	// AccessKeyID is the key the request was signed with, empty when unsigned.
 	AccessKeyID string
+	// Principal is the ARN of who signed it, once the signature was verified:
+	// a user (arn:aws:iam::ACCOUNT:user/NAME) or a role session
+	// (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION), as GetCallerIdentity
+	// and CloudTrail name them. Empty when the request was not authenticated.
+	Principal string
+	// Account is the principal's account: the account the call acts in.
+	Account string
 	// ErrorCode is the error answered ("" for success), e.g. "ThrottlingException".
 	ErrorCode string
 	Time      time.Time
@@ -158,6 +165,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	call := Call{Service: req.service, Operation: req.op, Input: body, AccessKeyID: accessKeyOf(r), Time: time.Now()}
 	if aerr == nil {
 		req.caller, aerr = s.authenticate(r, body, req.service)
+		call.Principal, call.Account = req.caller.arn, req.caller.account
 	}
 	if aerr == nil {
 		aerr = s.takeFault(req.service, req.op)

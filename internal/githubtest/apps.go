@@ -20,6 +20,7 @@ type repository struct {
 	deployments    []*Deployment
 	files          map[string][]byte // "ref\x00path" → content
 	branches       map[string]string // branch → head SHA
+	statuses       []CommitStatus
 }
 
 func (r *repository) fullName() string { return r.owner + "/" + r.name }

@@ -166,6 +166,11 @@ func (s *Server) authRepo(w http.ResponseWriter, r *http.Request, permission, le
 		writeError(w, http.StatusUnauthorized, "Requires authentication")
 		return nil, false
 	}
+	// A personal access token authenticates the same way ("Authorization:
+	// Bearer" or "token", "Authenticating to the REST API", GitHub Docs).
+	if p := s.pats[raw]; p != nil {
+		return s.authPAT(w, r, p, permission, level)
+	}
 	tok := s.tokens[raw]
 	if tok == nil || !time.Now().Before(tok.expiresAt) {
 		writeError(w, http.StatusUnauthorized, "Bad credentials")
@@ -221,8 +226,11 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func (s *Server) TokenCanRead(token, repo string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tok := s.tokens[token]
 	full := strings.ToLower(repo)
+	if p := s.pats[token]; p != nil {
+		return s.repos[full] != nil && contains(p.repos, full) && permissionRank(p.permissions["contents"]) >= permissionRank("read")
+	}
+	tok := s.tokens[token]
 	r := s.repos[full]
 	if tok == nil || r == nil || !time.Now().Before(tok.expiresAt) || r.installationID != tok.installationID {
 		return false

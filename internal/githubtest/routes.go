@@ -14,6 +14,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /app/hook/deliveries/{id}/attempts", s.handleRedeliver)
 
 	const repo = "/repos/{owner}/{repo}"
+	mux.HandleFunc("GET "+repo, s.handleGetRepo)
+	mux.HandleFunc("POST "+repo+"/statuses/{sha}", s.handleCreateCommitStatus)
 	mux.HandleFunc("POST "+repo+"/check-runs", s.handleCreateCheckRun)
 	mux.HandleFunc("GET "+repo+"/check-runs/{id}", s.handleGetCheckRun)
 	mux.HandleFunc("PATCH "+repo+"/check-runs/{id}", s.handleUpdateCheckRun)

@@ -47,6 +47,7 @@ type Server struct {
 	installations map[int64]*installation
 	repos         map[string]*repository // by lower-case "owner/name"
 	tokens        map[string]*installationToken
+	pats          map[string]*pat
 	deliveries    []HookDelivery
 	redeliveries  []int64
 	comments      map[int64]*Comment
