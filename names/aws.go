@@ -278,25 +278,7 @@ func ecsNameProblem(name string) string {
 // cluster ARN, arn:PARTITION:ecs:REGION:ACCOUNT:cluster/NAME, which every ECS
 // call that takes a cluster accepts in its place.
 func ECSCluster(s string) error {
-	const what = "an ECS cluster name or ARN"
-	if !strings.HasPrefix(s, "arn:") {
-		if p := ecsNameProblem(s); p != "" {
-			return refuse(what, s, "%s", p)
-		}
-		return nil
-	}
-	a, err := parseARN(what, s, "ecs", false)
-	if err != nil {
-		return err
-	}
-	name, ok := strings.CutPrefix(a.Resource, "cluster/")
-	if !ok {
-		return refuse(what, s, "the resource must be cluster/NAME")
-	}
-	if p := ecsNameProblem(name); p != "" {
-		return refuse(what, s, "%s", p)
-	}
-	return nil
+	return ecsNameOrARN("an ECS cluster name or ARN", s, "cluster", "cluster/NAME", 1)
 }
 
 // ECSService returns nil if s is an ECS service name (see ECSName) or a
@@ -304,7 +286,12 @@ func ECSCluster(s string) error {
 // older service/NAME format
 // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-account-settings.html#ecs-resource-ids).
 func ECSService(s string) error {
-	const what = "an ECS service name or ARN"
+	return ecsNameOrARN("an ECS service name or ARN", s, "service", "service/CLUSTER/NAME", 2)
+}
+
+// ecsNameOrARN checks a plain ECS name, or an ECS ARN whose resource is
+// kind/ followed by at most maxParts names (form says how, for the message).
+func ecsNameOrARN(what, s, kind, form string, maxParts int) error {
 	if !strings.HasPrefix(s, "arn:") {
 		if p := ecsNameProblem(s); p != "" {
 			return refuse(what, s, "%s", p)
@@ -315,13 +302,10 @@ func ECSService(s string) error {
 	if err != nil {
 		return err
 	}
-	rest, ok := strings.CutPrefix(a.Resource, "service/")
-	if !ok {
-		return refuse(what, s, "the resource must be service/CLUSTER/NAME")
-	}
+	rest, ok := strings.CutPrefix(a.Resource, kind+"/")
 	parts := strings.Split(rest, "/")
-	if len(parts) > 2 {
-		return refuse(what, s, "the resource must be service/CLUSTER/NAME")
+	if !ok || len(parts) > maxParts {
+		return refuse(what, s, "the resource must be %s", form)
 	}
 	for _, n := range parts {
 		if p := ecsNameProblem(n); p != "" {
