@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pandadeploy/panda/events"
 	"github.com/pandadeploy/panda/internal/testenv"
+	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/store"
 )
 
@@ -147,28 +149,80 @@ func (b *browser) waitState(session, what string, ok func(pageState) bool) {
 	b.t.Fatalf("page never showed %s; last state %+v", what, st)
 }
 
+// pageStream is how one version of Panda writes a deployment's events: the
+// page must read the streams of this version and of earlier ones alike (a
+// finished stream is kept 30 days).
+type pageStream struct {
+	started, succeeded func(stage pipeline.Stage) store.Event
+	log                func(stage pipeline.Stage, line string) store.Event
+	done               func() store.Event
+}
+
+// typedStream is this version: the kinds of package events.
+var typedStream = pageStream{
+	started: func(s pipeline.Stage) store.Event { return events.StageStarted{Stage: s}.Event() },
+	succeeded: func(s pipeline.Stage) store.Event {
+		return events.StageSucceeded{Stage: s, Duration: 1200 * time.Millisecond}.Event()
+	},
+	log: func(s pipeline.Stage, line string) store.Event { return events.Log{Stage: s, Line: line}.Event() },
+	done: func() store.Event {
+		return events.Ended{Status: store.StatusSucceeded, Total: 83 * time.Second, GreenServiceURL: "http://green.example.com"}.Event()
+	},
+}
+
+var v1Titles = map[pipeline.Stage]string{"clone": "Clone", "build": "Build", "push": "Push", "deploy": "Deploy"}
+
+// v1Stream is the version before typed events, whose details were map
+// literals: the JSON below is what it wrote (commit 7c6b7d0, jobs/build.go and
+// deployment/finish.go).
+var v1Stream = pageStream{
+	started: func(s pipeline.Stage) store.Event {
+		return store.Event{Type: store.EventStage, Stage: string(s), Message: v1Titles[s] + " started", Details: json.RawMessage(`{"phase":"started","state":"started"}`)}
+	},
+	succeeded: func(s pipeline.Stage) store.Event {
+		return store.Event{Type: store.EventStage, Stage: string(s), Message: v1Titles[s] + " finished in 1.2s",
+			Details: json.RawMessage(`{"durationMs":1200,"imageUri":"","phase":"finished","state":"succeeded"}`)}
+	},
+	log: func(s pipeline.Stage, line string) store.Event {
+		return store.Event{Type: store.EventStage, Stage: string(s), Message: line, Details: json.RawMessage(`{"phase":"log"}`)}
+	},
+	done: func() store.Event {
+		return store.Event{Type: store.EventDone, Stage: "deploy", Message: "Deployment succeeded",
+			Details: json.RawMessage(`{"blueServiceUrl":"","greenServiceUrl":"http://green.example.com","imageUri":"","state":"succeeded","status":"SUCCEEDED"}`)}
+	},
+}
+
 // TestPageInChromium shows the deployment page following a deployment live,
-// surviving a reload in the middle, and ending on SUCCEEDED.
+// surviving a reload in the middle, and ending on SUCCEEDED, on a stream of
+// this version and on one of the version before.
 func TestPageInChromium(t *testing.T) {
 	t.Parallel()
 	b := startChromium(t)
+	for _, tc := range []struct {
+		name   string
+		stream pageStream
+	}{
+		{name: "typed", stream: typedStream},
+		{name: "v1", stream: v1Stream},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testPage(t, b, tc.stream) })
+	}
+}
+
+func testPage(t *testing.T, b *browser, s pageStream) {
 	e := newEnv(t)
 	d := e.deployment()
-	ev := func(stageName, state, msg string, details map[string]any) {
-		if details == nil {
-			details = map[string]any{}
-		}
-		details["state"] = state
-		appendEvent(t, e.st, d.ID, store.Event{Type: store.EventStage, Stage: stageName, Message: msg, Details: details})
-	}
-	ev("clone", "started", "cloning octo/app", nil)
-	ev("clone", "succeeded", "cloned", map[string]any{"durationMs": 1200})
-	ev("build", "started", "building", map[string]any{"log": "Step 1/2 : FROM scratch\nStep 2/2 : COPY app /app"})
+	ev := func(ev store.Event) { appendEvent(t, e.st, d.ID, ev) }
+	ev(s.started(pipeline.StageClone))
+	ev(s.succeeded(pipeline.StageClone))
+	ev(s.started(pipeline.StageBuild))
+	ev(s.log(pipeline.StageBuild, "Step 1/2 : FROM scratch"))
+	ev(s.log(pipeline.StageBuild, "Step 2/2 : COPY app /app"))
 
 	session := b.open(e.srv.URL + "/deployments/" + d.ID)
 	midway := func(st pageState) bool {
 		return st.Status == "RUNNING" && st.Stages["clone"] == "succeeded" && st.Stages["build"] == "running" &&
-			st.Stages["push"] == "pending" && strings.Contains(st.Log, "Step 2/2 : COPY app /app")
+			st.Stages["push"] == "pending" && strings.Contains(st.Log, "[build] Step 2/2 : COPY app /app")
 	}
 	b.waitState(session, "the build running", midway)
 
@@ -176,14 +230,13 @@ func TestPageInChromium(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	b.waitState(session, "the same state after a reload", midway)
 
-	ev("build", "succeeded", "built", nil)
-	ev("push", "started", "pushing", nil)
+	ev(s.succeeded(pipeline.StageBuild))
+	ev(s.started(pipeline.StagePush))
 	b.waitState(session, "the push running", func(st pageState) bool {
 		return st.Stages["build"] == "succeeded" && st.Stages["push"] == "running" && st.Status == "RUNNING"
 	})
-	ev("push", "succeeded", "pushed", nil)
-	ev("deploy", "started", "UpdateService", nil)
-	ev("deploy", "succeeded", "BlueGreenDeployment", nil)
+	ev(s.succeeded(pipeline.StagePush))
+	ev(s.started(pipeline.StageDeploy))
 	_, err := e.st.Update(t.Context(), d.ID, func(d *store.Deployment) error {
 		d.Status, d.EndedAt, d.GreenURL = store.StatusSucceeded, time.Now(), "http://green.example.com"
 		return nil
@@ -191,7 +244,7 @@ func TestPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	appendEvent(t, e.st, d.ID, store.Event{Type: store.EventDone, Message: "deployed", Details: map[string]any{"status": "SUCCEEDED"}})
+	ev(s.done())
 	b.waitState(session, "SUCCEEDED with every stage done", func(st pageState) bool {
 		return st.Status == "SUCCEEDED" && st.Stages["deploy"] == "succeeded" && st.Stages["push"] == "succeeded" &&
 			st.Green == "http://green.example.com" && st.Error == ""

@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/pandadeploy/panda/deployment"
+	"github.com/pandadeploy/panda/events"
 	"github.com/pandadeploy/panda/internal/awstest"
 	"github.com/pandadeploy/panda/internal/githubtest"
 	"github.com/pandadeploy/panda/repoconfig"
@@ -501,7 +502,7 @@ func TestRollbackRedeploysThePreviousImage(t *testing.T) {
 			back.Status, back.Trigger, back.ImageURI, back.SHA, back.Actor, back.Error, a.ImageURI, shaA)
 	}
 	for _, ev := range h.events(back.ID) {
-		if ph, _ := ev.Details["phase"].(string); ph == "started" && ev.Stage != "deploy" {
+		if _, started := parse(t, ev).(events.StageStarted); started && ev.Stage != "deploy" {
 			t.Errorf("rollback ran stage %s", ev.Stage)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pandadeploy/panda/config"
+	"github.com/pandadeploy/panda/events"
 	"github.com/pandadeploy/panda/githubapp"
 	"github.com/pandadeploy/panda/internal/awstest"
 	"github.com/pandadeploy/panda/internal/dockertest"
@@ -283,4 +284,14 @@ func (h *harness) hasFinalEvent(id string) bool {
 		}
 	}
 	return false
+}
+
+// parse reads ev back into its kind; every event Panda writes must have one.
+func parse(t testing.TB, ev store.StreamEvent) events.Kind {
+	t.Helper()
+	k, err := events.Parse(ev.Event)
+	if err != nil {
+		t.Errorf("event %s %q: %v", ev.ID, ev.Message, err)
+	}
+	return k
 }

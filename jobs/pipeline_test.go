@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/pandadeploy/panda/events"
 	"github.com/pandadeploy/panda/internal/awstest"
 	"github.com/pandadeploy/panda/internal/dockertest"
 	"github.com/pandadeploy/panda/internal/githubtest"
@@ -78,7 +79,7 @@ func TestPushDeploysToProduction(t *testing.T) {
 	evs := h.events(dep.ID)
 	var order []string
 	for _, ev := range evs {
-		if ph, _ := ev.Details["phase"].(string); ph == "started" {
+		if _, started := parse(t, ev).(events.StageStarted); started {
 			order = append(order, ev.Stage)
 		}
 	}
@@ -90,8 +91,8 @@ func TestPushDeploysToProduction(t *testing.T) {
 	}
 	states := map[string]bool{}
 	for _, ev := range evs {
-		if s, _ := ev.Details["sfnState"].(string); s != "" {
-			states[s] = true
+		if sc, ok := parse(t, ev).(events.StateChanged); ok {
+			states[sc.SFNState] = true
 		}
 	}
 	for _, s := range []string{"EnsureInfra", "RegisterTaskDefinition", "UpdateService", "BlueGreenDeployment"} {
