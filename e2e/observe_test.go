@@ -23,6 +23,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pandadeploy/panda/internal/stacktest"
 	"github.com/pandadeploy/panda/store"
 )
 
@@ -73,7 +74,7 @@ func (s *stack) startAppAt(addr string) {
 	waitAppReady(s.t, addr, s.logs)
 }
 
-func waitAppReady(t *testing.T, addr string, logs *lockedBuffer) {
+func waitAppReady(t *testing.T, addr string, logs *stacktest.Logs) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		resp, err := http.Get("http://" + addr + "/readyz")
@@ -163,7 +164,7 @@ func (tap *tokenTap) Tokens() []string {
 // answerLog keeps every answer the API gave to the test's client: status,
 // headers and body, SSE streams included as far as they were read.
 type answerLog struct {
-	buf lockedBuffer
+	buf stacktest.Logs
 	rt  http.RoundTripper
 }
 

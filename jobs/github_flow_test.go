@@ -140,7 +140,7 @@ func TestCommentDeploysPullRequestHead(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, 0)
 	h.gh.SetPermission(testRepo, "alice", "write")
-	sha := h.openPR(7, pandaYML(h.smARN, ""), githubtest.PullRequest{User: "alice"})
+	sha := h.openPR(7, h.pandaYML(""), githubtest.PullRequest{User: "alice"})
 	task, commentID := h.commentTask(7, true, "alice", "/deploy\nthanks!")
 	h.enqueue(task)
 
@@ -246,7 +246,7 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 func TestCommentRefusals(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, 0)
-	yml := pandaYML(h.smARN, qaEnv(h.smARN))
+	yml := h.pandaYML(qaEnv(h.smARN))
 	for user, role := range map[string]string{"writer": "write", "reader": "read", "triager": "triage"} {
 		h.gh.SetPermission(testRepo, user, role)
 	}
@@ -351,7 +351,7 @@ func TestRerunDeploysTheCommitAgain(t *testing.T) {
 	h := newHarness(t, 0)
 	h.gh.SetPermission(testRepo, "alice", "write")
 	h.gh.SetPermission(testRepo, "rob", "read")
-	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi\n"}, pandaYML(h.smARN, ""))
+	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi\n"}, h.pandaYML(""))
 	h.push(sha, "ship")
 	first := h.waitFinal(sha, 3*time.Minute)
 
@@ -401,7 +401,7 @@ func TestCancelStopsTheRunningExecution(t *testing.T) {
 	h := newHarness(t, 0)
 	h.gh.SetPermission(testRepo, "alice", "write")
 	h.aws.SetOutcome(h.smARN, awstestHang())
-	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi\n"}, pandaYML(h.smARN, ""))
+	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi\n"}, h.pandaYML(""))
 	h.push(sha, "ship")
 	var dep *store.Deployment
 	waitFor(t, func() bool {
@@ -436,7 +436,7 @@ func TestCancelBeforeTheExecutionStarts(t *testing.T) {
 	if _, ok, err := h.store.TryLock(context.Background(), store.EnvName(testRepo, "production"), "dep_0000000000", time.Minute); err != nil || !ok {
 		t.Fatalf("take the environment: %v %v", ok, err)
 	}
-	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi\n"}, pandaYML(h.smARN, ""))
+	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi\n"}, h.pandaYML(""))
 	h.push(sha, "ship")
 	var dep *store.Deployment
 	waitFor(t, func() bool {
@@ -462,7 +462,7 @@ func TestCancelBeforeTheExecutionStarts(t *testing.T) {
 // as an earlier rollout would have left it.
 func (h *harness) seedSuccess(envName, sha, image string, at time.Time) *store.Deployment {
 	h.t.Helper()
-	cfg, err := repoconfig.Parse([]byte(pandaYML(h.smARN, "")))
+	cfg, err := repoconfig.Parse([]byte(h.pandaYML("")))
 	if err != nil {
 		h.t.Fatal(err)
 	}
