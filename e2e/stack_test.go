@@ -250,9 +250,16 @@ func tail(s string, n int) string {
 	return s
 }
 
-// readSSE reads a deployment's event stream until it ends and returns the
-// event names in order.
-func (s *stack) readSSE(ctx context.Context, id string) []string {
+// sseFrame is one event of a stream as a client received it: its SSE event
+// name and its data.
+type sseFrame struct {
+	name string
+	data store.StreamEvent
+}
+
+// readSSE reads a deployment's event stream until it ends and returns its
+// events in order.
+func (s *stack) readSSE(ctx context.Context, id string) []sseFrame {
 	s.t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.appAddr+"/api/v1/deploy/"+id+"/events", nil)
 	resp, err := http.DefaultClient.Do(req)
@@ -264,13 +271,21 @@ func (s *stack) readSSE(ctx context.Context, id string) []string {
 		s.t.Fatalf("events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	body, _ := io.ReadAll(resp.Body)
-	var names []string
+	var out []sseFrame
+	var cur sseFrame
 	for _, line := range strings.Split(string(body), "\n") {
 		if name, ok := strings.CutPrefix(line, "event: "); ok {
-			names = append(names, name)
+			cur.name = name
+		}
+		if data, ok := strings.CutPrefix(line, "data: "); ok {
+			if err := json.Unmarshal([]byte(data), &cur.data); err != nil {
+				s.t.Fatalf("event data %s: %v", data, err)
+			}
+			out = append(out, cur)
+			cur = sseFrame{}
 		}
 	}
-	return names
+	return out
 }
 
 // waitEvent waits until an event of sha's deployment contains text. It reads
