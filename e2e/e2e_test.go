@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pandadeploy/panda/events"
 	"github.com/pandadeploy/panda/internal/chromiumtest"
 	"github.com/pandadeploy/panda/internal/dockertest"
 )
@@ -62,8 +63,10 @@ func TestWebhookToDeployment(t *testing.T) {
 	// this deployment's own stream and result.
 	b := chromiumtest.Start(t)
 	session := b.Open("http://" + s.appAddr + "/deployments/" + dep.ID)
+	// The page shows the result first and then plays the stream: it is done
+	// once the stream's last event is in its log.
 	page := b.WaitPage(session, "the deployment SUCCEEDED", 30*time.Second, func(p chromiumtest.Page) bool {
-		return p.Status == "SUCCEEDED" && p.Green != ""
+		return p.Status == "SUCCEEDED" && strings.Contains(p.Log, "[deploy] Deployment succeeded")
 	})
 	checkPage(t, page, frames)
 	for _, secret := range []string{webhookSecret, apiToken, s.aws.Credentials().SecretAccessKey, "BEGIN RSA PRIVATE KEY", "ghs_"} {
@@ -123,6 +126,9 @@ func checkSeedStream(t *testing.T, frames []sseFrame) {
 		}
 		if f.data.Timestamp.IsZero() {
 			t.Errorf("event %d %q has no timestamp", i, f.data.Message)
+		}
+		if _, err := events.Parse(f.data.Event); err != nil {
+			t.Errorf("event %d %q is of no kind of package events: %v", i, f.data.Message, err)
 		}
 		switch f.data.Message {
 		case "Git Clone started", "Git Clone succeeded", "Docker Build started", "Docker Build succeeded",
