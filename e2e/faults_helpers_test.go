@@ -172,12 +172,7 @@ func (s *faultStack) waitFor(what string, within time.Duration, cond func() bool
 // binaries wrote.
 func (s *faultStack) openStore() *store.Store {
 	s.t.Helper()
-	rdb, err := store.Open(context.Background(), s.redis)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.t.Cleanup(func() { rdb.Close() })
-	return store.New(rdb)
+	return s.w.Store()
 }
 
 // settled waits for the one deployment of each sha to be final and checks

@@ -251,15 +251,10 @@ func streamIDs(ctx context.Context, st *store.Store, id string) ([]string, error
 	return ids, nil
 }
 
-// openStore connects to the stack's Redis as an app instance would.
+// openStore is the world's Redis as an app instance connects to it.
 func (s *stack) openStore() (*store.Store, redis.UniversalClient) {
 	s.t.Helper()
-	rdb, err := store.Open(context.Background(), s.redis)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.t.Cleanup(func() { rdb.Close() })
-	return store.New(rdb), rdb
+	return s.w.Store(), s.w.Redis()
 }
 
 // leakSource is one body of text the secret scan reads.

@@ -62,7 +62,6 @@ func TestMain(m *testing.M) {
 type stack struct {
 	t       *testing.T
 	w       *stacktest.World
-	redis   string
 	gh      *githubtest.Server
 	git     *gittest.Server
 	aws     *awstest.Server
@@ -84,7 +83,7 @@ func newStack(t *testing.T) *stack {
 // the environment's engine).
 func stackOn(t *testing.T, w *stacktest.World, dockerHost string) *stack {
 	t.Helper()
-	s := &stack{t: t, w: w, redis: w.RedisURL, gh: w.GitHub, git: w.Git, aws: w.AWS, reg: w.Registry, repo: w.Source,
+	s := &stack{t: t, w: w, gh: w.GitHub, git: w.Git, aws: w.AWS, reg: w.Registry, repo: w.Source,
 		smARN: w.StateMachineARN, appAddr: freeAddr(t), workDir: t.TempDir(), logs: w.Logs}
 	s.env = w.Env(stacktest.Binaries{Addr: s.appAddr, APIToken: apiToken, WebhookSecret: webhookSecret, WorkDir: s.workDir, DockerHost: dockerHost})
 	return s
@@ -292,12 +291,7 @@ func (s *stack) readSSE(ctx context.Context, id string) []sseFrame {
 // the stream from Redis, as any app instance would.
 func (s *stack) waitEvent(sha, text string, within time.Duration) {
 	s.t.Helper()
-	rdb, err := store.Open(context.Background(), s.redis)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer rdb.Close()
-	st := store.New(rdb)
+	st := s.w.Store()
 	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		for _, d := range s.deployments(sha) {
 			evs, err := st.Events(context.Background(), d.ID, "", 10000, 0)
