@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/pandadeploy/panda/api"
+	"github.com/pandadeploy/panda/events"
+	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/store"
 )
 
@@ -63,6 +66,36 @@ func TestEventsHistoryThenLive(t *testing.T) {
 	}
 	if _, err := s.next(); err != io.EOF {
 		t.Errorf("stream did not end after done: %v", err)
+	}
+}
+
+// TestEventsServeEarlierStreams: a stream written before typed events (its
+// details were map literals, commit 7c6b7d0) is served as it was written,
+// and each event still names its SSE event by its type.
+func TestEventsServeEarlierStreams(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	d := e.deployment()
+	written := []store.Event{
+		{Type: "stage", Stage: "clone", Message: "Clone finished in 1.2s", Details: json.RawMessage(`{"durationMs":1200,"imageUri":"","phase":"finished","state":"succeeded"}`)},
+		{Type: "stage", Message: "ECR answered 503; retrying"},
+		{Type: "error", Stage: "push", Message: "Push failed", Details: json.RawMessage(`{"imageUri":"","state":"failed","status":"FAILED"}`)},
+	}
+	for _, ev := range written {
+		appendEvent(t, e.st, d.ID, ev)
+	}
+	s, _ := e.openEvents(t.Context(), d.ID, "")
+	for i, want := range written {
+		got, err := s.nextEvent()
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		if got.Event != want.Type || got.Data.Type != want.Type || got.Data.Message != want.Message || string(got.Data.Details) != string(want.Details) {
+			t.Errorf("event %d: %s %+v (details %s), want %+v (details %s)", i, got.Event, got.Data.Event, got.Data.Details, want, want.Details)
+		}
+		if _, err := events.Parse(got.Data.Event); err != nil {
+			t.Errorf("event %d does not parse: %v", i, err)
+		}
 	}
 }
 
@@ -241,8 +274,7 @@ func TestEventsSlowClientDoesNotSlowOthers(t *testing.T) {
 	const n = 1000 // 16 MB: more than the socket buffers of the stuck client hold
 	go func() {
 		for i := range n {
-			appendEvent(t, e.st, d.ID, store.Event{Type: store.EventStage, Stage: "build", Message: fmt.Sprint(i),
-				Details: map[string]any{"log": chunk}})
+			appendEvent(t, e.st, d.ID, events.Log{Stage: pipeline.StageBuild, Line: fmt.Sprint(i) + " " + chunk}.Event())
 		}
 		appendEvent(t, e.st, d.ID, store.Event{Type: store.EventDone, Message: "done"})
 	}()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/events"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/tasks"
@@ -137,13 +138,7 @@ func checkAnnotations(as []store.Annotation) []checks.Annotation {
 
 // finalEvent is the done or error event of a finished deployment.
 func finalEvent(dep *store.Deployment) store.Event {
-	if dep.Status == store.StatusSucceeded {
-		return store.Event{Type: store.EventDone, Stage: string(pipeline.StageDeploy), Message: "Deployment succeeded",
-			Details: map[string]any{"status": string(dep.Status), "state": "succeeded", "imageUri": dep.ImageURI,
-				"blueServiceUrl": dep.BlueURL, "greenServiceUrl": dep.GreenURL}}
-	}
-	return store.Event{Type: store.EventError, Stage: dep.ErrorStage, Message: dep.Error,
-		Details: map[string]any{"status": string(dep.Status), "state": "failed", "imageUri": dep.ImageURI}}
+	return events.EndedOf(dep).Event()
 }
 
 // EnsureEnded finishes what Finish may have left undone for a final

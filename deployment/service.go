@@ -22,6 +22,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/events"
 	"github.com/pandadeploy/panda/repoconfig"
 	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/tasks"
@@ -111,8 +112,7 @@ func (d *Service) Accept(ctx context.Context, claim string, dep *store.Deploymen
 	log := d.Logger.With("deployment_id", dep.ID, "repo", dep.Repo, "sha", dep.SHA, "installation_id", dep.InstallationID)
 	if created {
 		log.Info("deployment accepted", "environment", dep.Environment, "trigger", dep.Trigger)
-		d.Event(ctx, dep, store.Event{Type: store.EventStage, Message: fmt.Sprintf("Queued: deploy %s to %s", Short(dep.SHA), dep.Environment),
-			Details: map[string]any{"status": string(store.StatusQueued), "environment": dep.Environment, "sha": dep.SHA}})
+		d.Event(ctx, dep, events.Queued{Environment: dep.Environment, SHA: dep.SHA})
 	}
 	if len(dep.CheckRuns) < 4 {
 		ids, err := d.Checks.Queue(ctx, dep)
@@ -162,8 +162,8 @@ func TargetOf(env repoconfig.Env) store.Target {
 
 // Event appends to the deployment's event stream. A lost event is logged, not
 // fatal: the record, not the stream, is the truth about a deployment.
-func (d *Service) Event(ctx context.Context, dep *store.Deployment, ev store.Event) {
-	if _, err := d.Store.Append(ctx, dep.ID, ev); err != nil {
+func (d *Service) Event(ctx context.Context, dep *store.Deployment, ev events.Kind) {
+	if _, err := d.Store.Append(ctx, dep.ID, ev.Event()); err != nil {
 		d.Logger.Warn("append event", "deployment_id", dep.ID, "err", err)
 	}
 }

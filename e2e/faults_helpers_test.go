@@ -22,11 +22,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pandadeploy/panda/internal/awstest"
-	"github.com/pandadeploy/panda/internal/dockertest"
 	"github.com/pandadeploy/panda/internal/githubtest"
-	"github.com/pandadeploy/panda/internal/gittest"
-	"github.com/pandadeploy/panda/internal/registrytest"
+	"github.com/pandadeploy/panda/internal/stacktest"
 	"github.com/pandadeploy/panda/internal/testenv"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/store"
@@ -35,7 +32,7 @@ import (
 // faultOptions change the world a fault test builds around Panda.
 type faultOptions struct {
 	// awsStep is the time between two history events of an execution. If
-	// zero, 20ms, as in newStack.
+	// zero, 20ms, as in newStack (see stacktest.Options.AWSStep).
 	awsStep time.Duration
 	// redis configures the private Redis (see testenv.StartRedis).
 	redis []testenv.RedisOption
@@ -58,32 +55,18 @@ type faultStack struct {
 // gates in front of git and the registry.
 func newFaultStack(t *testing.T, o faultOptions) *faultStack {
 	t.Helper()
-	if o.dockerHost == "" {
-		dockertest.Client(t) // the worker builds on the engine: require it
-	}
-	if o.awsStep == 0 {
-		o.awsStep = 20 * time.Millisecond
-	}
 	rs := testenv.StartRedis(t, o.redis...)
-	s := &stack{t: t, redis: rs.URL(), workDir: t.TempDir(), logs: &lockedBuffer{}}
-	s.aws = awstest.NewServer(t, awstest.WithStep(o.awsStep))
-	user, pass := s.aws.RegistryAuth()
-	s.reg = registrytest.New(t, registrytest.Options{Username: user, Password: pass})
-	regGate, regURL := newGate(t, s.reg.URL())
-	s.aws.SetRegistryURL(regURL)
-	s.smARN = s.aws.StateMachineARN("panda-bluegreen")
-	s.aws.AddStateMachine(s.smARN, awstest.BlueGreenDefinition())
-	s.gh = githubtest.NewServer(t)
-	s.gh.AddInstallation(installation, repoName)
-	s.git = gittest.NewServerWithTokens(t, s.gh.TokenCanRead)
-	s.repo = s.git.CreateRepo("acme", "app")
-	gitGate, gitURL := newGate(t, s.git.URL())
-	s.appAddr = freeAddr(t)
+	var regGate, gitGate *gate
+	w := stacktest.New(t, stacktest.Options{
+		RedisURL: rs.URL(), AWSStep: o.awsStep, NoEngine: o.dockerHost != "",
+		RegistryFront: func(url string) (front string) { regGate, front = newGate(t, url); return front },
+		GitFront:      func(url string) (front string) { gitGate, front = newGate(t, url); return front },
+	})
 	dockerHost := o.dockerHost
 	if dockerHost == "" {
 		dockerHost = os.Getenv("DOCKER_HOST")
 	}
-	s.env = s.baseEnv(gitURL, dockerHost)
+	s := stackOn(t, w, dockerHost)
 	t.Cleanup(func() {
 		switch {
 		case os.Getenv("PANDA_E2E_LOGS") != "": // to see what a passing case went through
@@ -136,19 +119,7 @@ func (s *faultStack) alive(cmd *exec.Cmd, name string) {
 // and makes the file visible to the contents API.
 func (s *faultStack) commitTo(branch, env string, files map[string]string) string {
 	s.t.Helper()
-	files[".panda.yml"] = `environments:
-  ` + env + `:
-    branch: ` + branch + `
-    region: ` + s.aws.Region() + `
-    state_machine_arn: ` + s.smARN + `
-    cluster: ` + env + `
-    service: web
-    task_family: web-` + env + `
-    container_port: 8080
-`
-	sha := s.repo.Commit(branch, files, "change")
-	s.gh.SetFile(repoName, sha, ".panda.yml", []byte(files[".panda.yml"]))
-	return sha
+	return s.w.Commit(branch, files, "environments:\n"+s.w.EnvironmentYML(env, branch, env, "web-"+env))
 }
 
 // pushPayloadTo is pushPayload for a push of sha to branch.
@@ -201,12 +172,7 @@ func (s *faultStack) waitFor(what string, within time.Duration, cond func() bool
 // binaries wrote.
 func (s *faultStack) openStore() *store.Store {
 	s.t.Helper()
-	rdb, err := store.Open(context.Background(), s.redis)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.t.Cleanup(func() { rdb.Close() })
-	return store.New(rdb)
+	return s.w.Store()
 }
 
 // settled waits for the one deployment of each sha to be final and checks

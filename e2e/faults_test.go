@@ -328,7 +328,7 @@ func TestFaultGitHubAndAWSErrors(t *testing.T) {
 	s.waitEvent(sha, "Build started", time.Minute)
 	s.gh.FailNext(1, githubtest.Fault{Status: http.StatusInternalServerError})
 	s.gh.FailNext(1, githubtest.SecondaryRateLimit(time.Second))
-	s.waitEvent(sha, "Deploy started", 2*time.Minute)
+	s.waitEvent(sha, "Deployment started", 2*time.Minute)
 	s.gh.FailNext(2, githubtest.Fault{Status: http.StatusServiceUnavailable})
 	const ghFaults = 7
 

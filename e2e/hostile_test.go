@@ -20,8 +20,8 @@ import (
 
 	"github.com/pandadeploy/panda/internal/githubtest"
 	"github.com/pandadeploy/panda/internal/gittest"
-	"github.com/pandadeploy/panda/tasks"
 	"github.com/pandadeploy/panda/store"
+	"github.com/pandadeploy/panda/tasks"
 )
 
 // hostileCase is one hostile input and the clear error it must get. Exactly
@@ -76,8 +76,7 @@ type apiCall struct {
 
 // validConfig is the .panda.yml of the hostile cases' repositories.
 func validConfig(s *stack, extra string) string {
-	return "environments:\n  production:\n    branch: main\n    region: " + s.aws.Region() +
-		"\n    state_machine_arn: " + s.smARN + "\n    cluster: prod\n    service: web\n    task_family: web\n    container_port: 8080\n" + extra
+	return s.w.PandaYML(extra)
 }
 
 func hostileCases(s *stack, pwned string) []hostileCase {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pandadeploy/panda/internal/stacktest"
 	"github.com/pandadeploy/panda/store"
 )
 
@@ -73,7 +74,7 @@ func (s *stack) startAppAt(addr string) {
 	waitAppReady(s.t, addr, s.logs)
 }
 
-func waitAppReady(t *testing.T, addr string, logs *lockedBuffer) {
+func waitAppReady(t *testing.T, addr string, logs *stacktest.Logs) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		resp, err := http.Get("http://" + addr + "/readyz")
@@ -163,7 +164,7 @@ func (tap *tokenTap) Tokens() []string {
 // answerLog keeps every answer the API gave to the test's client: status,
 // headers and body, SSE streams included as far as they were read.
 type answerLog struct {
-	buf lockedBuffer
+	buf stacktest.Logs
 	rt  http.RoundTripper
 }
 
@@ -250,15 +251,10 @@ func streamIDs(ctx context.Context, st *store.Store, id string) ([]string, error
 	return ids, nil
 }
 
-// openStore connects to the stack's Redis as an app instance would.
+// openStore is the world's Redis as an app instance connects to it.
 func (s *stack) openStore() (*store.Store, redis.UniversalClient) {
 	s.t.Helper()
-	rdb, err := store.Open(context.Background(), s.redis)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.t.Cleanup(func() { rdb.Close() })
-	return store.New(rdb), rdb
+	return s.w.Store(), s.w.Redis()
 }
 
 // leakSource is one body of text the secret scan reads.

@@ -18,25 +18,23 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pandadeploy/panda/internal/awstest"
-	"github.com/pandadeploy/panda/internal/dockertest"
 	"github.com/pandadeploy/panda/internal/githubtest"
 	"github.com/pandadeploy/panda/internal/gittest"
 	"github.com/pandadeploy/panda/internal/registrytest"
-	"github.com/pandadeploy/panda/internal/testenv"
+	"github.com/pandadeploy/panda/internal/stacktest"
 	"github.com/pandadeploy/panda/store"
 )
 
 const (
 	webhookSecret = "e2e-webhook-secret-5f1c"
 	apiToken      = "e2e-api-token-0123456789abcdef"
-	repoName      = "acme/app"
-	installation  = int64(42)
+	repoName      = stacktest.Repo
+	installation  = stacktest.Installation
 )
 
 var binDir string
@@ -59,11 +57,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// stack is Panda's world for one test: the services it talks to and the
-// processes under test.
+// stack is one test's world (internal/stacktest) and the processes of Panda
+// under test in it. Its service fields are the world's, under short names.
 type stack struct {
 	t       *testing.T
-	redis   string
+	w       *stacktest.World
 	gh      *githubtest.Server
 	git     *gittest.Server
 	aws     *awstest.Server
@@ -73,74 +71,22 @@ type stack struct {
 	appAddr string
 	workDir string
 	env     []string
-	logs    *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs    *stacktest.Logs
 }
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	dockertest.Client(t) // the worker builds on the engine: require it
-	s := &stack{t: t, redis: testenv.Redis(t), workDir: t.TempDir(), logs: &lockedBuffer{}}
-	s.aws = awstest.NewServer(t, awstest.WithStep(20*time.Millisecond))
-	user, pass := s.aws.RegistryAuth()
-	s.reg = registrytest.New(t, registrytest.Options{Username: user, Password: pass})
-	s.aws.SetRegistryURL(s.reg.URL())
-	s.smARN = s.aws.StateMachineARN("panda-bluegreen")
-	s.aws.AddStateMachine(s.smARN, awstest.BlueGreenDefinition())
-	s.gh = githubtest.NewServer(t)
-	s.gh.AddInstallation(installation, repoName)
-	s.git = gittest.NewServerWithTokens(t, s.gh.TokenCanRead)
-	s.repo = s.git.CreateRepo("acme", "app")
-	s.appAddr = freeAddr(t)
-	s.env = s.baseEnv(s.git.URL(), os.Getenv("DOCKER_HOST"))
-	return s
+	return stackOn(t, stacktest.New(t, stacktest.Options{}), os.Getenv("DOCKER_HOST"))
 }
 
-// baseEnv is the environment Panda's binaries run with against the stack's
-// services: git at gitURL, the Docker engine at dockerHost ("" for the default).
-func (s *stack) baseEnv(gitURL, dockerHost string) []string {
-	creds := s.aws.Credentials()
-	env := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + s.t.TempDir(),
-		"PANDA_ADDR=" + s.appAddr,
-		"PANDA_REDIS_URL=" + s.redis,
-		"PANDA_PUBLIC_URL=http://" + s.appAddr,
-		"PANDA_API_TOKEN=" + apiToken,
-		"PANDA_WORK_DIR=" + s.workDir,
-		"PANDA_LOG_LEVEL=debug",
-		"PANDA_WORKER_METRICS_ADDR=127.0.0.1:0",
-		"GITHUB_WEBHOOK_SECRET=" + webhookSecret,
-		"GITHUB_APP_ID=" + fmt.Sprint(s.gh.AppID()),
-		"GITHUB_APP_PRIVATE_KEY=" + string(s.gh.PrivateKeyPEM()),
-		"GITHUB_URL=" + gitURL,
-		"GITHUB_API_URL=" + s.gh.URL(),
-		"AWS_ENDPOINT_URL=" + s.aws.URL,
-		"AWS_REGION=" + s.aws.Region(),
-		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey,
-		"AWS_EC2_METADATA_DISABLED=true",
-	}
-	if dockerHost != "" {
-		env = append(env, "DOCKER_HOST="+dockerHost)
-	}
-	return env
+// stackOn is the stack of world w, whose worker builds on dockerHost ("" for
+// the environment's engine).
+func stackOn(t *testing.T, w *stacktest.World, dockerHost string) *stack {
+	t.Helper()
+	s := &stack{t: t, w: w, gh: w.GitHub, git: w.Git, aws: w.AWS, reg: w.Registry, repo: w.Source,
+		smARN: w.StateMachineARN, appAddr: freeAddr(t), workDir: t.TempDir(), logs: w.Logs}
+	s.env = w.Env(stacktest.Binaries{Addr: s.appAddr, APIToken: apiToken, WebhookSecret: webhookSecret, WorkDir: s.workDir, DockerHost: dockerHost})
+	return s
 }
 
 func freeAddr(t *testing.T) string {
@@ -196,19 +142,7 @@ func (s *stack) startApp() {
 // commit adds a commit to main and makes .panda.yml visible to the contents API.
 func (s *stack) commit(files map[string]string) string {
 	s.t.Helper()
-	files[".panda.yml"] = `environments:
-  production:
-    branch: main
-    region: ` + s.aws.Region() + `
-    state_machine_arn: ` + s.smARN + `
-    cluster: prod
-    service: web
-    task_family: web
-    container_port: 8080
-`
-	sha := s.repo.Commit("main", files, "change")
-	s.gh.SetFile(repoName, sha, ".panda.yml", []byte(files[".panda.yml"]))
-	return sha
+	return s.w.Commit("main", files, s.w.PandaYML(""))
 }
 
 // pushPayload is the real push fixture, pointed at the test repository and commit.
@@ -315,9 +249,16 @@ func tail(s string, n int) string {
 	return s
 }
 
-// readSSE reads a deployment's event stream until it ends and returns the
-// event names in order.
-func (s *stack) readSSE(ctx context.Context, id string) []string {
+// sseFrame is one event of a stream as a client received it: its SSE event
+// name and its data.
+type sseFrame struct {
+	name string
+	data store.StreamEvent
+}
+
+// readSSE reads a deployment's event stream until it ends and returns its
+// events in order.
+func (s *stack) readSSE(ctx context.Context, id string) []sseFrame {
 	s.t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.appAddr+"/api/v1/deploy/"+id+"/events", nil)
 	resp, err := http.DefaultClient.Do(req)
@@ -329,25 +270,28 @@ func (s *stack) readSSE(ctx context.Context, id string) []string {
 		s.t.Fatalf("events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	body, _ := io.ReadAll(resp.Body)
-	var names []string
+	var out []sseFrame
+	var cur sseFrame
 	for _, line := range strings.Split(string(body), "\n") {
 		if name, ok := strings.CutPrefix(line, "event: "); ok {
-			names = append(names, name)
+			cur.name = name
+		}
+		if data, ok := strings.CutPrefix(line, "data: "); ok {
+			if err := json.Unmarshal([]byte(data), &cur.data); err != nil {
+				s.t.Fatalf("event data %s: %v", data, err)
+			}
+			out = append(out, cur)
+			cur = sseFrame{}
 		}
 	}
-	return names
+	return out
 }
 
 // waitEvent waits until an event of sha's deployment contains text. It reads
 // the stream from Redis, as any app instance would.
 func (s *stack) waitEvent(sha, text string, within time.Duration) {
 	s.t.Helper()
-	rdb, err := store.Open(context.Background(), s.redis)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer rdb.Close()
-	st := store.New(rdb)
+	st := s.w.Store()
 	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		for _, d := range s.deployments(sha) {
 			evs, err := st.Events(context.Background(), d.ID, "", 10000, 0)

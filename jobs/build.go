@@ -13,6 +13,7 @@ import (
 	"github.com/pandadeploy/panda/checks"
 	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/deployment"
+	"github.com/pandadeploy/panda/events"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/image"
 	"github.com/pandadeploy/panda/pipeline/source"
@@ -63,8 +64,7 @@ func (d *Deployer) markRunning(ctx context.Context, dep *store.Deployment) (*sto
 	if err != nil {
 		return nil, err
 	}
-	d.event(ctx, dep, store.Event{Type: store.EventStage, Message: "Deployment started",
-		Details: map[string]any{"status": string(store.StatusRunning)}})
+	d.event(ctx, dep, events.Running{Environment: dep.Environment, SHA: dep.SHA})
 	d.Life.Running(ctx, dep)
 	return dep, nil
 }
@@ -152,8 +152,7 @@ func (d *Deployer) runStage(ctx context.Context, dep *store.Deployment, stage pi
 	// in_progress or to change its conclusion.
 	redo := stageDone(dep, stage)
 	start := d.now()
-	d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(stage), Message: stageTitle(stage) + " started",
-		Details: map[string]any{"phase": "started", "state": "started"}})
+	d.event(ctx, dep, events.StageStarted{Stage: stage})
 	if !redo {
 		d.checkErr(dep, "start", d.Checks.Start(ctx, dep, string(stage)))
 	}
@@ -178,9 +177,7 @@ func (d *Deployer) runStage(ctx context.Context, dep *store.Deployment, stage pi
 		return err
 	}
 	*dep = *updated
-	d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(stage),
-		Message: fmt.Sprintf("%s finished in %s", stageTitle(stage), took.Round(time.Millisecond)),
-		Details: map[string]any{"phase": "finished", "state": "succeeded", "durationMs": took.Milliseconds(), "imageUri": dep.ImageURI}})
+	d.event(ctx, dep, events.StageSucceeded{Stage: stage, Duration: took, ImageURI: dep.ImageURI})
 	if !redo {
 		d.checkErr(dep, "finish", d.Checks.Finish(ctx, dep, string(stage), checks.ResultFor(dep, string(stage))))
 	}
@@ -201,23 +198,11 @@ func (d *Deployer) logger(ctx context.Context, dep *store.Deployment, stage pipe
 		if line == "" {
 			return
 		}
-		d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(stage), Message: line, Details: map[string]any{"phase": "log"}})
+		d.event(ctx, dep, events.Log{Stage: stage, Line: line})
 		if !stageDone(dep, stage) { // a redone stage's check run is concluded already
 			d.checkErr(dep, "log", d.Checks.Log(ctx, dep, string(stage), line))
 		}
 	}
-}
-
-func stageTitle(s pipeline.Stage) string {
-	switch s {
-	case pipeline.StageClone:
-		return "Clone"
-	case pipeline.StageBuild:
-		return "Build"
-	case pipeline.StagePush:
-		return "Push"
-	}
-	return "Deploy"
 }
 
 var tagUnsafe = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
@@ -283,8 +268,7 @@ func (d *Deployer) reuseImage(ctx context.Context, dep *store.Deployment) (*stor
 	title := fmt.Sprintf("Rolled back to %s: no rebuild needed", deployment.Short(dep.SHA))
 	summary := fmt.Sprintf("This deployment rolls **%s** back to the image built earlier from %s, so nothing was cloned, built or pushed:\n\n`%s`",
 		dep.Environment, deployment.Short(dep.SHA), dep.ImageURI)
-	d.event(ctx, updated, store.Event{Type: store.EventStage, Message: "Rolling back to " + dep.ImageURI,
-		Details: map[string]any{"phase": "rollback", "imageUri": dep.ImageURI}})
+	d.event(ctx, updated, events.RollingBack{ImageURI: dep.ImageURI})
 	for _, s := range []pipeline.Stage{pipeline.StageClone, pipeline.StageBuild, pipeline.StagePush} {
 		d.checkErr(updated, "finish", d.Checks.Finish(ctx, updated, string(s),
 			checks.Result{Conclusion: checks.ConclusionNeutral, Title: title, Summary: summary}))

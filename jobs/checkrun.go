@@ -10,6 +10,7 @@ import (
 
 	"github.com/pandadeploy/panda/checks"
 	"github.com/pandadeploy/panda/conversation"
+	"github.com/pandadeploy/panda/events"
 	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/store"
@@ -125,7 +126,7 @@ func (d *Deployer) Cancel(ctx context.Context, dep *store.Deployment, actor stri
 		return d.Life.EnsureEnded(ctx, cur)
 	}
 	msg := "Cancelled by " + actor
-	d.event(ctx, cur, store.Event{Type: store.EventStage, Message: msg, Details: map[string]any{"phase": "cancel", "actor": actor}})
+	d.event(ctx, cur, events.CancelRequested{Actor: actor})
 	if cur.ExecutionARN != "" {
 		rc, err := d.AWS.Rollout(ctx, cur)
 		if err != nil {

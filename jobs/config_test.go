@@ -16,7 +16,7 @@ import (
 func TestConfigGitHubWillNotServe(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, 0)
-	huge := pandaYML(h.smARN, "") + "#" + strings.Repeat("x", 1_000_000) + "\n"
+	huge := h.pandaYML("") + "#" + strings.Repeat("x", 1_000_000) + "\n"
 	sha := h.commit(map[string]string{"Dockerfile": dockerfile}, huge)
 	h.push(sha, "huge config")
 	var run *githubtest.CheckRun

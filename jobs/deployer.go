@@ -20,6 +20,7 @@ import (
 
 	"github.com/pandadeploy/panda/checks"
 	"github.com/pandadeploy/panda/deployment"
+	"github.com/pandadeploy/panda/events"
 	"github.com/pandadeploy/panda/githubapp"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/image"
@@ -219,8 +220,7 @@ func (d *Deployer) stageFailed(ctx context.Context, dep *store.Deployment, stage
 	log := d.Logger.With("deployment_id", dep.ID, "repo", dep.Repo, "sha", dep.SHA)
 	if ctx.Err() == nil && !pipeline.IsPermanent(err) && !lastAttempt(ctx) {
 		log.Warn("stage failed, will retry", "stage", stage, "err", err)
-		d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(stage),
-			Message: pipeline.UserMessage(err, string(stage)+" failed") + "; retrying"})
+		d.event(ctx, dep, events.StageRetrying{Stage: stage, Reason: pipeline.UserMessage(err, string(stage)+" failed")})
 		return err
 	}
 	log.Error("stage failed", "stage", stage, "err", err)
@@ -238,7 +238,7 @@ func (d *Deployer) stageFailed(ctx context.Context, dep *store.Deployment, stage
 
 // event appends to the deployment's event stream (best effort: see
 // deployment.Service.Event).
-func (d *Deployer) event(ctx context.Context, dep *store.Deployment, ev store.Event) {
+func (d *Deployer) event(ctx context.Context, dep *store.Deployment, ev events.Kind) {
 	d.Life.Event(ctx, dep, ev)
 }
 

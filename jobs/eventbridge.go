@@ -2,11 +2,11 @@ package jobs
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/pandadeploy/panda/deployment"
+	"github.com/pandadeploy/panda/events"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/rollout"
 	"github.com/pandadeploy/panda/repoconfig"
@@ -66,8 +66,8 @@ func (d *Deployer) findExecution(ctx context.Context, dep *store.Deployment, ste
 		return nil, d.stageFailed(ctx, dep, pipeline.StageDeploy, err)
 	}
 	if step == 0 {
-		d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(pipeline.StageDeploy), Message: "Waiting for EventBridge to start the rollout",
-			Details: map[string]any{"phase": "started", "state": "started"}})
+		d.event(ctx, dep, events.StageStarted{Stage: pipeline.StageDeploy})
+		d.event(ctx, dep, events.AwaitingTrigger{Rule: ruleName(dep)})
 		d.checkErr(dep, "start", d.Checks.Start(ctx, dep, string(pipeline.StageDeploy)))
 	}
 	arn, found, err := rc.FindExecution(ctx, dep.Target.StateMachineARN, dep.SHA, dep.CreatedAt.Add(-time.Minute))
@@ -86,7 +86,6 @@ func (d *Deployer) findExecution(ctx context.Context, dep *store.Deployment, ste
 	if err != nil {
 		return nil, err
 	}
-	d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(pipeline.StageDeploy), Message: fmt.Sprintf("EventBridge started execution %s", arn),
-		Details: map[string]any{"phase": "log", "executionArn": arn}})
+	d.event(ctx, dep, events.ExecutionStarted{ExecutionARN: arn, ByEventBridge: true})
 	return dep, nil
 }

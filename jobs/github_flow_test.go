@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/pandadeploy/panda/deployment"
+	"github.com/pandadeploy/panda/events"
 	"github.com/pandadeploy/panda/internal/awstest"
 	"github.com/pandadeploy/panda/internal/githubtest"
 	"github.com/pandadeploy/panda/repoconfig"
@@ -139,7 +140,7 @@ func TestCommentDeploysPullRequestHead(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, 0)
 	h.gh.SetPermission(testRepo, "alice", "write")
-	sha := h.openPR(7, pandaYML(h.smARN, ""), githubtest.PullRequest{User: "alice"})
+	sha := h.openPR(7, h.pandaYML(""), githubtest.PullRequest{User: "alice"})
 	task, commentID := h.commentTask(7, true, "alice", "/deploy\nthanks!")
 	h.enqueue(task)
 
@@ -246,7 +247,7 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 func TestCommentRefusals(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, 0)
-	yml := pandaYML(h.smARN, qaEnv(h.smARN))
+	yml := h.pandaYML(qaEnv(h.smARN))
 	for user, role := range map[string]string{"writer": "write", "reader": "read", "triager": "triage"} {
 		h.gh.SetPermission(testRepo, user, role)
 	}
@@ -351,7 +352,7 @@ func TestRerunDeploysTheCommitAgain(t *testing.T) {
 	h := newHarness(t, 0)
 	h.gh.SetPermission(testRepo, "alice", "write")
 	h.gh.SetPermission(testRepo, "rob", "read")
-	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi\n"}, pandaYML(h.smARN, ""))
+	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi\n"}, h.pandaYML(""))
 	h.push(sha, "ship")
 	first := h.waitFinal(sha, 3*time.Minute)
 
@@ -401,7 +402,7 @@ func TestCancelStopsTheRunningExecution(t *testing.T) {
 	h := newHarness(t, 0)
 	h.gh.SetPermission(testRepo, "alice", "write")
 	h.aws.SetOutcome(h.smARN, awstestHang())
-	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi\n"}, pandaYML(h.smARN, ""))
+	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi\n"}, h.pandaYML(""))
 	h.push(sha, "ship")
 	var dep *store.Deployment
 	waitFor(t, func() bool {
@@ -436,7 +437,7 @@ func TestCancelBeforeTheExecutionStarts(t *testing.T) {
 	if _, ok, err := h.store.TryLock(context.Background(), store.EnvName(testRepo, "production"), "dep_0000000000", time.Minute); err != nil || !ok {
 		t.Fatalf("take the environment: %v %v", ok, err)
 	}
-	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi\n"}, pandaYML(h.smARN, ""))
+	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi\n"}, h.pandaYML(""))
 	h.push(sha, "ship")
 	var dep *store.Deployment
 	waitFor(t, func() bool {
@@ -462,7 +463,7 @@ func TestCancelBeforeTheExecutionStarts(t *testing.T) {
 // as an earlier rollout would have left it.
 func (h *harness) seedSuccess(envName, sha, image string, at time.Time) *store.Deployment {
 	h.t.Helper()
-	cfg, err := repoconfig.Parse([]byte(pandaYML(h.smARN, "")))
+	cfg, err := repoconfig.Parse([]byte(h.pandaYML("")))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -502,7 +503,7 @@ func TestRollbackRedeploysThePreviousImage(t *testing.T) {
 			back.Status, back.Trigger, back.ImageURI, back.SHA, back.Actor, back.Error, a.ImageURI, shaA)
 	}
 	for _, ev := range h.events(back.ID) {
-		if ph, _ := ev.Details["phase"].(string); ph == "started" && ev.Stage != "deploy" {
+		if _, started := parse(t, ev).(events.StageStarted); started && ev.Stage != "deploy" {
 			t.Errorf("rollback ran stage %s", ev.Stage)
 		}
 	}
@@ -548,7 +549,7 @@ func TestNoDuplicatesBehind502(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, 0)
 	h.gh.SetPermission(testRepo, "alice", "write")
-	sha := h.openPR(8, pandaYML(h.smARN, ""), githubtest.PullRequest{User: "alice"})
+	sha := h.openPR(8, h.pandaYML(""), githubtest.PullRequest{User: "alice"})
 	for _, route := range []string{
 		"POST /repos/{owner}/{repo}/issues/{number}/comments",
 		"POST /repos/{owner}/{repo}/check-runs",

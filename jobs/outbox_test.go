@@ -46,7 +46,7 @@ func (h *harness) accepted(t *testing.T) (*deployment.Service, *store.Deployment
 			return c.Checks, nil
 		}},
 	}
-	sha := h.commit(map[string]string{"Dockerfile": "FROM scratch\n"}, pandaYML(h.smARN, ""))
+	sha := h.commit(map[string]string{"Dockerfile": "FROM scratch\n"}, h.pandaYML(""))
 	dep, err := life.Accept(context.Background(), "test:"+t.Name(), &store.Deployment{
 		Repo: testRepo, InstallationID: testInst, SHA: sha, Branch: "main", Environment: "production",
 		Trigger: deployment.TriggerPush, Actor: "octocat",

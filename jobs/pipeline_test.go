@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/pandadeploy/panda/events"
 	"github.com/pandadeploy/panda/internal/awstest"
 	"github.com/pandadeploy/panda/internal/dockertest"
 	"github.com/pandadeploy/panda/internal/githubtest"
@@ -24,7 +25,7 @@ const dockerfile = "FROM scratch\nCOPY hello.txt /hello.txt\n"
 func TestPushDeploysToProduction(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, 0)
-	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi\n"}, pandaYML(h.smARN, ""))
+	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi\n"}, h.pandaYML(""))
 	h.push(sha, "ship it")
 	dep := h.waitFinal(sha, 3*time.Minute)
 
@@ -78,7 +79,7 @@ func TestPushDeploysToProduction(t *testing.T) {
 	evs := h.events(dep.ID)
 	var order []string
 	for _, ev := range evs {
-		if ph, _ := ev.Details["phase"].(string); ph == "started" {
+		if _, started := parse(t, ev).(events.StageStarted); started {
 			order = append(order, ev.Stage)
 		}
 	}
@@ -90,8 +91,8 @@ func TestPushDeploysToProduction(t *testing.T) {
 	}
 	states := map[string]bool{}
 	for _, ev := range evs {
-		if s, _ := ev.Details["sfnState"].(string); s != "" {
-			states[s] = true
+		if sc, ok := parse(t, ev).(events.StateChanged); ok {
+			states[sc.SFNState] = true
 		}
 	}
 	for _, s := range []string{"EnsureInfra", "RegisterTaskDefinition", "UpdateService", "BlueGreenDeployment"} {
@@ -151,10 +152,10 @@ func TestFailures(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(h)
 			}
-			sha := h.commit(files, pandaYML(h.smARN, ""))
+			sha := h.commit(files, h.pandaYML(""))
 			if tt.badSHA {
 				sha = strings.Repeat("ab", 20)
-				h.gh.SetFile(testRepo, sha, ".panda.yml", []byte(pandaYML(h.smARN, "")))
+				h.gh.SetFile(testRepo, sha, ".panda.yml", []byte(h.pandaYML("")))
 			}
 			h.push(sha, "change")
 			dep := h.waitFinal(sha, 3*time.Minute)
@@ -190,17 +191,17 @@ func TestOneRolloutPerEnvironment(t *testing.T) {
 		return map[string]string{"Dockerfile": dockerfile, "hello.txt": n}
 	}
 	h.aws.SetOutcome(h.smARN, awstest.Outcome{HangAt: "BlueGreenDeployment"})
-	shaA := h.commit(files("a"), pandaYML(h.smARN, ""))
+	shaA := h.commit(files("a"), h.pandaYML(""))
 	h.push(shaA, "a")
 	a := h.waitFor(shaA, func(d *store.Deployment) bool { return d.ExecutionARN != "" })
 	h.aws.SetOutcome(h.smARN, awstest.Outcome{})
 
-	shaB := h.commit(files("b"), pandaYML(h.smARN, ""))
+	shaB := h.commit(files("b"), h.pandaYML(""))
 	h.push(shaB, "b")
 	// "Newer" is the order Panda accepted the pushes in: let B be accepted
 	// before C is pushed, as two pushes seconds apart are.
 	h.waitFor(shaB, func(*store.Deployment) bool { return true })
-	shaC := h.commit(files("c"), pandaYML(h.smARN, ""))
+	shaC := h.commit(files("c"), h.pandaYML(""))
 	h.push(shaC, "c")
 	b := h.waitFinal(shaB, 3*time.Minute)
 	if b.Status != store.StatusSuperseded {
@@ -243,7 +244,7 @@ func TestHostileInputIsRefused(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, 0)
 	pwned := filepath.Join(t.TempDir(), "pwned")
-	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi"}, pandaYML(h.smARN, ""))
+	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi"}, h.pandaYML(""))
 	for i, p := range []tasks.PushPayload{
 		{Repo: testRepo, Branch: "--upload-pack=touch " + pwned, SHA: sha},
 		{Repo: "acme/..", Branch: "main", SHA: sha},
@@ -273,7 +274,7 @@ func TestHostileInputIsRefused(t *testing.T) {
 	}
 
 	// A Dockerfile path out of the repository is a config error on its line.
-	bad := pandaYML(h.smARN, "    dockerfile: ../../etc/passwd\n")
+	bad := h.pandaYML("    dockerfile: ../../etc/passwd\n")
 	sha = h.commit(map[string]string{"Dockerfile": dockerfile}, bad)
 	h.push(sha, "escape")
 	var run *githubtest.CheckRun
@@ -297,7 +298,7 @@ func TestHostileInputIsRefused(t *testing.T) {
 func TestEventBridgeTrigger(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, 0)
-	yml := pandaYML(h.smARN, "    trigger: eventbridge\n    events_role_arn: arn:aws:iam::"+h.aws.Account()+":role/panda-events\n")
+	yml := h.pandaYML("    trigger: eventbridge\n    events_role_arn: arn:aws:iam::" + h.aws.Account() + ":role/panda-events\n")
 	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "eb"}, yml)
 	h.push(sha, "via eventbridge")
 	dep := h.waitFor(sha, func(d *store.Deployment) bool { return d.ImageURI != "" })

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/pandadeploy/panda/events"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/rollout"
 	"github.com/pandadeploy/panda/store"
@@ -71,10 +72,8 @@ func (d *Deployer) takeEnvironment(ctx context.Context, dep *store.Deployment, s
 	if err != nil {
 		return false, err
 	}
-	msg := fmt.Sprintf("Queued behind %s (position %d)", holder, ahead+1)
 	if step == 0 {
-		d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(pipeline.StageDeploy), Message: msg,
-			Details: map[string]any{"phase": "waiting", "behind": holder, "position": ahead + 1}})
+		d.event(ctx, dep, events.Waiting{Behind: holder, Position: ahead + 1})
 	}
 	d.checkErr(dep, "waiting", d.Checks.Waiting(ctx, dep, holder, ahead+1))
 	return false, d.enqueue(ctx, tasks.NewStartTask(dep.ID, step+1, d.waitInterval()))
@@ -83,8 +82,7 @@ func (d *Deployer) takeEnvironment(ctx context.Context, dep *store.Deployment, s
 // startExecution starts the execution and records its ARN. It returns a nil
 // deployment when the start failed for good (the deployment is then final).
 func (d *Deployer) startExecution(ctx context.Context, dep *store.Deployment) (*store.Deployment, error) {
-	d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(pipeline.StageDeploy), Message: "Deploy started",
-		Details: map[string]any{"phase": "started", "state": "started"}})
+	d.event(ctx, dep, events.StageStarted{Stage: pipeline.StageDeploy})
 	d.checkErr(dep, "start", d.Checks.Start(ctx, dep, string(pipeline.StageDeploy)))
 	rc, err := d.AWS.Rollout(ctx, dep)
 	if err != nil {
@@ -113,8 +111,7 @@ func (d *Deployer) startExecution(ctx context.Context, dep *store.Deployment) (*
 	if err != nil {
 		return nil, err
 	}
-	d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(pipeline.StageDeploy), Message: "Step Functions execution started",
-		Details: map[string]any{"phase": "log", "executionArn": arn}})
+	d.event(ctx, dep, events.ExecutionStarted{ExecutionARN: arn})
 	return dep, nil
 }
 
@@ -152,13 +149,9 @@ func (d *Deployer) HandleFollow(ctx context.Context, t *asynq.Task) error {
 		return d.stageFailed(ctx, dep, pipeline.StageDeploy, err)
 	}
 	for _, ev := range prog.Events {
-		line := fmt.Sprintf("%s %s", ev.State, ev.Phase)
-		if ev.Error != "" {
-			line += ": " + ev.Error
-		}
-		d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(pipeline.StageDeploy), Message: line, Timestamp: ev.Time,
-			Details: map[string]any{"phase": "state", "sfnState": ev.State, "sfnPhase": string(ev.Phase)}})
-		d.checkErr(dep, "log", d.Checks.Log(ctx, dep, string(pipeline.StageDeploy), line))
+		sc := events.StateChanged{At: ev.Time, SFNState: ev.State, SFNPhase: string(ev.Phase), Error: ev.Error}
+		d.event(ctx, dep, sc)
+		d.checkErr(dep, "log", d.Checks.Log(ctx, dep, string(pipeline.StageDeploy), sc.Event().Message))
 	}
 	if prog.Done {
 		return d.ended(ctx, dep, prog)

@@ -18,13 +18,16 @@ const (
 )
 
 // Event is one entry of a deployment's event stream, in the seed system's JSON
-// shape (type, message, timestamp, details) plus the stage it belongs to.
+// shape (type, message, timestamp, details) plus the stage it belongs to. The
+// store keeps the details as the JSON object they were written as and hands
+// them back byte for byte, so an entry written by any version reads the same;
+// what they hold is package events' business (one Go type per kind).
 type Event struct {
-	Type      string         `json:"type"`
-	Stage     string         `json:"stage,omitempty"`
-	Message   string         `json:"message"`
-	Timestamp time.Time      `json:"timestamp"`
-	Details   map[string]any `json:"details,omitempty"`
+	Type      string          `json:"type"`
+	Stage     string          `json:"stage,omitempty"`
+	Message   string          `json:"message"`
+	Timestamp time.Time       `json:"timestamp"`
+	Details   json.RawMessage `json:"details,omitempty"`
 }
 
 // StreamEvent is an Event with its stream entry id, which is also the SSE id:

@@ -78,8 +78,11 @@
     $("log").scrollTop = $("log").scrollHeight;
   }
 
-  // apply moves the page along one event. Convention: details.state is
-  // started, succeeded or failed; details.log holds build-log lines.
+  // apply moves the page along one event. The events and their details are
+  // the Go types of package events (see its godoc); the page reads only
+  // details.state (started, succeeded or failed), details.durationMs, and on
+  // the final event details.status, totalDuration (ms) and the service URLs.
+  // Log lines are events too (phase "log"): their message is the line.
   function apply(ev) {
     const d = ev.details || {};
     const stage = stages.includes(ev.stage) ? ev.stage : null;
@@ -97,7 +100,6 @@
       setStage(stage, state, dur);
     }
     if (ev.message) log((ev.stage ? "[" + ev.stage + "] " : "") + ev.message);
-    if (typeof d.log === "string") d.log.split("\n").forEach((l) => l && log(l));
     if ($("status").dataset.status === "QUEUED" || $("status").dataset.status === "") setStatus("RUNNING");
   }
 
@@ -109,7 +111,13 @@
       ended = true;
       const ev = JSON.parse(e.data);
       apply(ev);
-      setStatus((ev.details && ev.details.status) || status);
+      const d = ev.details || {};
+      setStatus(d.status || status);
+      // Streams written before totalDuration existed lack it: the result,
+      // loaded next, fills the duration and the URLs in any case.
+      if (typeof d.totalDuration === "number") $("f-duration").textContent = seconds(d.totalDuration / 1000);
+      if (d.blueServiceUrl) link($("f-blue"), d.blueServiceUrl);
+      if (d.greenServiceUrl) link($("f-green"), d.greenServiceUrl);
       loadResult();
     };
     es.addEventListener("stage", onEvent);

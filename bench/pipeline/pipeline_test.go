@@ -9,7 +9,6 @@ package pipelinebench
 import (
 	"context"
 	"fmt"
-	cerrdefs "github.com/containerd/errdefs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -21,14 +20,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 
-	"github.com/pandadeploy/panda/internal/awstest"
 	"github.com/pandadeploy/panda/internal/dockertest"
 	"github.com/pandadeploy/panda/internal/gittest"
 	"github.com/pandadeploy/panda/internal/registrytest"
+	"github.com/pandadeploy/panda/internal/stacktest"
 	pimage "github.com/pandadeploy/panda/pipeline/image"
 	"github.com/pandadeploy/panda/pipeline/source"
 )
@@ -86,17 +86,16 @@ func appFiles(base string) map[string]string {
 
 func newFixture(b *testing.B) *fixture {
 	b.Helper()
-	cli := dockertest.Client(b)
+	// The world the jobs and e2e tests run in; its git server takes one fixed
+	// token here, as both contenders clone without the App.
+	w := stacktest.New(b, stacktest.Options{GitToken: gitToken})
+	cli, git, reg := w.Docker, w.Git, w.Registry
 	base := dockertest.BusyboxBase(b, cli)
-	aws := awstest.NewServer(b)
-	user, pass := aws.RegistryAuth()
-	reg := registrytest.New(b, registrytest.Options{Username: user, Password: pass})
-	aws.SetRegistryURL(reg.URL())
-	git := gittest.NewServer(b, gitToken)
+	user, pass := w.AWS.RegistryAuth()
 	repo := git.CreateRepo(owner, name)
 	f := &fixture{
 		cli: cli, git: git, reg: reg,
-		pusher:    &pimage.Pusher{Engine: cli, ECR: ecr.NewFromConfig(aws.Config()), STS: sts.NewFromConfig(aws.Config())},
+		pusher:    &pimage.Pusher{Engine: cli, ECR: ecr.NewFromConfig(w.AWS.Config()), STS: sts.NewFromConfig(w.AWS.Config())},
 		sha:       repo.Commit(branch, appFiles(base), "bench app"),
 		dockerCfg: b.TempDir(),
 	}
