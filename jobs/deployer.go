@@ -99,8 +99,6 @@ type Deployer struct {
 	GitURL string
 	// WorkDir holds checkouts. If empty, the OS temp dir.
 	WorkDir string
-	// BuildTimeout bounds the build task. If zero, 20 minutes.
-	BuildTimeout time.Duration
 	// DeployTimeout bounds following the execution. If zero, 30 minutes.
 	DeployTimeout time.Duration
 	// WaitInterval is how often a deployment waiting for its environment looks
@@ -120,13 +118,6 @@ func (d *Deployer) now() time.Time {
 		return d.Now()
 	}
 	return time.Now()
-}
-
-func (d *Deployer) buildTimeout() time.Duration {
-	if d.BuildTimeout > 0 {
-		return d.BuildTimeout
-	}
-	return 20 * time.Minute
 }
 
 func (d *Deployer) waitInterval() time.Duration {

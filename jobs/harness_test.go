@@ -167,6 +167,5 @@ func parse(t testing.TB, ev store.StreamEvent) events.Kind {
 	return k
 }
 
-
 // hasFinalEvent reports whether the deployment's stream holds its done or error event.
 func (h *harness) hasFinalEvent(id string) bool { return h.w.HasFinalEvent(id) }

@@ -222,13 +222,3 @@ func firstNonEmpty(ss ...string) string {
 	}
 	return ""
 }
-
-// release frees the environment if dep holds it, and takes dep out of its line.
-func (d *Deployer) release(ctx context.Context, dep *store.Deployment) {
-	if err := d.Store.Release(ctx, store.EnvName(dep.Repo, dep.Environment), dep.ID); err != nil {
-		d.Logger.Warn("release environment", "deployment_id", dep.ID, "err", err)
-	}
-	if err := d.Store.LeaveLine(ctx, dep); err != nil {
-		d.Logger.Warn("leave line", "deployment_id", dep.ID, "err", err)
-	}
-}

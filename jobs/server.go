@@ -112,8 +112,8 @@ func NewServer(cfg config.Worker, deps Deps) *Server {
 	d := &Deployer{
 		Life: life, Store: st, Queue: queue, Checks: runs, Tokens: tokens,
 		Builder: deps.Builder, AWS: deps.AWS, GitURL: cfg.GitHub.URL, WorkDir: cfg.WorkDir,
-		BuildTimeout: cfg.BuildTimeout, DeployTimeout: cfg.DeployTimeout,
-		WaitInterval: deps.Pace.WaitInterval, Logger: logger,
+		DeployTimeout: cfg.DeployTimeout,
+		WaitInterval:  deps.Pace.WaitInterval, Logger: logger,
 	}
 	intake := &GitHubHandler{Store: st, GitHub: deps.GitHub, Deployer: d, Logger: logger, AllowForks: cfg.AllowForks}
 
