@@ -1,0 +1,115 @@
+package image
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/util/progress/progressui"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// progress follows one build's BuildKit status stream. Both builders feed it
+// *client.SolveStatus values (buildkitd sends them; the engine's are decoded from
+// its moby.buildkit.trace messages) and it does two things with them: renders
+// them as BuildKit's own plain progress, line by line, for the log callback; and
+// remembers the vertices, so a failure can be traced to the step that failed.
+type progress struct {
+	ch     chan *client.SolveStatus
+	done   chan struct{}
+	failed *client.Vertex // the first vertex that reported an error
+	names  map[digest.Digest]string
+	cached int
+	ran    int
+}
+
+// startProgress starts rendering; every status must be sent with send, and wait
+// called once the stream ended. onLog may be nil.
+func startProgress(ctx context.Context, onLog func(string), redact *strings.Replacer) *progress {
+	p := &progress{ch: make(chan *client.SolveStatus, 64), done: make(chan struct{}), names: map[digest.Digest]string{}}
+	display := make(chan *client.SolveStatus, 64)
+	go p.follow(display)
+	out := io.Discard
+	if onLog != nil {
+		out = &logWriter{lines: lineSplitter{emit: func(line string) {
+			if redact != nil {
+				line = redact.Replace(line)
+			}
+			onLog(line)
+		}}}
+	}
+	go func() {
+		defer close(p.done)
+		// PlainMode never fails to build: only the tty modes need a console.
+		d, _ := progressui.NewDisplay(out, progressui.PlainMode)
+		// The display runs until the channel closes; a cancelled build closes it too.
+		_, _ = d.UpdateFrom(context.WithoutCancel(ctx), display)
+		if w, ok := out.(*logWriter); ok {
+			w.lines.flush()
+		}
+	}()
+	return p
+}
+
+// follow records what the vertices say and hands each status on to the display.
+func (p *progress) follow(display chan<- *client.SolveStatus) {
+	defer close(display)
+	for s := range p.ch {
+		for _, v := range s.Vertexes {
+			if v.Name != "" {
+				p.names[v.Digest] = v.Name
+			}
+			if v.Error != "" && p.failed == nil {
+				p.failed = v
+			}
+			if v.Completed != nil && v.Error == "" {
+				if v.Cached {
+					p.cached++
+				} else {
+					p.ran++
+				}
+			}
+		}
+		display <- s
+	}
+}
+
+// send passes one status on.
+func (p *progress) send(s *client.SolveStatus) { p.ch <- s }
+
+// channel is the channel buildkit's client.Solve writes to and closes.
+func (p *progress) channel() chan *client.SolveStatus { return p.ch }
+
+// close ends the stream when the caller owns the channel (the engine builder).
+func (p *progress) close() { close(p.ch) }
+
+// wait blocks until every status was rendered: no log line comes after it.
+func (p *progress) wait() { <-p.done }
+
+// failedStep returns the name of the step that failed, e.g. "[build 2/4] RUN make",
+// and its error, or "" when no vertex failed.
+func (p *progress) failedStep() (name, msg string) {
+	if p.failed == nil {
+		return "", ""
+	}
+	name = p.failed.Name
+	if name == "" {
+		name = p.names[p.failed.Digest]
+	}
+	return name, p.failed.Error
+}
+
+// logWriter turns the display's writes into lines.
+type logWriter struct{ lines lineSplitter }
+
+func (w *logWriter) Write(b []byte) (int, error) {
+	w.lines.write(string(b))
+	return len(b), nil
+}
+
+// String summarises the steps for logs and tests.
+func (p *progress) String() string {
+	return fmt.Sprintf("%d steps ran, %d cached", p.ran, p.cached)
+}
