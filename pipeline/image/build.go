@@ -274,4 +274,3 @@ func (r *buildRun) result(ctx context.Context) (string, error) {
 	}
 	return inspect.ID, nil
 }
-

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -392,6 +393,13 @@ func removeImage(cli *client.Client, ref string) {
 // engine's image export (docker save), which holds manifest.json and layer tars.
 func imageFiles(t *testing.T, cli *client.Client, ref string) []string {
 	t.Helper()
+	return slices.Sorted(maps.Keys(imageFileContents(t, cli, ref)))
+}
+
+// imageFileContents returns the regular files in the layers of ref with their
+// contents, later layers winning.
+func imageFileContents(t *testing.T, cli *client.Client, ref string) map[string]string {
+	t.Helper()
 	rc, err := cli.ImageSave(context.Background(), []string{ref})
 	if err != nil {
 		t.Fatalf("save %s: %v", ref, err)
@@ -417,7 +425,7 @@ func imageFiles(t *testing.T, cli *client.Client, ref string) []string {
 	if err := json.Unmarshal(blobs["manifest.json"], &manifest); err != nil || len(manifest) != 1 {
 		t.Fatalf("image export manifest.json: %v (%d entries)", err, len(manifest))
 	}
-	var files []string
+	files := map[string]string{}
 	for _, layer := range manifest[0].Layers {
 		lr := tar.NewReader(strings.NewReader(string(blobs[layer])))
 		for {
@@ -429,11 +437,11 @@ func imageFiles(t *testing.T, cli *client.Client, ref string) []string {
 				t.Fatalf("read layer %s: %v", layer, err)
 			}
 			if hdr.Typeflag == tar.TypeReg {
-				files = append(files, hdr.Name)
+				b, _ := io.ReadAll(lr)
+				files[hdr.Name] = string(b)
 			}
 		}
 	}
-	slices.Sort(files)
 	return files
 }
 

@@ -263,7 +263,6 @@ func unavailable(err error) error {
 	return pipeline.TransientError(err, "BuildKit unavailable")
 }
 
-
 // sourceLine is the Dockerfile line BuildKit's source map puts the error at: the
 // first range of a source that is the Dockerfile (the frontend names it by its
 // path in the dockerfile mount), else of any source; 0 when the error has none.
