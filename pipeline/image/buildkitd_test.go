@@ -169,7 +169,7 @@ func TestBuildkitdRegistryCacheWarmsAFreshBuilder(t *testing.T) {
 	if _, err := env.build(t, df, nil, image.BuildRequest{}, "cached"); err != nil {
 		t.Fatalf("first Build: %v", err)
 	}
-	if _, err := env.reg.ManifestDigest("cached", image.DefaultCacheTag); err != nil {
+	if _, err := env.reg.ManifestDigest(image.CacheRepositoryName("cached"), image.DefaultCacheTag); err != nil {
 		t.Fatalf("no build cache in the registry: %v", err)
 	}
 	// Drop buildkitd's local cache of that step: only the registry can warm it now.

@@ -22,8 +22,12 @@ type Destination struct {
 	// Tags are pushed, each as Registry/Repository:tag; the first is the one the
 	// result names. At least one is required.
 	Tags []string
-	// CacheTag is the tag of the build cache kept in the same repository. If empty,
-	// DefaultCacheTag.
+	// CacheRepository is the repository of the registry build cache. If empty,
+	// Repository. Pusher.Destination puts it in a repository of its own
+	// (CacheRepositoryName): a cache tag pushed to the image's repository would
+	// start an execution in EventBridge mode, whose rule matches every push there.
+	CacheRepository string
+	// CacheTag is the cache's tag. If empty, DefaultCacheTag.
 	CacheTag string
 	// Credentials returns the username and password for Registry; nil means the
 	// registry needs none. It is called once per build.
@@ -36,10 +40,24 @@ type Destination struct {
 func (d Destination) ref(tag string) string { return d.Registry + "/" + d.Repository + ":" + tag }
 
 func (d Destination) cacheRef() string {
-	if d.CacheTag != "" {
-		return d.ref(d.CacheTag)
+	repo, tag := d.CacheRepository, d.CacheTag
+	if repo == "" {
+		repo = d.Repository
 	}
-	return d.ref(DefaultCacheTag)
+	if tag == "" {
+		tag = DefaultCacheTag
+	}
+	return d.Registry + "/" + repo + ":" + tag
+}
+
+// CacheRepositoryName is the repository Pusher.Destination keeps repository's
+// build cache in: repository + "-buildcache", or repository itself when that
+// would be longer than ECR allows (256).
+func CacheRepositoryName(repository string) string {
+	if name := repository + "-" + DefaultCacheTag; len(name) <= 256 {
+		return name
+	}
+	return repository
 }
 
 // registryAuthProvider answers buildkitd's credential requests over the build's
