@@ -221,6 +221,13 @@ func (p *prepared) classifyBuildkit(ctx context.Context, err error, dest Destina
 	if refusal := registryRefusal(msg, dest); refusal != nil {
 		return refusal
 	}
+	for _, e := range refusedEntitlements {
+		// buildkitd's entitlement check (util/entitlements) returns a plain
+		// error, which reaches the client as text only.
+		if strings.Contains(msg, e+" is not allowed") {
+			return pipeline.UserError(nil, "build failed: %s is not allowed: Panda's builders grant no entitlements (RUN --network=host, --security=insecure)", e)
+		}
+	}
 	line := sourceLine(err, p.dockerfile)
 	if name, _ := p.progress.failedStep(); name == "" && line == 0 {
 		// Nothing in the Dockerfile failed: the machine or the push did.
@@ -228,6 +235,9 @@ func (p *prepared) classifyBuildkit(ctx context.Context, err error, dest Destina
 	}
 	return p.stepFailure(msg, line)
 }
+
+// refusedEntitlements are the entitlements a Dockerfile may ask for and never gets.
+var refusedEntitlements = []string{"network.host", "security.insecure"}
 
 // userText is the message of a solve error without the gRPC wrapping.
 func userText(err error) string {

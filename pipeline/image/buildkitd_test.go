@@ -280,6 +280,12 @@ func newBuildkitEnv(t *testing.T) *buildkitEnv {
 // builder, pushing to repo with tags 3f2c9e1 and latest-main.
 func (e *buildkitEnv) build(t *testing.T, dockerfile string, files map[string]string, req image.BuildRequest, repo string) (image.BuildResult, error) {
 	t.Helper()
+	return e.buildWith(t, &image.BuildkitBuilder{Client: e.bk}, dockerfile, files, req, repo)
+}
+
+// buildWith is build with a builder of the test's own.
+func (e *buildkitEnv) buildWith(t *testing.T, b *image.BuildkitBuilder, dockerfile string, files map[string]string, req image.BuildRequest, repo string) (image.BuildResult, error) {
+	t.Helper()
 	tree := map[string]string{"Dockerfile": strings.ReplaceAll(dockerfile, "BASE", e.base)}
 	for k, v := range files {
 		tree[k] = v
@@ -290,7 +296,7 @@ func (e *buildkitEnv) build(t *testing.T, dockerfile string, files map[string]st
 	}
 	req.Dir = writeTree(t, tree)
 	req.Push = &dest
-	return (&image.BuildkitBuilder{Client: e.bk}).Build(context.Background(), req)
+	return b.Build(context.Background(), req)
 }
 
 // assertPushed checks that the result names what the registry holds.
@@ -330,4 +336,124 @@ func keys(m map[string]string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+func TestEngineSecretUsableAndAbsent(t *testing.T) {
+	t.Parallel()
+	cli := dockertest.Client(t)
+	base := dockertest.BusyboxBase(t, cli)
+	const value = "engine-s3cr3t-value-0815"
+	df := "FROM " + base + " AS w\nRUN --mount=type=secret,id=npm_token mkdir /out && wc -c < /run/secrets/npm_token > /out/len && cat /run/secrets/npm_token\n" +
+		"FROM scratch\nCOPY --from=w /out /out\n"
+	var log logLines
+	tag := testTag(t, cli, "secret")
+	_, err := (&image.Builder{Engine: cli, NetworkMode: "none"}).Build(context.Background(), image.BuildRequest{
+		Dir: writeTree(t, map[string]string{"Dockerfile": df}), Tags: []string{tag},
+		SecretNames: []string{"npm_token"}, SecretSource: mapSecrets{"npm_token": value}, OnLog: log.add,
+	})
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	files := imageFileContents(t, cli, tag)
+	if got := strings.TrimSpace(files["out/len"]); got != fmt.Sprint(len(value)) {
+		t.Errorf("the RUN step read %s bytes of the secret, want %d", got, len(value))
+	}
+	for name, content := range files {
+		if strings.Contains(content, value) {
+			t.Errorf("the secret's value is in the image, in %s", name)
+		}
+	}
+	inspect, err := cli.ImageInspect(context.Background(), tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(inspect.Config) != "" && strings.Contains(fmt.Sprintf("%+v", inspect.Config), value) {
+		t.Error("the secret's value is in the image config")
+	}
+	if slices.ContainsFunc(log.all(), func(l string) bool { return strings.Contains(l, value) }) {
+		t.Error("the secret's value is in the build log")
+	}
+}
+
+func TestEnginePlatformItCannotBuild(t *testing.T) {
+	t.Parallel()
+	cli := dockertest.Client(t)
+	v, err := cli.ServerVersion(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := "linux/arm64"
+	if v.Arch == "arm64" {
+		other = "linux/amd64"
+	}
+	_, err = (&image.Builder{Engine: cli}).Build(context.Background(), image.BuildRequest{
+		Dir: writeTree(t, map[string]string{"Dockerfile": "FROM scratch\nLABEL x=y\n"}), Platform: other,
+	})
+	if !pipeline.IsPermanent(err) || !strings.Contains(pipeline.UserMessage(err, ""), "cannot build for "+other) {
+		t.Fatalf("Build for %s = %v, want a clear user error", other, err)
+	}
+	// An engine declared able to (binfmt emulation) is asked; FROM scratch needs no
+	// emulation, so the image comes out with the requested architecture.
+	tag := testTag(t, cli, "platform")
+	_, err = (&image.Builder{Engine: cli, Platforms: []string{"linux/amd64", "linux/arm64"}}).Build(context.Background(), image.BuildRequest{
+		Dir: writeTree(t, map[string]string{"Dockerfile": "FROM scratch\nLABEL x=y\n"}), Platform: other, Tags: []string{tag},
+	})
+	if err != nil {
+		t.Fatalf("Build for %s on a declared engine: %v", other, err)
+	}
+	inspect, err := cli.ImageInspect(context.Background(), tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if "linux/"+inspect.Architecture != other {
+		t.Errorf("image architecture = %s, want %s", inspect.Architecture, other)
+	}
+}
+
+func TestBuildkitdLimits(t *testing.T) {
+	// Not parallel: see TestBuildkitdFeatures.
+	env := newBuildkitEnv(t)
+	tests := []struct {
+		name       string
+		dockerfile string
+		files      map[string]string
+		builder    image.BuildkitBuilder
+		wantMsg    string
+	}{
+		// No entitlement is granted: a build cannot join the host's network or
+		// run privileged, and no SSH agent of the worker is forwarded.
+		{name: "network_host", dockerfile: "FROM BASE\nRUN --network=host true\n", wantMsg: "network.host is not allowed"},
+		{name: "ssh_agent", dockerfile: "FROM BASE\nRUN --mount=type=ssh,required=true true\n", wantMsg: "ssh"},
+		{name: "context_size", dockerfile: "FROM scratch\nCOPY . /\n", files: map[string]string{"big.bin": strings.Repeat("x", 8<<10)},
+			builder: image.BuildkitBuilder{MaxContextBytes: 4 << 10}, wantMsg: "build context is larger than 4096 bytes"},
+		{name: "timeout", dockerfile: "FROM BASE\nRUN sleep 30\n", builder: image.BuildkitBuilder{Timeout: 2 * time.Second}, wantMsg: "build did not finish within 2s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := tt.builder
+			b.Client = env.bk
+			_, err := env.buildWith(t, &b, tt.dockerfile, tt.files, image.BuildRequest{}, "limits")
+			if !pipeline.IsPermanent(err) || !strings.Contains(pipeline.UserMessage(err, ""), tt.wantMsg) {
+				t.Fatalf("Build = %v (%#v), want a user error mentioning %q", err, errors.Unwrap(err), tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestBuildkitdUnavailable(t *testing.T) {
+	t.Parallel()
+	bk, err := bkclient.New(context.Background(), "unix://"+t.TempDir()+"/none.sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bk.Close()
+	dest := image.Destination{Registry: "127.0.0.1:1", Repository: "octo-app", Tags: []string{"x"}}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err = (&image.BuildkitBuilder{Client: bk}).Build(ctx, image.BuildRequest{
+		Dir: writeTree(t, map[string]string{"Dockerfile": "FROM scratch\n"}), Push: &dest,
+	})
+	if err == nil || pipeline.IsPermanent(err) || pipeline.UserMessage(err, "") != "BuildKit unavailable" {
+		t.Fatalf("Build = %v, want the transient BuildKit unavailable", err)
+	}
 }

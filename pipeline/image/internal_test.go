@@ -154,7 +154,7 @@ func TestStepFailure(t *testing.T) {
 			t.Parallel()
 			p := &prepared{dockerfile: "Dockerfile", instructions: parseInstructions([]byte(src))}
 			if tt.vertex != "" {
-				p.progress = &progress{failed: &client.Vertex{Name: tt.vertex, Error: tt.msg}}
+				p.progress = &progress{failed: []*client.Vertex{{Name: "importing cache manifest from x", Error: "not found"}, {Name: tt.vertex, Error: tt.msg}}}
 			}
 			var err error = p.stepFailure(tt.msg, tt.sourceLine)
 			var se *StepError

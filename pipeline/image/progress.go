@@ -19,7 +19,7 @@ import (
 type progress struct {
 	ch     chan *client.SolveStatus
 	done   chan struct{}
-	failed *client.Vertex // the first vertex that reported an error
+	failed []*client.Vertex // the vertices that reported an error, in order
 	names  map[digest.Digest]string
 	cached int
 	ran    int
@@ -61,8 +61,8 @@ func (p *progress) follow(display chan<- *client.SolveStatus) {
 			if v.Name != "" {
 				p.names[v.Digest] = v.Name
 			}
-			if v.Error != "" && p.failed == nil {
-				p.failed = v
+			if v.Error != "" {
+				p.failed = append(p.failed, v)
 			}
 			if v.Completed != nil && v.Error == "" {
 				if v.Cached {
@@ -88,17 +88,21 @@ func (p *progress) close() { close(p.ch) }
 // wait blocks until every status was rendered: no log line comes after it.
 func (p *progress) wait() { <-p.done }
 
-// failedStep returns the name of the step that failed, e.g. "[build 2/4] RUN make",
-// and its error, or "" when no vertex failed.
+// failedStep returns the name of the Dockerfile step that failed, e.g.
+// "[build 2/4] RUN make", and its error, or "" when no step failed. Vertices that
+// are not steps can fail without failing the build (a registry cache that does
+// not exist yet: "importing cache manifest from ..."), so only step vertices count.
 func (p *progress) failedStep() (name, msg string) {
-	if p.failed == nil {
-		return "", ""
+	for _, v := range p.failed {
+		name := v.Name
+		if name == "" {
+			name = p.names[v.Digest]
+		}
+		if vertexName.MatchString(name) {
+			return name, v.Error
+		}
 	}
-	name = p.failed.Name
-	if name == "" {
-		name = p.names[p.failed.Digest]
-	}
-	return name, p.failed.Error
+	return "", ""
 }
 
 // logWriter turns the display's writes into lines.
