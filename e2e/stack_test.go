@@ -126,6 +126,7 @@ func (s *stack) baseEnv(gitURL, dockerHost string) []string {
 		"PANDA_WORK_DIR=" + s.workDir,
 		"PANDA_LOG_LEVEL=debug",
 		"PANDA_WORKER_METRICS_ADDR=127.0.0.1:0",
+		"PANDA_BUILD_NETWORK=none", // RUN steps on BuildKit need it: dockerd here runs with --bridge=none
 		"GITHUB_WEBHOOK_SECRET=" + webhookSecret,
 		"GITHUB_APP_ID=" + fmt.Sprint(s.gh.AppID()),
 		"GITHUB_APP_PRIVATE_KEY=" + string(s.gh.PrivateKeyPEM()),

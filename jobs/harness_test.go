@@ -132,7 +132,7 @@ func newHarness(t *testing.T, deployTimeout time.Duration) *harness {
 		Tokens:        factory,
 		GitHub:        factory,
 		PublicURL:     "http://panda.test",
-		Builder:       &image.Builder{Engine: h.docker},
+		Builder:       &image.Builder{Engine: h.docker, NetworkMode: "none"}, // dockerd here runs with --bridge=none
 		AWS:           &jobs.AWSProvider{Base: h.aws.Config(), Engine: h.docker},
 		GitURL:        h.git.URL(),
 		WorkDir:       h.workDir,

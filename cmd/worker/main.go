@@ -67,8 +67,15 @@ func run() error {
 		return fmt.Errorf("AWS configuration: %w", err)
 	}
 
+	builder, pushes, closeBuilder, err := newBuilder(ctx, cfg, docker)
+	if err != nil {
+		return err
+	}
+	defer closeBuilder()
+
 	st := store.New(rdb)
 	deployer := newDeployer(cfg, st, rdb, gh, docker, awsCfg, logger)
+	deployer.Builder, deployer.BuilderPushes = builder, pushes
 	reg := prometheus.NewRegistry()
 	metrics := api.NewMetrics(reg)
 	deployer.OnFinish = metrics.ObserveDeployment
@@ -144,6 +151,20 @@ func serveMetrics(addr string, reg *prometheus.Registry, logger *slog.Logger) fu
 	return func() { _ = srv.Close() }
 }
 
+// newBuilder is the buildkitd builder when PANDA_BUILDKIT_ADDR is set (it pushes
+// during the build), else the Docker engine's BuildKit.
+func newBuilder(ctx context.Context, cfg config.Worker, docker *client.Client) (jobs.Builder, bool, func(), error) {
+	if cfg.Buildkit.Addr == "" {
+		return &image.Builder{Engine: docker, MaxContextBytes: cfg.MaxContextBytes, Timeout: cfg.BuildTimeout, NetworkMode: cfg.BuildNetwork}, false, func() {}, nil
+	}
+	b := cfg.Buildkit
+	bk, err := image.NewBuildkitClient(ctx, image.BuildkitConn{Addr: b.Addr, CA: b.CA, Cert: b.Cert, Key: b.Key, ServerName: b.ServerName})
+	if err != nil {
+		return nil, false, nil, err
+	}
+	return &image.BuildkitBuilder{Client: bk, MaxContextBytes: cfg.MaxContextBytes, Timeout: cfg.BuildTimeout}, true, func() { _ = bk.Close() }, nil
+}
+
 // newDeployer wires the deployment chain's stages.
 func newDeployer(cfg config.Worker, st *store.Store, rdb redis.UniversalClient, gh *githubapp.Factory,
 	docker *client.Client, awsCfg aws.Config, logger *slog.Logger) *jobs.Deployer {
@@ -154,7 +175,6 @@ func newDeployer(cfg config.Worker, st *store.Store, rdb redis.UniversalClient, 
 		Tokens:        gh,
 		GitHub:        gh,
 		PublicURL:     cfg.PublicURL,
-		Builder:       &image.Builder{Engine: docker, MaxContextBytes: cfg.MaxContextBytes, Timeout: cfg.BuildTimeout},
 		AWS:           &jobs.AWSProvider{Base: awsCfg, Engine: docker},
 		GitURL:        cfg.GitHub.URL,
 		WorkDir:       cfg.WorkDir,

@@ -292,3 +292,27 @@ func sourceLine(err error, dockerfile string) int {
 	}
 	return line
 }
+
+// BuildkitConn says how to reach a buildkitd: a unix socket, or tcp with mutual
+// TLS (PEM files of the CA that signed buildkitd's certificate, and the client's
+// certificate and key).
+type BuildkitConn struct {
+	Addr          string
+	CA, Cert, Key string
+	ServerName    string
+}
+
+// NewBuildkitClient returns a client of the buildkitd at c.Addr. It connects
+// lazily: a buildkitd that is down makes builds fail as "BuildKit unavailable",
+// which retries, rather than stopping the worker.
+func NewBuildkitClient(ctx context.Context, c BuildkitConn) (*client.Client, error) {
+	var opts []client.ClientOpt
+	if c.CA != "" {
+		opts = append(opts, client.WithServerConfig(c.ServerName, c.CA), client.WithCredentials(c.Cert, c.Key))
+	}
+	cli, err := client.New(ctx, c.Addr, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("buildkit client for %s: %w", c.Addr, err)
+	}
+	return cli, nil
+}
