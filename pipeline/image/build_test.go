@@ -235,6 +235,24 @@ func TestBuildRefusesBadRequests(t *testing.T) {
 			req:     image.BuildRequest{Tags: []string{"app:feature/x"}},
 			wantMsg: `invalid image tag "app:feature/x"`,
 		},
+		{
+			name:    "unknown_target",
+			files:   map[string]string{"Dockerfile": "FROM scratch AS base\nFROM base AS app\n"},
+			req:     image.BuildRequest{Target: "nope"},
+			wantMsg: "target nope: Dockerfile has no such stage (it has base, app)",
+		},
+		{
+			name:    "unknown_platform",
+			files:   map[string]string{"Dockerfile": "FROM scratch\n"},
+			req:     image.BuildRequest{Platform: "windows/amd64"},
+			wantMsg: `platform "windows/amd64" is not supported: use one of linux/amd64, linux/arm64`,
+		},
+		{
+			name:    "missing_secret",
+			files:   map[string]string{"Dockerfile": "FROM scratch\n"},
+			req:     image.BuildRequest{SecretNames: []string{"npm_token"}, SecretSource: mapSecrets{}},
+			wantMsg: "build secret npm_token is not configured",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

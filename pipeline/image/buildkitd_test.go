@@ -159,6 +159,25 @@ func TestBuildkitdFailingStepAnnotation(t *testing.T) {
 	if !slices.ContainsFunc(log.all(), func(l string) bool { return strings.HasPrefix(l, "#") && strings.Contains(l, "RUN echo building") }) {
 		t.Errorf("log lacks the RUN step; got %q", log.all())
 	}
+
+	for _, tt := range []struct {
+		name, dockerfile, wantMessage string
+		wantLine                      int
+	}{
+		{name: "copy_missing_file", dockerfile: "FROM scratch\nLABEL a=b\nCOPY missing.txt /\n", wantLine: 3, wantMessage: "missing.txt"},
+		{name: "unknown_instruction", dockerfile: "FROM scratch\nFROBNICATE now\n", wantLine: 2, wantMessage: "frobnicate"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := env.build(t, tt.dockerfile, nil, image.BuildRequest{}, "failing")
+			var step *image.StepError
+			if !errors.As(err, &step) || !pipeline.IsPermanent(err) {
+				t.Fatalf("Build error = %v, want a permanent *StepError", err)
+			}
+			if step.Line != tt.wantLine || !strings.Contains(strings.ToLower(step.Message), tt.wantMessage) {
+				t.Errorf("StepError = %+v, want line %d and %q", step, tt.wantLine, tt.wantMessage)
+			}
+		})
+	}
 }
 
 func TestBuildkitdRegistryCacheWarmsAFreshBuilder(t *testing.T) {

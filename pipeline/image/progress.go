@@ -2,7 +2,6 @@ package image
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"strings"
 
@@ -21,8 +20,6 @@ type progress struct {
 	done   chan struct{}
 	failed []*client.Vertex // the vertices that reported an error, in order
 	names  map[digest.Digest]string
-	cached int
-	ran    int
 }
 
 // startProgress starts rendering; every status must be sent with send, and wait
@@ -64,13 +61,6 @@ func (p *progress) follow(display chan<- *client.SolveStatus) {
 			if v.Error != "" {
 				p.failed = append(p.failed, v)
 			}
-			if v.Completed != nil && v.Error == "" {
-				if v.Cached {
-					p.cached++
-				} else {
-					p.ran++
-				}
-			}
 		}
 		display <- s
 	}
@@ -111,9 +101,4 @@ type logWriter struct{ lines lineSplitter }
 func (w *logWriter) Write(b []byte) (int, error) {
 	w.lines.write(string(b))
 	return len(b), nil
-}
-
-// String summarises the steps for logs and tests.
-func (p *progress) String() string {
-	return fmt.Sprintf("%d steps ran, %d cached", p.ran, p.cached)
 }

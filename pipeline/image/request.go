@@ -110,6 +110,9 @@ func prepare(ctx context.Context, req BuildRequest) (*prepared, error) {
 		return nil, err
 	}
 	p := &prepared{req: req, root: root, dockerfile: dockerfile, instructions: parseInstructions(src)}
+	if err := p.checkTarget(); err != nil {
+		return nil, err
+	}
 	if p.secrets, err = readSecrets(ctx, req); err != nil {
 		return nil, err
 	}
@@ -149,4 +152,26 @@ func checkRequest(req BuildRequest) error {
 		return fmt.Errorf("build secrets %v requested with no secret source", req.SecretNames)
 	}
 	return nil
+}
+
+// checkTarget refuses a target no stage of the Dockerfile is named, before a
+// builder turns it into an error that does not say whose it is. A Dockerfile the
+// parser refused has no instructions; the build will report that instead.
+func (p *prepared) checkTarget() error {
+	if p.req.Target == "" || len(p.instructions) == 0 {
+		return nil
+	}
+	var names []string
+	for _, in := range p.instructions {
+		if strings.EqualFold(in.StageName, p.req.Target) {
+			return nil
+		}
+		if in.StageName != "" && !slices.Contains(names, in.StageName) {
+			names = append(names, in.StageName)
+		}
+	}
+	if len(names) == 0 {
+		return pipeline.UserError(nil, "target %s: %s names no stage (FROM ... AS name)", p.req.Target, p.dockerfile)
+	}
+	return pipeline.UserError(nil, "target %s: %s has no such stage (it has %s)", p.req.Target, p.dockerfile, strings.Join(names, ", "))
 }
