@@ -94,7 +94,12 @@ func (d *Deployer) buildAndPush(ctx context.Context, dep *store.Deployment) erro
 			Tags:       []string{localTag(dep)},
 			Labels:     labels(d.GitURL, dep, co.CommitTime),
 			BuildArgs:  dep.Target.BuildArgs,
+			Target:     dep.Target.BuildTarget,
+			Platform:   dep.Target.Platform,
 			OnLog:      d.logger(ctx, dep, pipeline.StageBuild),
+		}
+		if req.SecretNames = dep.Target.BuildSecrets; len(req.SecretNames) > 0 && d.BuildSecrets != nil {
+			req.SecretSource = d.BuildSecrets(dep.Repo, dep.Environment)
 		}
 		if d.BuilderPushes {
 			dest, err := d.destination(ctx, dep)

@@ -88,7 +88,11 @@ type Deployer struct {
 	// (*image.BuildkitBuilder): the build then gets the ECR destination, and the
 	// push stage only records what the build pushed.
 	BuilderPushes bool
-	AWS           AWS
+	// BuildSecrets gives the build secrets of one repository's environment (the
+	// names .panda.yml lists under build_secrets). If nil, a build that names
+	// secrets fails as the user's error.
+	BuildSecrets func(repo, environment string) image.Secrets
+	AWS          AWS
 	// GitURL is GITHUB_URL, the base clones are made from.
 	GitURL string
 	// PublicURL is PANDA_PUBLIC_URL: links on GitHub (replies, Deployment

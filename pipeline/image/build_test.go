@@ -253,6 +253,12 @@ func TestBuildRefusesBadRequests(t *testing.T) {
 			req:     image.BuildRequest{SecretNames: []string{"npm_token"}, SecretSource: mapSecrets{}},
 			wantMsg: "build secret npm_token is not configured",
 		},
+		{
+			name:    "no_secret_source",
+			files:   map[string]string{"Dockerfile": "FROM scratch\n"},
+			req:     image.BuildRequest{SecretNames: []string{"npm_token"}},
+			wantMsg: "build secrets (npm_token) are not available",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

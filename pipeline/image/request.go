@@ -2,7 +2,6 @@ package image
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"path/filepath"
 	"regexp"
@@ -44,7 +43,9 @@ type BuildRequest struct {
 	Platform string
 	// SecretNames are the build secrets (.panda.yml build_secrets:) a Dockerfile
 	// may mount with RUN --mount=type=secret,id=NAME. Their values come from
-	// SecretSource, which must be set when SecretNames is not empty.
+	// SecretSource; without one, Build refuses as the user's error. A source is
+	// scoped to one repository's environment by whoever makes it: a repository
+	// must never read another's secrets by naming them.
 	SecretNames  []string
 	SecretSource Secrets
 	// Push, if set, is where a builder that pushes during the build
@@ -149,7 +150,8 @@ func checkRequest(req BuildRequest) error {
 		}
 	}
 	if len(req.SecretNames) > 0 && req.SecretSource == nil {
-		return fmt.Errorf("build secrets %v requested with no secret source", req.SecretNames)
+		// Retrying cannot help: the operator has to configure a secret source.
+		return pipeline.UserError(nil, "build secrets (%s) are not available: this Panda has no build-secret source configured", strings.Join(req.SecretNames, ", "))
 	}
 	return nil
 }
