@@ -90,6 +90,27 @@ type Worker struct {
 	// MetricsAddr is PANDA_WORKER_METRICS_ADDR, where the worker serves /metrics
 	// and /healthz. If unset, :9091; "off" serves nothing.
 	MetricsAddr string
+	// Buildkit chooses the builder: unset, the Docker engine's own BuildKit.
+	Buildkit Buildkit
+	// BuildNetwork is PANDA_BUILD_NETWORK, the network RUN steps get on the engine
+	// builder ("default", "none"). If unset, the engine's default.
+	BuildNetwork string
+}
+
+// Buildkit is a standalone buildkitd shared by the workers. Addr empty means none:
+// the worker builds on its Docker engine.
+type Buildkit struct {
+	// Addr is PANDA_BUILDKIT_ADDR: unix:///path/buildkitd.sock or tcp://host:port.
+	Addr string
+	// CA, Cert and Key are PANDA_BUILDKIT_CA, PANDA_BUILDKIT_CERT and
+	// PANDA_BUILDKIT_KEY, paths of PEM files for mutual TLS; all three are
+	// required with a tcp:// address (buildkitd's builds run the code of any
+	// pushed commit, so its port must not be open to whoever reaches it) and
+	// refused with unix://, where the socket's permissions guard it.
+	CA, Cert, Key string
+	// ServerName is PANDA_BUILDKIT_SERVER_NAME, the name in buildkitd's
+	// certificate. If unset, the address's host.
+	ServerName string
 }
 
 // LoadApp reads the app's configuration.
@@ -119,11 +140,48 @@ func LoadWorker(env Lookup) (Worker, error) {
 		WorkDir:         r.str("PANDA_WORK_DIR", os.TempDir()),
 		MetricsAddr:     r.str("PANDA_WORKER_METRICS_ADDR", ":9091"),
 		AllowForks:      r.bool("PANDA_ALLOW_FORKS"),
+		Buildkit:        r.buildkit(),
+		BuildNetwork:    r.str("PANDA_BUILD_NETWORK", ""),
+	}
+	if n := cfg.BuildNetwork; n != "" && n != "default" && n != "none" && r.err == nil {
+		r.err = errors.New("PANDA_BUILD_NETWORK must be default or none")
 	}
 	if cfg.GitHub.AppID == 0 && r.err == nil {
 		r.err = errors.New("GITHUB_APP_ID is required")
 	}
 	return cfg, r.err
+}
+
+// buildkit reads the buildkitd address and its TLS files.
+func (r *reader) buildkit() Buildkit {
+	b := Buildkit{
+		Addr:       r.str("PANDA_BUILDKIT_ADDR", ""),
+		CA:         r.str("PANDA_BUILDKIT_CA", ""),
+		Cert:       r.str("PANDA_BUILDKIT_CERT", ""),
+		Key:        r.str("PANDA_BUILDKIT_KEY", ""),
+		ServerName: r.str("PANDA_BUILDKIT_SERVER_NAME", ""),
+	}
+	tls := b.CA != "" || b.Cert != "" || b.Key != ""
+	u, err := url.Parse(b.Addr)
+	switch {
+	case b.Addr == "":
+		if tls {
+			r.fail("PANDA_BUILDKIT_CA, _CERT and _KEY need PANDA_BUILDKIT_ADDR")
+		}
+	case err != nil || (u.Scheme != "unix" && u.Scheme != "tcp"):
+		r.fail("PANDA_BUILDKIT_ADDR must be unix:///path or tcp://host:port")
+	case u.Scheme == "unix" && u.Path == "":
+		r.fail("PANDA_BUILDKIT_ADDR must be unix:///path or tcp://host:port")
+	case u.Scheme == "unix" && tls:
+		r.fail("PANDA_BUILDKIT_CA, _CERT and _KEY are for a tcp:// PANDA_BUILDKIT_ADDR")
+	case u.Scheme == "tcp" && (u.Port() == "" || u.Hostname() == ""):
+		r.fail("PANDA_BUILDKIT_ADDR must be unix:///path or tcp://host:port")
+	case u.Scheme == "tcp" && (b.CA == "" || b.Cert == "" || b.Key == ""):
+		r.fail("PANDA_BUILDKIT_ADDR over tcp needs PANDA_BUILDKIT_CA, PANDA_BUILDKIT_CERT and PANDA_BUILDKIT_KEY (mutual TLS)")
+	case u.Scheme == "tcp" && b.ServerName == "":
+		b.ServerName = u.Hostname()
+	}
+	return b
 }
 
 // reader accumulates the first error so the loaders read like a list of fields.

@@ -100,6 +100,50 @@ func TestLoadWorker(t *testing.T) {
 	}
 }
 
+func TestLoadWorkerBuildkit(t *testing.T) {
+	t.Parallel()
+	key := testKeyPEM(t)
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		want    Buildkit
+		wantErr string
+	}{
+		{name: "engine_by_default", want: Buildkit{}},
+		{name: "unix", vars: map[string]string{"PANDA_BUILDKIT_ADDR": "unix:///run/buildkit/buildkitd.sock"}, want: Buildkit{Addr: "unix:///run/buildkit/buildkitd.sock"}},
+		{
+			name: "tcp_mtls",
+			vars: map[string]string{"PANDA_BUILDKIT_ADDR": "tcp://buildkit.internal:1234", "PANDA_BUILDKIT_CA": "/ca.pem", "PANDA_BUILDKIT_CERT": "/c.pem", "PANDA_BUILDKIT_KEY": "/k.pem"},
+			want: Buildkit{Addr: "tcp://buildkit.internal:1234", CA: "/ca.pem", Cert: "/c.pem", Key: "/k.pem", ServerName: "buildkit.internal"},
+		},
+		{name: "tcp_without_tls", vars: map[string]string{"PANDA_BUILDKIT_ADDR": "tcp://buildkit.internal:1234"}, wantErr: "needs PANDA_BUILDKIT_CA"},
+		{name: "tcp_without_port", vars: map[string]string{"PANDA_BUILDKIT_ADDR": "tcp://buildkit.internal", "PANDA_BUILDKIT_CA": "a", "PANDA_BUILDKIT_CERT": "b", "PANDA_BUILDKIT_KEY": "c"}, wantErr: "must be unix:///path or tcp://host:port"},
+		{name: "http_scheme", vars: map[string]string{"PANDA_BUILDKIT_ADDR": "http://x:1"}, wantErr: "must be unix:///path or tcp://host:port"},
+		{name: "tls_with_unix", vars: map[string]string{"PANDA_BUILDKIT_ADDR": "unix:///s", "PANDA_BUILDKIT_CA": "a"}, wantErr: "are for a tcp://"},
+		{name: "tls_without_addr", vars: map[string]string{"PANDA_BUILDKIT_CERT": "a"}, wantErr: "need PANDA_BUILDKIT_ADDR"},
+		{name: "network", vars: map[string]string{"PANDA_BUILD_NETWORK": "host"}, wantErr: "PANDA_BUILD_NETWORK must be default or none"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			vars := map[string]string{"GITHUB_APP_ID": "7", "GITHUB_APP_PRIVATE_KEY": key}
+			for k, v := range tt.vars {
+				vars[k] = v
+			}
+			cfg, err := LoadWorker(env(vars))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || cfg.Buildkit != tt.want {
+				t.Errorf("Buildkit = %+v, %v; want %+v", cfg.Buildkit, err, tt.want)
+			}
+		})
+	}
+}
+
 func TestSecretNeverPrints(t *testing.T) {
 	t.Parallel()
 	s := Secret("hunter2")

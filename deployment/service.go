@@ -157,6 +157,9 @@ func TargetOf(env repoconfig.Env) store.Target {
 		EventsRoleARN:   env.EventsRoleARN,
 		BuildArgs:       env.BuildArgs,
 		Submodules:      env.Submodules,
+		BuildTarget:     env.Target,
+		Platform:        env.Platform,
+		BuildSecrets:    env.BuildSecrets,
 	}
 }
 

@@ -95,41 +95,40 @@ func (d *Deployer) buildAndPush(ctx context.Context, dep *store.Deployment) erro
 
 	var built image.BuildResult
 	err = d.runStage(ctx, dep, pipeline.StageBuild, func(ctx context.Context) error {
-		built, err = d.Builder.Build(ctx, image.BuildRequest{
+		req := image.BuildRequest{
 			Dir:        co.Dir,
 			Dockerfile: dep.Target.Dockerfile,
 			Tags:       []string{localTag(dep)},
 			Labels:     labels(d.GitURL, dep, co.CommitTime),
 			BuildArgs:  dep.Target.BuildArgs,
+			Target:     dep.Target.BuildTarget,
+			Platform:   dep.Target.Platform,
 			OnLog:      d.logger(ctx, dep, pipeline.StageBuild),
-		})
+		}
+		if req.SecretNames = dep.Target.BuildSecrets; len(req.SecretNames) > 0 && d.BuildSecrets != nil {
+			req.SecretSource = d.BuildSecrets(dep.Repo, dep.Environment)
+		}
+		if d.BuilderPushes {
+			dest, err := d.destination(ctx, dep)
+			if err != nil {
+				return err
+			}
+			req.Push = &dest
+		}
+		built, err = d.Builder.Build(ctx, req)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	return d.runStage(ctx, dep, pipeline.StagePush, func(ctx context.Context) error {
-		pusher, err := d.AWS.Pusher(ctx, dep)
-		if err != nil {
-			return err
-		}
-		tags := imageTags(dep)
-		if eventBridge(dep) {
-			// The rule must exist before the push it reacts to; and only the
-			// commit tag is pushed, since every pushed tag starts an execution.
-			if err := d.ensureRule(ctx, dep); err != nil {
+		res := built.Pushed // a builder that pushed leaves nothing to do here
+		if res == nil {
+			pushed, err := d.push(ctx, dep, built)
+			if err != nil {
 				return err
 			}
-			tags = tags[:1]
-		}
-		res, err := pusher.Push(ctx, image.PushRequest{
-			Image:      built.ImageID,
-			Repository: ecrRepository(dep),
-			Tags:       tags,
-			OnProgress: d.logger(ctx, dep, pipeline.StagePush),
-		})
-		if err != nil {
-			return err
+			res = &pushed
 		}
 		updated, err := d.Store.Update(ctx, dep.ID, func(x *store.Deployment) error { x.ImageURI = res.ImageURI; return nil })
 		if err != nil {
@@ -138,6 +137,51 @@ func (d *Deployer) buildAndPush(ctx context.Context, dep *store.Deployment) erro
 		*dep = *updated
 		return nil
 	})
+}
+
+// pushTags are the tags pushed: both, or in EventBridge mode only the commit tag
+// (every pushed tag starts an execution), after making sure the rule that
+// reacts to the push exists.
+func (d *Deployer) pushTags(ctx context.Context, dep *store.Deployment) ([]string, error) {
+	tags := imageTags(dep)
+	if eventBridge(dep) {
+		if err := d.ensureRule(ctx, dep); err != nil {
+			return nil, err
+		}
+		tags = tags[:1]
+	}
+	return tags, nil
+}
+
+// push pushes the engine's image to ECR.
+func (d *Deployer) push(ctx context.Context, dep *store.Deployment, built image.BuildResult) (image.PushResult, error) {
+	pusher, err := d.AWS.Pusher(ctx, dep)
+	if err != nil {
+		return image.PushResult{}, err
+	}
+	tags, err := d.pushTags(ctx, dep)
+	if err != nil {
+		return image.PushResult{}, err
+	}
+	return pusher.Push(ctx, image.PushRequest{
+		Image:      built.ImageID,
+		Repository: ecrRepository(dep),
+		Tags:       tags,
+		OnProgress: d.logger(ctx, dep, pipeline.StagePush),
+	})
+}
+
+// destination is where a builder that pushes puts the image.
+func (d *Deployer) destination(ctx context.Context, dep *store.Deployment) (image.Destination, error) {
+	pusher, err := d.AWS.Pusher(ctx, dep)
+	if err != nil {
+		return image.Destination{}, err
+	}
+	tags, err := d.pushTags(ctx, dep)
+	if err != nil {
+		return image.Destination{}, err
+	}
+	return pusher.Destination(ctx, ecrRepository(dep), tags)
 }
 
 // runStage runs one stage: it marks the stage started in the events and its

@@ -57,14 +57,16 @@ type Tokens interface {
 	RepoToken(ctx context.Context, installationID int64, repo string) (githubapp.Token, error)
 }
 
-// Builder builds images; *image.Builder has it.
+// Builder builds images; *image.Builder and *image.BuildkitBuilder have it.
 type Builder interface {
 	Build(ctx context.Context, req image.BuildRequest) (image.BuildResult, error)
 }
 
-// Pusher pushes images to ECR; *image.Pusher has it.
+// Pusher pushes images to ECR, or prepares the push of a builder that pushes
+// itself; *image.Pusher has it.
 type Pusher interface {
 	Push(ctx context.Context, req image.PushRequest) (image.PushResult, error)
+	Destination(ctx context.Context, repository string, tags []string) (image.Destination, error)
 }
 
 // Rollout starts and follows executions; *rollout.Client has it.
@@ -94,7 +96,15 @@ type Deployer struct {
 	Tokens Tokens
 	// Builder builds images.
 	Builder Builder
-	AWS     AWS
+	// BuilderPushes is set when Builder pushes during the build
+	// (*image.BuildkitBuilder): the build then gets the ECR destination, and the
+	// push stage only records what the build pushed.
+	BuilderPushes bool
+	// BuildSecrets gives the build secrets of one repository's environment (the
+	// names .panda.yml lists under build_secrets). If nil, a build that names
+	// secrets fails as the user's error.
+	BuildSecrets func(repo, environment string) image.Secrets
+	AWS          AWS
 	// GitURL is GITHUB_URL, the base clones are made from.
 	GitURL string
 	// WorkDir holds checkouts. If empty, the OS temp dir.

@@ -15,6 +15,7 @@ import (
 	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/githubapp"
+	"github.com/pandadeploy/panda/pipeline/image"
 	"github.com/pandadeploy/panda/redact"
 	"github.com/pandadeploy/panda/retry"
 	"github.com/pandadeploy/panda/store"
@@ -29,7 +30,14 @@ type Deps struct {
 	// GitHub is the App: installation clients, clone tokens, check runs.
 	GitHub  *githubapp.Factory
 	Builder Builder
-	AWS     AWS
+	// BuilderPushes says Builder pushes the image itself (buildkitd straight
+	// to ECR), so the push stage only records what it pushed.
+	BuilderPushes bool
+	// BuildSecrets gives the build secrets of one repository's environment
+	// (.panda.yml build_secrets). If nil, a build that names secrets fails as
+	// the user's error.
+	BuildSecrets func(repo, environment string) image.Secrets
+	AWS          AWS
 	// Connections holds the token connections of repositories without the
 	// App: their deployments clone with the stored token and report as
 	// commit statuses (package commitstatus). If nil, only installations
@@ -111,7 +119,7 @@ func NewServer(cfg config.Worker, deps Deps) *Server {
 	}
 	d := &Deployer{
 		Life: life, Store: st, Queue: queue, Checks: runs, Tokens: tokens,
-		Builder: deps.Builder, AWS: deps.AWS, GitURL: cfg.GitHub.URL, WorkDir: cfg.WorkDir,
+		Builder: deps.Builder, BuilderPushes: deps.BuilderPushes, BuildSecrets: deps.BuildSecrets, AWS: deps.AWS, GitURL: cfg.GitHub.URL, WorkDir: cfg.WorkDir,
 		DeployTimeout: cfg.DeployTimeout,
 		WaitInterval:  deps.Pace.WaitInterval, Logger: logger,
 	}

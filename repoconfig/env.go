@@ -37,6 +37,40 @@ var fields = map[string]field{
 	"default":           boolField(func(e *Env) *bool { return &e.Default }),
 	"submodules":        boolField(func(e *Env) *bool { return &e.Submodules }),
 	"build_args":        parseBuildArgs,
+	// A stage name as the Dockerfile frontend accepts it after FROM ... AS.
+	"target":        stringField(func(e *Env) *string { return &e.Target }, matches(targetRE, "is not a stage name: letters, digits, ., - and _, starting with a letter")),
+	"platform":      stringField(func(e *Env) *string { return &e.Platform }, matches(platformRE, "must be linux/amd64 or linux/arm64")),
+	"build_secrets": parseBuildSecrets,
+}
+
+var (
+	targetRE   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,127}$`)
+	platformRE = regexp.MustCompile(`^linux/(amd64|arm64)$`)
+	// secretNameRE is what RUN --mount=type=secret,id=NAME can name unquoted.
+	secretNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,127}$`)
+)
+
+// parseBuildSecrets reads a list of secret names; values are never in the file.
+func parseBuildSecrets(env *Env, n *yaml.Node, p string) error {
+	if n.Kind != yaml.SequenceNode {
+		return newFieldError(n.Line, p, "must be a list of secret names, not %s", describe(n))
+	}
+	seen := map[string]bool{}
+	for i, item := range n.Content {
+		ip := fmt.Sprintf("%s[%d]", p, i)
+		if item.Kind != yaml.ScalarNode || item.Tag != "!!str" {
+			return newFieldError(item.Line, ip, "must be a secret name, not %s (values are never written in .panda.yml)", describe(item))
+		}
+		if !secretNameRE.MatchString(item.Value) {
+			return newFieldError(item.Line, ip, "is not a secret name: letters, digits, ., - and _, not starting with a digit")
+		}
+		if seen[item.Value] {
+			return newFieldError(item.Line, ip, "names %s twice", item.Value)
+		}
+		seen[item.Value] = true
+		env.BuildSecrets = append(env.BuildSecrets, item.Value)
+	}
+	return nil
 }
 
 var required = []string{"region", "state_machine_arn", "cluster", "service", "task_family", "container_port"}
@@ -210,4 +244,16 @@ func checkDockerfile(env *Env, node *yaml.Node, envPath string) error {
 	}
 	env.Dockerfile = clean
 	return nil
+}
+
+// matches checks a value against a pattern that is the file's own rule (a
+// Dockerfile stage, a platform), not a provider's name: those are package
+// names'.
+func matches(re *regexp.Regexp, problem string) func(string) string {
+	return func(s string) string {
+		if re.MatchString(s) {
+			return ""
+		}
+		return problem
+	}
 }

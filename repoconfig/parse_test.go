@@ -65,6 +65,9 @@ const two = `environments:
       NODE_ENV: production
       _X: "1"
       N: 2
+    target: app
+    platform: linux/arm64
+    build_secrets: [npm_token, GH.TOKEN]
   production:
     branch: main
     default: true
@@ -113,6 +116,9 @@ func TestParseSeveralEnvironments(t *testing.T) {
 	if st.DesiredCount != 0 || st.Trigger != repoconfig.TriggerEventBridge || !st.Submodules ||
 		st.Dockerfile != "docker/Dockerfile" || st.Default {
 		t.Errorf("staging = %+v", st)
+	}
+	if st.Target != "app" || st.Platform != "linux/arm64" || !reflect.DeepEqual(st.BuildSecrets, []string{"npm_token", "GH.TOKEN"}) {
+		t.Errorf("target, platform, secrets = %q, %q, %q", st.Target, st.Platform, st.BuildSecrets)
 	}
 	if want := map[string]string{"NODE_ENV": "production", "_X": "1", "N": "2"}; !reflect.DeepEqual(st.BuildArgs, want) {
 		t.Errorf("BuildArgs = %v, want %v", st.BuildArgs, want)
@@ -163,7 +169,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "unknown_field_typo", old: "container_port: 8080", new: "container_port: 8080\n    contianer_port: 80",
 			want: ".panda.yml line 12: environments.production.contianer_port: is not a known field (did you mean container_port?)"},
 		{name: "unknown_field", old: "aws: prod", new: "aws: prod\n    replicas: 3",
-			want: ".panda.yml line 6: environments.production.replicas: is not a known field (known: aws, branch, build_args, cluster, container_port, default, desired_count, dockerfile, ecr_repository, events_role_arn, region, service, state_machine_arn, submodules, task_family, trigger)"},
+			want: ".panda.yml line 6: environments.production.replicas: is not a known field (known: aws, branch, build_args, build_secrets, cluster, container_port, default, desired_count, dockerfile, ecr_repository, events_role_arn, platform, region, service, state_machine_arn, submodules, target, task_family, trigger)"},
 		{name: "unknown_top_level", old: "environments:", new: "enviroments:",
 			want: ".panda.yml line 1: enviroments: is not a known field (did you mean environments?)"},
 		{name: "duplicate_field", old: "aws: prod", new: "aws: prod\n    aws: dev",
@@ -226,6 +232,14 @@ func TestParseErrors(t *testing.T) {
 			want: `.panda.yml line 14: environments.production.default: must be true or false, not "yes"`},
 		{name: "submodules_int", old: "dockerfile: Dockerfile", new: "dockerfile: Dockerfile\n    submodules: 1",
 			want: `.panda.yml line 14: environments.production.submodules: must be true or false, not "1"`},
+		{name: "platform", old: "dockerfile: Dockerfile", new: "dockerfile: Dockerfile\n    platform: linux/s390x",
+			want: ".panda.yml line 14: environments.production.platform: must be linux/amd64 or linux/arm64"},
+		{name: "target", old: "dockerfile: Dockerfile", new: "dockerfile: Dockerfile\n    target: 1-app",
+			want: ".panda.yml line 14: environments.production.target: is not a stage name: letters, digits, ., - and _, starting with a letter"},
+		{name: "build_secret_value", old: "dockerfile: Dockerfile", new: "dockerfile: Dockerfile\n    build_secrets:\n      - NPM: hunter2",
+			want: ".panda.yml line 15: environments.production.build_secrets[0]: must be a secret name, not a mapping (values are never written in .panda.yml)"},
+		{name: "build_secret_twice", old: "dockerfile: Dockerfile", new: "dockerfile: Dockerfile\n    build_secrets: [A, A]",
+			want: ".panda.yml line 14: environments.production.build_secrets[1]: names A twice"},
 		{name: "build_arg_key", old: "dockerfile: Dockerfile", new: "dockerfile: Dockerfile\n    build_args:\n      1BAD: x",
 			want: ".panda.yml line 15: environments.production.build_args.1BAD: is not a valid build argument name (letters, digits and _, not starting with a digit)"},
 		{name: "build_arg_key_dash", old: "dockerfile: Dockerfile", new: "dockerfile: Dockerfile\n    build_args:\n      A-B: x",
@@ -262,7 +276,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "merge", new: "environments:\n  a:\n    <<: {cluster: c}\n",
 			want: ".panda.yml line 3: uses YAML anchors or aliases (& * <<), which are not supported: write each value out"},
 		{name: "two_defaults", old: "", new: strings.Replace(two, "    branch: develop\n", "    branch: develop\n    default: true\n", 1),
-			want: ".panda.yml line 20: environments.production.default: only one environment may be the default"},
+			want: ".panda.yml line 23: environments.production.default: only one environment may be the default"},
 		{name: "non_string_key", new: "environments:\n  production:\n    1: x\n",
 			want: ".panda.yml line 3: environments.production: keys must be plain names"},
 		{name: "too_big", new: "# " + strings.Repeat("x", repoconfig.MaxSize),

@@ -78,6 +78,13 @@ type Env struct {
 	// required with TriggerEventBridge.
 	EventsRoleARN string
 	BuildArgs     map[string]string
+	// Target is the Dockerfile stage to build; empty means the last one.
+	Target string
+	// Platform is linux/amd64 or linux/arm64; empty means the builder's own.
+	Platform string
+	// BuildSecrets are names of secrets the build may mount with
+	// RUN --mount=type=secret,id=NAME; their values live outside the repository.
+	BuildSecrets []string
 	// Default marks the environment "/deploy" without a name uses. It is true
 	// for the only environment of a file that names one.
 	Default bool

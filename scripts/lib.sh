@@ -152,6 +152,65 @@ ensure_dockerd() {
   die "dockerd exited before answering"
 }
 
+# BuildKit for the buildkitd builder (pipeline/image.BuildkitBuilder), pinned with the
+# github.com/moby/buildkit client in go.mod.
+BUILDKIT_PKG=github.com/moby/buildkit/cmd
+BUILDKIT_VERSION=v0.18.2
+BUILDKITD_START_TIMEOUT="${BUILDKITD_START_TIMEOUT:-60}"
+# The socket of the buildkitd this file starts; tests find it in PANDA_TEST_BUILDKIT_ADDR.
+BUILDKITD_SOCKET="${BUILDKITD_SOCKET:-$PANDA_SERVICES_DIR/buildkitd/buildkitd.sock}"
+
+buildkitd_answers() {
+  "$1" --addr "unix://$BUILDKITD_SOCKET" debug workers >/dev/null 2>&1
+}
+
+# ensure_buildkitd installs buildkitd and buildctl (go install, into PANDA_TOOLS_DIR)
+# and starts buildkitd on BUILDKITD_SOCKET unless it already answers there, then
+# exports PANDA_TEST_BUILDKIT_ADDR. Needs runc (Debian's package) for the OCI worker.
+# The native snapshotter works on any filesystem (no overlay in a sandbox);
+# --oci-worker-net=host because this machine has no CNI plugins (test builds need no
+# network; production runs rootless buildkitd, see docs/OPERATIONS.md). The config
+# lets it reach an OCI registry on 127.0.0.1 over plain HTTP (BuildKit already does
+# so for loopback hosts; the entry makes it explicit for PANDA_TEST_REGISTRY).
+ensure_buildkitd() {
+  step "buildkitd (unix://$BUILDKITD_SOCKET)"
+  local buildkitd buildctl
+  buildkitd=$(go_tool "$BUILDKIT_PKG/buildkitd" "$BUILDKIT_VERSION")
+  buildctl=$(go_tool "$BUILDKIT_PKG/buildctl" "$BUILDKIT_VERSION")
+  export PANDA_TEST_BUILDKIT_ADDR="unix://$BUILDKITD_SOCKET"
+  if buildkitd_answers "$buildctl"; then
+    info "already running; reusing it"
+    return 0
+  fi
+  command -v runc >/dev/null 2>&1 || die "runc is missing (ensure_packages runc)"
+  local dir
+  dir=$(dirname "$BUILDKITD_SOCKET")
+  mkdir -p "$dir"
+  local log="$PANDA_SERVICES_DIR/buildkitd.log" config="$dir/buildkitd.toml"
+  cat >"$config" <<TOML
+# Written by scripts/lib.sh ensure_buildkitd: a test builder only.
+[registry."${PANDA_TEST_REGISTRY:-127.0.0.1:5000}"]
+  http = true
+  insecure = true
+TOML
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" setsid "$buildkitd" --config "$config" --addr "unix://$BUILDKITD_SOCKET" \
+    --root "$dir/state" --oci-worker-snapshotter=native --oci-worker-net=host \
+    --containerd-worker=false </dev/null >>"$log" 2>&1 &
+  local pid=$! i
+  for i in $(seq $((BUILDKITD_START_TIMEOUT * 2))); do
+    if buildkitd_answers "$buildctl"; then
+      info "started in about $((i / 2)) s (log: $log)"
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  tail -n 30 "$log" >&2
+  die "buildkitd did not answer on $BUILDKITD_SOCKET"
+}
+
 # go_tool prints the path of the command built from the Go package $1 at version $2,
 # installing it with go install into $PANDA_TOOLS_DIR/<name>@<version> first if missing.
 # go install pkg@version builds outside this module, so the tool's dependencies never

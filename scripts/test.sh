@@ -30,7 +30,8 @@ step "Packages"
 # docker.io: dockerd; git: the pipeline clones; busybox-static: a base image that
 # tests make with docker import, since no image can be pulled here.
 # chromium: the deployment page's browser test (api).
-ensure_packages redis-server docker.io git busybox-static ca-certificates chromium
+# runc: the OCI worker of buildkitd (pipeline/image.BuildkitBuilder tests).
+ensure_packages redis-server docker.io git busybox-static ca-certificates chromium runc
 # npm runs asl-validator on the shipped state machine (deploy/aws), and node runs the
 # reference JSONata implementation internal/awstest evaluates that state machine with.
 # Machines that have Node.js from elsewhere have npm with it; Debian's npm would
@@ -39,6 +40,7 @@ command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
 ensure_go
 ensure_redis
 ensure_dockerd
+ensure_buildkitd
 ensure_npm_modules deploy/aws
 ensure_npm_modules internal/awstest/jsonata
 

@@ -113,6 +113,9 @@ type Target struct {
 	EventsRoleARN   string            `json:"eventsRoleArn,omitempty"`
 	BuildArgs       map[string]string `json:"buildArgs,omitempty"`
 	Submodules      bool              `json:"submodules,omitempty"`
+	BuildTarget     string            `json:"buildTarget,omitempty"`  // the Dockerfile stage; "" is the last
+	Platform        string            `json:"platform,omitempty"`     // linux/amd64 or linux/arm64; "" is the builder's
+	BuildSecrets    []string          `json:"buildSecrets,omitempty"` // names only, never values
 }
 
 // Duration is how long the deployment ran, or has been running at now.

@@ -129,7 +129,7 @@ func (f *fixture) panda(ctx context.Context, repoName string, tags []string) (ti
 	defer co.Close()
 	t.clone = time.Since(start)
 	start = time.Now()
-	built, err := (&pimage.Builder{Engine: f.cli}).Build(ctx, pimage.BuildRequest{
+	built, err := (&pimage.Builder{Engine: f.cli, NetworkMode: "none"}).Build(ctx, pimage.BuildRequest{
 		Dir:  co.Dir,
 		Tags: []string{"panda-build/" + repoName + ":" + f.sha},
 		Labels: map[string]string{

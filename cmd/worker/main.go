@@ -71,6 +71,11 @@ func run() error {
 		return fmt.Errorf("AWS configuration: %w", err)
 	}
 
+	builder, pushes, closeBuilder, err := newBuilder(ctx, cfg, docker)
+	if err != nil {
+		return err
+	}
+	defer closeBuilder()
 	conns, err := newConnections(cfg, rdb)
 	if err != nil {
 		return err
@@ -82,9 +87,10 @@ func run() error {
 	defer stopMetrics()
 
 	srv := jobs.NewServer(cfg, jobs.Deps{
-		Redis:   rdb,
-		GitHub:  gh,
-		Builder: &image.Builder{Engine: docker, MaxContextBytes: cfg.MaxContextBytes, Timeout: cfg.BuildTimeout},
+		Redis:         rdb,
+		GitHub:        gh,
+		Builder:       builder,
+		BuilderPushes: pushes,
 		AWS: &jobs.AWSProvider{Base: awsCfg, Engine: docker,
 			Connections: &connections.Resolver{Store: conns}},
 		Connections: conns,
@@ -153,4 +159,18 @@ func serveMetrics(addr string, reg *prometheus.Registry, logger *slog.Logger) fu
 		}
 	}()
 	return func() { _ = srv.Close() }
+}
+
+// newBuilder is the buildkitd builder when PANDA_BUILDKIT_ADDR is set (it pushes
+// during the build), else the Docker engine's BuildKit.
+func newBuilder(ctx context.Context, cfg config.Worker, docker *client.Client) (jobs.Builder, bool, func(), error) {
+	if cfg.Buildkit.Addr == "" {
+		return &image.Builder{Engine: docker, MaxContextBytes: cfg.MaxContextBytes, Timeout: cfg.BuildTimeout, NetworkMode: cfg.BuildNetwork}, false, func() {}, nil
+	}
+	b := cfg.Buildkit
+	bk, err := image.NewBuildkitClient(ctx, image.BuildkitConn{Addr: b.Addr, CA: b.CA, Cert: b.Cert, Key: b.Key, ServerName: b.ServerName})
+	if err != nil {
+		return nil, false, nil, err
+	}
+	return &image.BuildkitBuilder{Client: bk, MaxContextBytes: cfg.MaxContextBytes, Timeout: cfg.BuildTimeout}, true, func() { _ = bk.Close() }, nil
 }

@@ -41,6 +41,7 @@ func Start(t testing.TB) *Browser {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// #nosec G204 -- bin is the Chromium found on PATH; every argument is a constant but the test's temp dir
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
 		"--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
 		"--user-data-dir="+t.TempDir(), "--remote-debugging-pipe", "about:blank")
@@ -50,13 +51,13 @@ func Start(t testing.TB) *Browser {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
-	cmdR.Close()
-	evW.Close()
+	_ = cmdR.Close()
+	_ = evW.Close()
 	t.Cleanup(func() {
-		cmdW.Close()
+		_ = cmdW.Close()
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		evR.Close()
+		_ = evR.Close()
 		if t.Failed() {
 			t.Logf("chromium stderr:\n%s", stderr.String())
 		}

@@ -74,3 +74,34 @@ func (r *Registry) get(method, path, accept string) (*http.Response, error) {
 	}
 	return r.srv.Client().Do(req)
 }
+
+// Manifest returns the manifest the registry holds for repo at reference, and its
+// media type. Any failure stops the test.
+func (r *Registry) Manifest(repo, reference string) ([]byte, string) {
+	r.t.Helper()
+	resp, err := r.get(http.MethodGet, "/v2/"+repo+"/manifests/"+reference, strings.Join(manifestMediaTypes, ", "))
+	if err != nil {
+		r.t.Fatalf("get manifest %s:%s: %v", repo, reference, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		r.t.Fatalf("get manifest %s:%s: %s %v", repo, reference, resp.Status, err)
+	}
+	return body, resp.Header.Get("Content-Type")
+}
+
+// Blob returns the blob of repo with digest. Any failure stops the test.
+func (r *Registry) Blob(repo, digest string) []byte {
+	r.t.Helper()
+	resp, err := r.get(http.MethodGet, "/v2/"+repo+"/blobs/"+digest, "*/*")
+	if err != nil {
+		r.t.Fatalf("get blob %s@%s: %v", repo, digest, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		r.t.Fatalf("get blob %s@%s: %s %v", repo, digest, resp.Status, err)
+	}
+	return body
+}

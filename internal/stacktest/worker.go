@@ -45,7 +45,7 @@ func (w *World) StartWorker(o WorkerOptions) *jobs.Server {
 	srv := jobs.NewServer(cfg, jobs.Deps{
 		Redis:   w.Redis(),
 		GitHub:  factory,
-		Builder: &image.Builder{Engine: w.Docker},
+		Builder: &image.Builder{Engine: w.Docker, NetworkMode: "none"}, // dockerd here runs with --bridge=none
 		AWS: &jobs.AWSProvider{Base: w.AWS.Config(), Engine: w.Docker,
 			Connections: &connections.Resolver{Store: w.Connections()}},
 		Connections: w.Connections(),

@@ -182,7 +182,7 @@ func (w *World) Redis() redis.UniversalClient {
 		if err != nil {
 			w.t.Fatal(err)
 		}
-		w.t.Cleanup(func() { rdb.Close() })
+		w.t.Cleanup(func() { _ = rdb.Close() })
 		w.rdb, w.store = rdb, store.New(rdb)
 	})
 	return w.rdb
@@ -266,6 +266,7 @@ func (w *World) Env(b Binaries) []string {
 		"PANDA_WORK_DIR=" + b.WorkDir,
 		"PANDA_LOG_LEVEL=debug",
 		"PANDA_WORKER_METRICS_ADDR=127.0.0.1:0",
+		"PANDA_BUILD_NETWORK=none", // RUN steps on BuildKit need it: dockerd here runs with --bridge=none
 		"GITHUB_WEBHOOK_SECRET=" + b.WebhookSecret,
 		"GITHUB_APP_ID=" + fmt.Sprint(w.GitHub.AppID()),
 		"GITHUB_APP_PRIVATE_KEY=" + string(w.GitHub.PrivateKeyPEM()),

@@ -2,30 +2,35 @@ package image
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
+	"net"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
+	"strings"
 	"time"
 
-	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/pkg/jsonmessage"
+	controlapi "github.com/moby/buildkit/api/services/control"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
 
 	"github.com/pandadeploy/panda/pipeline"
 )
 
-// Defaults for the zero fields of Builder.
+// Defaults for the zero fields of Builder and BuildkitBuilder.
 const (
 	DefaultMaxContextBytes int64 = 500 << 20
 	DefaultBuildTimeout          = 20 * time.Minute
 )
 
-// Builder builds images on a Docker engine. Its methods may be called concurrently.
+// Builder builds images with the BuildKit of a Docker engine, through the Engine
+// API (POST /build?version=2), and leaves them in the engine for Pusher. Its
+// methods may be called concurrently.
 type Builder struct {
 	Engine Engine
 	// MaxContextBytes bounds the total size of the regular files sent as the build
@@ -34,85 +39,79 @@ type Builder struct {
 	// Timeout bounds one build, from sending the context to the last log line.
 	// If zero, DefaultBuildTimeout (20 minutes).
 	Timeout time.Duration
+	// NetworkMode is the network RUN steps get ("none", "default"). If empty, the
+	// engine's default. An engine started with --bridge=none needs "none".
+	NetworkMode string
+	// Platforms are the platforms this engine can build (with binfmt emulation for
+	// foreign ones). If empty, only the engine's own OS/architecture.
+	Platforms []string
 }
 
-// BuildRequest says what to build.
-//
-// Build args and labels are recorded in the image, readable by anyone who can pull
-// it, so callers pass only public values; Panda never passes a token through them,
-// and Build refuses build-arg names that look like credentials.
-type BuildRequest struct {
-	// Dir is the checked-out repository, the root of the build context.
-	Dir string
-	// Dockerfile is the Dockerfile's path relative to Dir, with slashes. If empty, the
-	// first of Dockerfile, docker/Dockerfile and deployment/Dockerfile that exists.
-	Dockerfile string
-	// Tags are full image references to tag the result with, e.g. "app:3f2c9e1".
-	Tags []string
-	// Labels are set on the image, typically org.opencontainers.image.source,
-	// .revision and .created.
-	Labels    map[string]string
-	BuildArgs map[string]string
-	// OnLog, if set, receives each line of the build log as the engine sends it,
-	// from the goroutine that called Build.
-	OnLog func(line string)
-}
-
-// BuildResult describes a built image.
-type BuildResult struct {
-	// ImageID is the engine's id of the image, "sha256:...".
-	ImageID string
-	// Dockerfile is the Dockerfile used, relative to the request's Dir.
-	Dockerfile string
-}
-
-// Build sends req.Dir as the build context and builds it with the engine's classic
-// builder, whose "Step N/M" lines let a failure be traced to its Dockerfile line.
+// Build sends req.Dir as the build context and builds it with the engine's
+// BuildKit. The engine's BuildKit has no registry cache without buildx, so the
+// image is built with BUILDKIT_INLINE_CACHE=1: its config carries the cache
+// metadata, and the engine's own cache serves rebuilds on this worker.
 //
 // Errors are classified for the job boundary: a missing or misplaced Dockerfile, a
-// context over the limit, a failing instruction (with a *StepError inside) and a
-// build over the timeout are pipeline.UserError; an engine that cannot be reached
-// or fails on its own (no space left) is a pipeline.TransientError whose message
-// starts "Docker engine unavailable".
+// context over the limit, a failing instruction (with a *StepError inside), an
+// unbuildable platform and a build over the timeout are pipeline.UserError; an
+// engine that cannot be reached or fails on its own (no space left) is a
+// pipeline.TransientError whose message starts "Docker engine unavailable".
 func (b *Builder) Build(ctx context.Context, req BuildRequest) (BuildResult, error) {
-	root, err := buildRoot(req.Dir)
+	p, err := prepare(ctx, req)
 	if err != nil {
 		return BuildResult{}, err
 	}
-	dockerfile, err := findDockerfile(root, req.Dockerfile)
-	if err != nil {
+	if err := b.checkPlatform(ctx, req.Platform); err != nil {
 		return BuildResult{}, err
 	}
-	if err := checkRequest(req); err != nil {
-		return BuildResult{}, err
-	}
-	src, err := readDockerfile(filepath.Join(root, filepath.FromSlash(dockerfile)))
-	if err != nil {
-		return BuildResult{}, err
-	}
-	buildCtx, cancel := context.WithTimeout(ctx, b.timeout())
+	buildCtx, cancel := context.WithTimeout(ctx, timeoutOr(b.Timeout))
 	defer cancel()
-	run := &buildRun{builder: b, req: req, root: root, dockerfile: dockerfile, instructions: parseInstructions(src)}
+	run := &buildRun{prepared: p, builder: b}
 	id, err := run.do(buildCtx)
 	if err != nil {
-		if ctx.Err() == nil && errors.Is(buildCtx.Err(), context.DeadlineExceeded) {
-			return BuildResult{}, pipeline.UserError(err, "build did not finish within %s", b.timeout())
-		}
-		return BuildResult{}, err
+		return BuildResult{}, timedOut(ctx, buildCtx, err, timeoutOr(b.Timeout))
 	}
-	return BuildResult{ImageID: id, Dockerfile: dockerfile}, nil
+	return BuildResult{ImageID: id, Dockerfile: p.dockerfile}, nil
 }
 
-func (b *Builder) timeout() time.Duration {
-	if b.Timeout > 0 {
-		return b.Timeout
+// timedOut turns a build stopped by its own deadline into the user's error.
+func timedOut(ctx, buildCtx context.Context, err error, limit time.Duration) error {
+	if ctx.Err() == nil && errors.Is(buildCtx.Err(), context.DeadlineExceeded) {
+		return pipeline.UserError(err, "build did not finish within %s", limit)
+	}
+	return err
+}
+
+// checkPlatform refuses a platform the engine cannot build before sending anything.
+func (b *Builder) checkPlatform(ctx context.Context, platform string) error {
+	if platform == "" {
+		return nil
+	}
+	can := b.Platforms
+	if len(can) == 0 {
+		v, err := b.Engine.ServerVersion(ctx)
+		if err != nil {
+			return pipeline.TransientError(err, "Docker engine unavailable")
+		}
+		can = []string{v.Os + "/" + v.Arch}
+	}
+	if !slices.Contains(can, platform) {
+		return pipeline.UserError(nil, "this builder cannot build for %s (it builds %s)", platform, strings.Join(can, ", "))
+	}
+	return nil
+}
+
+func timeoutOr(d time.Duration) time.Duration {
+	if d > 0 {
+		return d
 	}
 	return DefaultBuildTimeout
 }
 
-func (b *Builder) maxContextBytes() int64 {
-	if b.MaxContextBytes > 0 {
-		return b.MaxContextBytes
+func maxContextOr(n int64) int64 {
+	if n > 0 {
+		return n
 	}
 	return DefaultMaxContextBytes
 }
@@ -131,37 +130,11 @@ func buildRoot(dir string) (string, error) {
 	return root, nil
 }
 
-// credentialName matches build-arg names that suggest a secret.
-var credentialName = regexp.MustCompile(`(?i)token|secret|passw(or)?d|credential|private_?key|access_?key|api_?key`)
-
-// checkRequest refuses tags the engine would reject and build args that look like
-// credentials: build args are stored in the image history, readable by anyone who
-// can pull the image, so a secret passed that way is a secret published.
-func checkRequest(req BuildRequest) error {
-	for _, tag := range req.Tags {
-		if _, err := reference.ParseNormalizedNamed(tag); err != nil {
-			return pipeline.UserError(err, "invalid image tag %q", tag)
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(req.BuildArgs)) {
-		if credentialName.MatchString(name) {
-			return pipeline.UserError(nil, "build arg %s looks like a credential; build args are recorded in the image, so Panda refuses to pass secrets through them", name)
-		}
-	}
-	return nil
-}
-
-// buildRun is the state of one build: the request and what the log revealed.
+// buildRun is the state of one engine build.
 type buildRun struct {
-	builder      *Builder
-	req          BuildRequest
-	root         string
-	dockerfile   string
-	instructions []instruction
-
-	step     int    // the last "Step N/M" seen, 0 before the first
-	stepText string // its instruction as the builder printed it
-	imageID  string
+	*prepared
+	builder *Builder
+	imageID string
 }
 
 // errBuildOver closes the context pipe once the engine has answered, so a writer
@@ -170,14 +143,19 @@ var errBuildOver = errors.New("build over")
 
 // do streams the context to the engine and follows the build log to its end.
 func (r *buildRun) do(ctx context.Context) (string, error) {
+	sessionID, stop, err := r.startSession(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer stop()
 	pr, pw := io.Pipe()
 	sent := make(chan error, 1)
 	go func() {
-		err := writeContext(pw, r.root, r.dockerfile, r.builder.maxContextBytes())
+		err := writeContext(pw, r.root, r.dockerfile, maxContextOr(r.builder.MaxContextBytes))
 		pw.CloseWithError(err)
 		sent <- err
 	}()
-	err := r.send(ctx, pr)
+	err = r.send(ctx, pr, sessionID)
 	_ = pr.CloseWithError(errBuildOver) // always nil
 	// A context that could not be sent explains whatever the engine said next.
 	if sendErr := <-sent; sendErr != nil && !errors.Is(sendErr, errBuildOver) && !errors.Is(sendErr, io.ErrClosedPipe) {
@@ -192,66 +170,92 @@ func (r *buildRun) do(ctx context.Context) (string, error) {
 	return r.result(ctx)
 }
 
+// startSession opens a BuildKit session on the engine (POST /session) when the
+// build has secrets: the engine's BuildKit asks the session for each secret a RUN
+// step mounts. Without secrets no session is needed, and none is opened.
+func (r *buildRun) startSession(ctx context.Context) (string, func(), error) {
+	if len(r.secrets) == 0 {
+		return "", func() {}, nil
+	}
+	s, err := session.NewSession(ctx, "panda")
+	if err != nil {
+		return "", nil, fmt.Errorf("new build session: %w", err)
+	}
+	s.Allow(secretsprovider.FromMap(r.secrets))
+	go func() {
+		_ = s.Run(ctx, func(ctx context.Context, proto string, meta map[string][]string) (net.Conn, error) {
+			return r.builder.Engine.DialHijack(ctx, "/session", proto, meta)
+		})
+	}()
+	return s.ID(), func() { _ = s.Close() }, nil
+}
+
 // send starts the build and reads its log.
-func (r *buildRun) send(ctx context.Context, buildContext io.Reader) error {
-	resp, err := r.builder.Engine.ImageBuild(ctx, buildContext, r.options())
+func (r *buildRun) send(ctx context.Context, buildContext io.Reader, sessionID string) error {
+	resp, err := r.builder.Engine.ImageBuild(ctx, buildContext, r.options(sessionID))
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	lines := lineSplitter{emit: r.logLine}
-	err = readStream(resp.Body, func(m *jsonmessage.JSONMessage) {
-		switch {
-		case m.Aux != nil:
-			var aux build.Result
-			if decodeAux(m, &aux) == nil && aux.ID != "" {
-				r.imageID = aux.ID
-			}
-		case m.Stream != "":
-			lines.write(m.Stream)
-		default:
-			if line := statusLine(m); line != "" {
-				r.logLine(line)
-			}
-		}
-	})
-	lines.flush()
+	r.progress = startProgress(ctx, r.req.OnLog, redactor(r.secrets))
+	err = readStream(resp.Body, r.message)
+	r.progress.close()
+	r.progress.wait()
 	var report *engineReport
-	if errors.As(err, &report) {
-		r.logLine(report.Message) // the log's reader sees why it stopped
+	if errors.As(err, &report) && r.req.OnLog != nil {
+		r.req.OnLog("ERROR: " + report.Message) // the log's reader sees why it stopped
 	}
 	return err
 }
 
-func (r *buildRun) options() build.ImageBuildOptions {
-	args := make(map[string]*string, len(r.req.BuildArgs))
-	for k, v := range r.req.BuildArgs {
-		args[k] = &v
-	}
-	return build.ImageBuildOptions{
-		Tags:       r.req.Tags,
-		Dockerfile: r.dockerfile,
-		Labels:     r.req.Labels,
-		BuildArgs:  args,
-		// A shared engine must not collect containers of failed steps.
-		Remove:      true,
-		ForceRemove: true,
-		// The classic builder works over a plain API call (BuildKit needs a session)
-		// and numbers its steps, which is how a failure finds its Dockerfile line.
-		Version: build.BuilderV1,
+// traceID is the id of the engine's messages that carry BuildKit status: the aux
+// field is a base64 JSON string of a protobuf controlapi.StatusResponse (moby's
+// builder-next/builder.go, the docker CLI decodes them the same way).
+const traceID = "moby.buildkit.trace"
+
+// message handles one message of the engine's build stream.
+func (r *buildRun) message(m *jsonmessage.JSONMessage) {
+	switch {
+	case m.ID == traceID && m.Aux != nil:
+		var raw []byte
+		if err := json.Unmarshal(*m.Aux, &raw); err != nil {
+			return
+		}
+		var resp controlapi.StatusResponse
+		if err := resp.UnmarshalVT(raw); err != nil {
+			return
+		}
+		r.progress.send(client.NewSolveStatus(&resp))
+	case m.Aux != nil:
+		var aux build.Result
+		if decodeAux(m, &aux) == nil && aux.ID != "" {
+			r.imageID = aux.ID
+		}
 	}
 }
 
-var stepLine = regexp.MustCompile(`^Step (\d+)/\d+ : (.*)$`)
-
-// logLine records the step a line announces and passes the line on.
-func (r *buildRun) logLine(line string) {
-	if m := stepLine.FindStringSubmatch(line); m != nil {
-		r.step, _ = strconv.Atoi(m[1])
-		r.stepText = m[2]
+func (r *buildRun) options(sessionID string) build.ImageBuildOptions {
+	args := make(map[string]*string, len(r.req.BuildArgs)+1)
+	for k, v := range r.req.BuildArgs {
+		args[k] = &v
 	}
-	if r.req.OnLog != nil {
-		r.req.OnLog(line)
+	inline := "1"
+	args["BUILDKIT_INLINE_CACHE"] = &inline
+	return build.ImageBuildOptions{
+		Tags:        r.req.Tags,
+		Dockerfile:  r.dockerfile,
+		Labels:      r.req.Labels,
+		BuildArgs:   args,
+		Target:      r.req.Target,
+		Platform:    r.req.Platform,
+		NetworkMode: r.builder.NetworkMode,
+		SessionID:   sessionID,
+		// BuildKit: mounts, heredocs (with a frontend that has them), only the
+		// stages the target needs, platform args, secrets through the session.
+		Version: build.BuilderBuildKit,
+		// A shared engine must not collect containers of failed steps.
+		Remove:      true,
+		ForceRemove: true,
 	}
 }
 

@@ -31,6 +31,7 @@ type contextWriter struct {
 	pm       *patternmatcher.PatternMatcher
 	parents  map[string]patternmatcher.MatchInfo
 	written  int64
+	sizeOnly bool // count, write nothing
 }
 
 // writeContext writes the tar of root to w. dockerfile (slash-separated, relative to
@@ -53,6 +54,19 @@ func writeContext(w io.Writer, root, dockerfile string, maxBytes int64) error {
 		return err
 	}
 	return cw.tw.Close()
+}
+
+// checkContextSize walks root as writeContext would, reading no file, and fails
+// the same way when the regular files that .dockerignore keeps exceed maxBytes:
+// buildkitd reads the context itself through the session, so the limit is
+// checked before the build starts.
+func checkContextSize(root, dockerfile string, maxBytes int64) error {
+	pm, err := ignoreMatcher(root, dockerfile)
+	if err != nil {
+		return err
+	}
+	cw := &contextWriter{root: root, maxBytes: maxBytes, pm: pm, parents: map[string]patternmatcher.MatchInfo{}, sizeOnly: true}
+	return filepath.WalkDir(root, cw.visit)
 }
 
 // ignoreMatcher reads root/.dockerignore, if any, into a matcher.
@@ -139,6 +153,9 @@ func (cw *contextWriter) add(path, name string, d fs.DirEntry) error {
 			return pipeline.UserError(errContextTooLarge, "build context is larger than %s", formatSize(cw.maxBytes))
 		}
 	default:
+		return nil
+	}
+	if cw.sizeOnly {
 		return nil
 	}
 	hdr, err := tar.FileInfoHeader(info, link)

@@ -1,16 +1,18 @@
 package image
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/pandadeploy/panda/names"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+
 	"github.com/pandadeploy/panda/pipeline"
 )
 
@@ -87,53 +89,41 @@ func readDockerfile(path string) ([]byte, error) {
 	return b, nil
 }
 
-// instruction is one Dockerfile instruction: the 1-based line it starts on and its
-// text with continuation lines joined.
+// instruction is one Dockerfile instruction: the 1-based line it starts on, its
+// text as BuildKit's parser saw it (continuation lines joined), and the stage it
+// belongs to, counted from 0 by FROM, with the stage's AS name if any.
 type instruction struct {
-	Line int
-	Text string
+	Line      int
+	Text      string
+	Stage     int
+	StageName string
 }
 
-var (
-	directiveRE = regexp.MustCompile(`^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$`)
-	commentRE   = regexp.MustCompile(`^\s*#`)
-)
-
-// parseInstructions lists the instructions of a Dockerfile in order, the way the
-// builder counts them in "Step N/M": parser directives, comments and blank lines are
-// not instructions, and a line ending in the escape character (\ unless an escape
-// directive says otherwise) continues on the next non-comment line.
+// parseInstructions lists the instructions of a Dockerfile in order with BuildKit's
+// own parser, the one the builders run: parser directives, comments, blank lines
+// and heredoc bodies are not instructions. A file the parser refuses yields what
+// was read before the refusal; the build itself will then report the error.
 func parseInstructions(src []byte) []instruction {
-	lines := strings.Split(strings.ReplaceAll(string(src), "\r\n", "\n"), "\n")
-	escape := `\`
-	var (
-		out        []instruction
-		current    *instruction
-		directives = true
-	)
-	for i, line := range lines {
-		if directives {
-			if m := directiveRE.FindStringSubmatch(line); m != nil {
-				if strings.EqualFold(m[1], "escape") && (m[2] == "`" || m[2] == `\`) {
-					escape = m[2]
-				}
-				continue
+	res, err := parser.Parse(bytes.NewReader(src))
+	if err != nil {
+		return nil
+	}
+	var out []instruction
+	stage := -1
+	for _, n := range res.AST.Children {
+		in := instruction{Line: n.StartLine, Text: strings.Join(strings.Fields(n.Original), " ")}
+		if strings.EqualFold(n.Value, "from") {
+			stage++
+			name := ""
+			if next := n.Next; next != nil && next.Next != nil && strings.EqualFold(next.Next.Value, "as") && next.Next.Next != nil {
+				name = strings.ToLower(next.Next.Next.Value)
 			}
-			directives = false
+			in.StageName = name
+		} else if stage >= 0 && len(out) > 0 {
+			in.StageName = out[len(out)-1].StageName
 		}
-		trimmed := strings.TrimSpace(line)
-		if trimmed == "" || commentRE.MatchString(line) {
-			continue // inside a continuation too: the builder drops such lines
-		}
-		if current == nil {
-			out = append(out, instruction{Line: i + 1})
-			current = &out[len(out)-1]
-		}
-		body, continues := strings.CutSuffix(trimmed, escape)
-		current.Text = strings.TrimSpace(current.Text + " " + strings.TrimSpace(body))
-		if !continues {
-			current = nil
-		}
+		in.Stage = max(stage, 0)
+		out = append(out, in)
 	}
 	return out
 }

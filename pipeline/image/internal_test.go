@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/moby/buildkit/client"
+
 	"github.com/pandadeploy/panda/pipeline"
 )
 
@@ -130,34 +132,40 @@ func TestWriteContextLimit(t *testing.T) {
 
 func TestStepFailure(t *testing.T) {
 	t.Parallel()
-	instructions := parseInstructions([]byte("FROM x\nRUN a \\\n  b\nRUN c\n"))
+	src := "FROM x AS build\nRUN a \\\n  b\nRUN c\nFROM scratch\nCOPY --from=build /c /\nRUN c\n"
 	tests := []struct {
-		name     string
-		step     int
-		stepText string
-		msg      string
-		wantLine int
-		wantText string
+		name       string
+		vertex     string // the failed vertex's name; "" for none
+		sourceLine int
+		msg        string
+		wantLine   int
+		wantText   string
 	}{
-		{name: "classic_step", step: 3, stepText: "RUN c", msg: "The command '/bin/sh -c c' returned a non-zero code: 1", wantLine: 4, wantText: "RUN c"},
-		{name: "buildkit_location", msg: "failed to solve: process \"/bin/sh -c a b\" did not complete successfully: exit code: 1\nDockerfile:2", wantLine: 2, wantText: "RUN a b"},
-		{name: "parse_error", msg: "dockerfile parse error line 4: unknown instruction: RUNN", wantLine: 4, wantText: "RUN c"},
-		{name: "label_step_beyond_dockerfile", step: 4, stepText: "LABEL x=y", msg: "boom", wantLine: 0},
+		{name: "source_map", sourceLine: 4, vertex: "[build 3/3] RUN c", msg: "exit code: 1", wantLine: 4, wantText: "RUN c"},
+		{name: "vertex_in_named_stage", vertex: "[build 3/3] RUN c", msg: "exit code: 1", wantLine: 4, wantText: "RUN c"},
+		{name: "vertex_in_unnamed_stage", vertex: "[stage-1 2/2] RUN c", msg: "exit code: 1", wantLine: 7, wantText: "RUN c"},
+		{name: "vertex_with_platform_and_padding", vertex: "[linux/arm64 build  2/3] RUN a b", msg: "exit code: 1", wantLine: 2, wantText: "RUN a b"},
+		{name: "vertex_with_expanded_variable", vertex: "[stage-1 1/2] COPY --from=build /c /", msg: "not found", wantLine: 6},
+		{name: "line_in_message", msg: "dockerfile parse error line 4: unknown instruction: RUNN", wantLine: 4, wantText: "RUN c"},
+		{name: "nothing_known", msg: "boom", wantLine: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := &buildRun{dockerfile: "Dockerfile", instructions: instructions, step: tt.step, stepText: tt.stepText}
-			err := r.stepFailure(tt.msg)
+			p := &prepared{dockerfile: "Dockerfile", instructions: parseInstructions([]byte(src))}
+			if tt.vertex != "" {
+				p.progress = &progress{failed: []*client.Vertex{{Name: "importing cache manifest from x", Error: "not found"}, {Name: tt.vertex, Error: tt.msg}}}
+			}
+			var err error = p.stepFailure(tt.msg, tt.sourceLine)
 			var se *StepError
 			if !errors.As(err, &se) || !pipeline.IsPermanent(err) {
 				t.Fatalf("stepFailure = %v, want a permanent *StepError", err)
 			}
-			if se.Line != tt.wantLine || se.Instruction != tt.wantText && tt.wantLine != 0 {
+			if se.Line != tt.wantLine || tt.wantText != "" && se.Instruction != tt.wantText {
 				t.Errorf("StepError = %+v, want line %d %q", se, tt.wantLine, tt.wantText)
 			}
 			if msg := pipeline.UserMessage(err, ""); !strings.Contains(msg, tt.msg) {
-				t.Errorf("user message %q lacks the engine's message", msg)
+				t.Errorf("user message %q lacks the builder's message", msg)
 			}
 		})
 	}

@@ -182,3 +182,39 @@ func (p *Pusher) now() time.Time {
 	}
 	return time.Now()
 }
+
+// Destination prepares a push that a builder makes itself (BuildkitBuilder): it
+// creates the repository and its build-cache repository when missing, as Push
+// does, and returns the registry
+// host with a Credentials function that hands out the cached ECR credentials. The
+// credentials go to the builder through its session only, never to disk.
+func (p *Pusher) Destination(ctx context.Context, repository string, tags []string) (Destination, error) {
+	if err := checkPush(PushRequest{Image: "build", Repository: repository, Tags: tags}); err != nil {
+		return Destination{}, err
+	}
+	account, err := p.accountID(ctx)
+	if err != nil {
+		return Destination{}, err
+	}
+	cache := CacheRepositoryName(repository)
+	for _, repo := range []string{repository, cache} {
+		if err := p.ensureRepository(ctx, account, repo); err != nil {
+			return Destination{}, err
+		}
+	}
+	auth, err := p.credentials(ctx)
+	if err != nil {
+		return Destination{}, err
+	}
+	return Destination{
+		Registry:        auth.host,
+		Repository:      repository,
+		CacheRepository: cache,
+		Tags:            tags,
+		Credentials: func(ctx context.Context) (string, string, error) {
+			auth, err := p.credentials(ctx)
+			return auth.username, auth.password, err
+		},
+		Refused: p.forgetCredentials,
+	}, nil
+}

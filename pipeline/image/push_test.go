@@ -214,7 +214,7 @@ func buildScratch(t *testing.T, cli *client.Client) string {
 	t.Helper()
 	tag := testTag(t, cli, "push")
 	dir := writeTree(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY app.txt /\n", "app.txt": tag})
-	if _, err := (&image.Builder{Engine: cli}).Build(context.Background(), image.BuildRequest{Dir: dir, Tags: []string{tag}}); err != nil {
+	if _, err := (&image.Builder{Engine: cli, NetworkMode: "none"}).Build(context.Background(), image.BuildRequest{Dir: dir, Tags: []string{tag}}); err != nil {
 		t.Fatalf("build test image: %v", err)
 	}
 	return tag
