@@ -5,6 +5,11 @@
 #                                              bin/app and bin/worker, run both until Ctrl-C
 #   bash scripts/dev.sh webhook EVENT [FILE]   send FILE (default: a ping) to the running app
 #                                              as a GitHub webhook signed with the dev secret
+#   bash scripts/dev.sh demo [FLAGS]           a deployment to watch, no accounts needed: the
+#                                              GitHub and AWS test servers, a registry, a git
+#                                              server with a sample repository, the real app
+#                                              and worker, a push and a /deploy; prints two
+#                                              links and runs until Ctrl-C (FLAGS: bin/demo -help)
 #
 # The first run writes a throwaway configuration to .dev/env (secrets, API token,
 # encryption key and a GitHub App key that GitHub does not know). Variables already in
@@ -152,7 +157,28 @@ send_webhook() {
   echo
 }
 
+# demo builds the binaries and the demo program (internal/demo) and runs it in
+# the foreground: it starts its own Redis and servers on 127.0.0.1 and needs no
+# .dev/env. Ctrl-C reaches it and the binaries it started; it stops them and
+# removes what it made.
+demo() {
+  step "Packages"
+  ensure_packages redis-server docker.io git ca-certificates busybox-static
+  ensure_go
+  ensure_dockerd
+  build
+  go build -o bin/demo ./internal/demo/cmd/demo
+  mkdir -p "$DEV_DIR"
+  step "Starting the demo; Ctrl-C stops it"
+  exec bin/demo -app bin/app -worker bin/worker -logs "$DEV_DIR/demo.log" "$@"
+}
+
 main() {
+  if [ "${1:-}" = demo ]; then
+    shift
+    demo "$@"
+    return
+  fi
   if [ "${1:-}" = webhook ]; then
     shift
     send_webhook "$@"

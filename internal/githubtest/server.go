@@ -80,7 +80,12 @@ func NewServer(t testing.TB) *Server {
 	mux := s.routes()
 	// One mux serves both layouts: GitHub.com paths at the root, and the same
 	// paths under /api/v3 as GitHub Enterprise Server serves them.
-	s.srv = httptest.NewServer(s.record(s.inject(mux)))
+	// The repository page (page.go) is a web page, not an API route: it is kept
+	// out of Requests and faults, so browsing it changes no test's assertions.
+	top := http.NewServeMux()
+	top.HandleFunc("GET /{owner}/{repo}", s.handleRepoPage)
+	top.Handle("/", s.record(s.inject(mux)))
+	s.srv = httptest.NewServer(top)
 	t.Cleanup(s.srv.Close)
 	return s
 }
