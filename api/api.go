@@ -42,6 +42,14 @@ type AWSVerifier interface {
 	Verify(ctx context.Context, c connections.AWS) (accountID string, err error)
 }
 
+// GitHubVerifier checks a token connection before it is stored: that GitHub
+// accepts the token and it can read the repository. An error wrapping
+// connections.ErrRejected means GitHub refused it (400), any other that
+// GitHub could not be asked (502).
+type GitHubVerifier interface {
+	VerifyGitHub(ctx context.Context, c connections.GitHub) error
+}
+
 // Options are the dependencies of the handler returned by New.
 type Options struct {
 	// Store holds deployments and their event streams. Required.
@@ -62,6 +70,9 @@ type Options struct {
 	Deployer Deployer
 	// AWSVerifier verifies AWS connections. If nil, POST /api/v1/connect/aws answers 503.
 	AWSVerifier AWSVerifier
+	// GitHubVerifier verifies token connections. If nil, POST
+	// /api/v1/connect/github with a token answers 503 (installations still work).
+	GitHubVerifier GitHubVerifier
 	// Registry is served at /metrics. If nil, a new registry with only Panda's metrics.
 	Registry *prometheus.Registry
 	// Metrics are the collectors the API updates. If nil, metrics.New(Registry).

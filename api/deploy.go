@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"regexp"
@@ -12,7 +13,12 @@ import (
 	"github.com/pandadeploy/panda/store"
 )
 
-// deployBody is the body of POST /api/v1/deploy, in the seed's terms.
+// deployBody is the body of POST /api/v1/deploy: the seed's fields and Panda's.
+// encoding/json matches names case-insensitively, so the seed's
+// gitHubConnectionId and Panda's githubConnectionId both land in
+// GitHubConnectionID. The connection fields take a conn_ id or Panda's key
+// (owner/name, the AWS connection's name). The ECS fields have two spellings,
+// the seed's ecs*Name and Panda's; giving both with different values is a 400.
 type deployBody struct {
 	GitHubConnectionID string `json:"githubConnectionId"`
 	AWSConnectionID    string `json:"awsConnectionId"`
@@ -22,6 +28,9 @@ type deployBody struct {
 	Cluster            string `json:"cluster"`
 	Service            string `json:"service"`
 	TaskFamily         string `json:"taskFamily"`
+	ECSClusterName     string `json:"ecsClusterName"`
+	ECSServiceName     string `json:"ecsServiceName"`
+	ECSTaskFamily      string `json:"ecsTaskFamily"`
 	ContainerPort      int    `json:"containerPort"`
 	DesiredCount       *int   `json:"desiredCount"`
 }
@@ -36,26 +45,52 @@ var (
 	familyPattern    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 )
 
+// validBranch reports whether name may be deployed as a branch.
+func validBranch(name string) bool {
+	return branchPattern.MatchString(name) && !badBranchPattern.MatchString(name)
+}
+
+// merge folds the seed's spelling of a field into Panda's, refusing two
+// different values.
+func merge(panda *string, seed, pandaName, seedName string) error {
+	switch {
+	case seed == "":
+	case *panda != "" && *panda != seed:
+		return badField(seedName, "differs from %s; give one of them", pandaName)
+	default:
+		*panda = seed
+	}
+	return nil
+}
+
+func (b *deployBody) normalize() error {
+	if err := merge(&b.Cluster, b.ECSClusterName, "cluster", "ecsClusterName"); err != nil {
+		return err
+	}
+	if err := merge(&b.Service, b.ECSServiceName, "service", "ecsServiceName"); err != nil {
+		return err
+	}
+	return merge(&b.TaskFamily, b.ECSTaskFamily, "taskFamily", "ecsTaskFamily")
+}
+
 func (b deployBody) validate() error {
 	switch {
-	case !connections.ValidRepo(b.GitHubConnectionID):
-		return badField("githubConnectionId", "required: the owner/name of a connected repository")
+	case !connections.ValidID(b.GitHubConnectionID) && !connections.ValidRepo(b.GitHubConnectionID):
+		return badField("gitHubConnectionId", "required: the conn_ id (or owner/name) of a connected repository")
 	case b.AWSConnectionID != "" && !connections.ValidName(b.AWSConnectionID):
-		return badField("awsConnectionId", "not a connection name")
-	case b.Branch == "" && b.SHA == "":
-		return badField("branch", "required (or sha)")
-	case b.Branch != "" && (!branchPattern.MatchString(b.Branch) || badBranchPattern.MatchString(b.Branch)):
+		return badField("awsConnectionId", "not a connection id or name")
+	case b.Branch != "" && !validBranch(b.Branch):
 		return badField("branch", "not a valid branch name")
 	case b.SHA != "" && !shaPattern.MatchString(b.SHA):
 		return badField("sha", "must be a full 40-character lowercase commit SHA")
 	case b.Environment != "" && !envPattern.MatchString(b.Environment):
 		return badField("environment", "1 to 64 letters, digits, '_' or '-'")
 	case b.Cluster != "" && !ecsPattern.MatchString(b.Cluster):
-		return badField("cluster", "not an ECS cluster name or ARN")
+		return badField("ecsClusterName", "not an ECS cluster name or ARN")
 	case b.Service != "" && !ecsPattern.MatchString(b.Service):
-		return badField("service", "not an ECS service name or ARN")
+		return badField("ecsServiceName", "not an ECS service name or ARN")
 	case b.TaskFamily != "" && !familyPattern.MatchString(b.TaskFamily):
-		return badField("taskFamily", "not a task definition family")
+		return badField("ecsTaskFamily", "not a task definition family")
 	case b.ContainerPort < 0 || b.ContainerPort > 65535:
 		return badField("containerPort", "must be between 1 and 65535")
 	case b.DesiredCount != nil && (*b.DesiredCount < 0 || *b.DesiredCount > 1000):
@@ -64,33 +99,43 @@ func (b deployBody) validate() error {
 	return nil
 }
 
+// deployAccepted is the answer of POST /api/v1/deploy: the seed's
+// {deploymentId, status, startTime} and Panda's links.
+type deployAccepted struct {
+	DeploymentID string       `json:"deploymentId"`
+	Status       store.Status `json:"status"`
+	StartTime    utcTime      `json:"startTime"`
+	EventsURL    string       `json:"eventsUrl"`
+	ResultURL    string       `json:"resultUrl"`
+	PageURL      string       `json:"pageUrl"`
+}
+
 func (s *server) deploy(w http.ResponseWriter, r *http.Request) error {
 	var b deployBody
 	if err := decode(w, r, &b); err != nil {
 		return err
 	}
+	if err := b.normalize(); err != nil {
+		return err
+	}
 	if err := b.validate(); err != nil {
 		return err
 	}
-	gh, err := s.Connections.GitHub(r.Context(), b.GitHubConnectionID)
-	if errors.Is(err, connections.ErrNotFound) {
-		return badField("githubConnectionId", "no GitHub connection %s; register it with POST /api/v1/connect/github", b.GitHubConnectionID)
-	}
+	gh, awsName, err := s.deployConnections(r.Context(), b)
 	if err != nil {
 		return err
 	}
-	if b.AWSConnectionID != "" {
-		if _, err := s.Connections.AWS(r.Context(), b.AWSConnectionID); errors.Is(err, connections.ErrNotFound) {
-			return badField("awsConnectionId", "no AWS connection %s; register it with POST /api/v1/connect/aws", b.AWSConnectionID)
-		} else if err != nil {
-			return err
-		}
+	if b.Branch == "" && b.SHA == "" {
+		b.Branch = gh.Branch // the seed's way: the connection names the branch
+	}
+	if b.Branch == "" && b.SHA == "" {
+		return badField("branch", "required (or sha), since connection %s names no branch", b.GitHubConnectionID)
 	}
 	if s.Deployer == nil {
 		return &Error{Status: http.StatusServiceUnavailable, Message: "manual deployments are not configured"}
 	}
 	d, err := s.Deployer.Deploy(r.Context(), deployment.Request{
-		Repo: gh.Repo, InstallationID: gh.InstallationID, AWSConnection: b.AWSConnectionID,
+		Repo: gh.Repo, InstallationID: gh.InstallationID, AWSConnection: awsName,
 		Branch: b.Branch, SHA: b.SHA, Environment: b.Environment, Cluster: b.Cluster, Service: b.Service,
 		TaskFamily: b.TaskFamily, ContainerPort: b.ContainerPort, DesiredCount: b.DesiredCount,
 		Trigger: deployment.TriggerAPI, Actor: "api",
@@ -99,13 +144,43 @@ func (s *server) deploy(w http.ResponseWriter, r *http.Request) error {
 		return deployError(err)
 	}
 	w.Header().Set("Location", "/api/v1/deploy/"+d.ID+"/result")
-	return writeOK(w, http.StatusAccepted, "deployment "+d.ID+" accepted", map[string]any{
-		"deploymentId": d.ID,
-		"status":       d.Status,
-		"eventsUrl":    s.PublicURL + "/api/v1/deploy/" + d.ID + "/events",
-		"resultUrl":    s.PublicURL + "/api/v1/deploy/" + d.ID + "/result",
-		"pageUrl":      s.PublicURL + "/deployments/" + d.ID,
+	start := d.StartedAt
+	if start.IsZero() {
+		start = d.CreatedAt // QUEUED: the seed's startTime is when the request was taken
+	}
+	return writeOK(w, http.StatusAccepted, "deployment "+d.ID+" accepted", deployAccepted{
+		DeploymentID: d.ID, Status: d.Status, StartTime: utcTime(start),
+		EventsURL: s.PublicURL + "/api/v1/deploy/" + d.ID + "/events",
+		ResultURL: s.PublicURL + "/api/v1/deploy/" + d.ID + "/result",
+		PageURL:   s.PublicURL + "/deployments/" + d.ID,
 	})
+}
+
+// deployConnections looks up the body's GitHub connection and the name of its
+// AWS connection (the name is what the worker resolves).
+func (s *server) deployConnections(ctx context.Context, b deployBody) (connections.GitHub, string, error) {
+	repo, err := s.findConnection(ctx, "github", b.GitHubConnectionID)
+	var gh connections.GitHub
+	if err == nil {
+		gh, err = s.Connections.GitHub(ctx, repo)
+	}
+	if errors.Is(err, connections.ErrNotFound) {
+		return gh, "", badField("gitHubConnectionId", "no GitHub connection %s; register it with POST /api/v1/connect/github", b.GitHubConnectionID)
+	}
+	if err != nil {
+		return gh, "", err
+	}
+	if b.AWSConnectionID == "" {
+		return gh, "", nil
+	}
+	name, err := s.findConnection(ctx, "aws", b.AWSConnectionID)
+	if err == nil {
+		_, err = s.Connections.AWS(ctx, name)
+	}
+	if errors.Is(err, connections.ErrNotFound) {
+		return gh, "", badField("awsConnectionId", "no AWS connection %s; register it with POST /api/v1/connect/aws", b.AWSConnectionID)
+	}
+	return gh, name, err
 }
 
 func deployError(err error) error {

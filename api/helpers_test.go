@@ -91,6 +91,21 @@ func (f *fakeVerifier) Verify(ctx context.Context, c connections.AWS) (string, e
 	return f.account, f.err
 }
 
+// fakeGitHubVerifier answers VerifyGitHub with err and remembers the connections.
+type fakeGitHubVerifier struct {
+	err error
+
+	mu   sync.Mutex
+	seen []connections.GitHub
+}
+
+func (f *fakeGitHubVerifier) VerifyGitHub(ctx context.Context, c connections.GitHub) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seen = append(f.seen, c)
+	return f.err
+}
+
 type testEnv struct {
 	t        *testing.T
 	redisURL string
@@ -99,6 +114,7 @@ type testEnv struct {
 	conns    *connections.Store
 	deployer *fakeDeployer
 	verifier *fakeVerifier
+	ghVerify *fakeGitHubVerifier
 	metrics  *metrics.Metrics
 	logs     *syncBuffer
 	srv      *httptest.Server
@@ -132,7 +148,7 @@ func newEnvOn(t *testing.T, url string, opts ...envOption) *testEnv {
 		t.Fatal(err)
 	}
 	e := &testEnv{t: t, redisURL: url, rdb: rdb, st: store.New(rdb), logs: &syncBuffer{},
-		verifier: &fakeVerifier{account: "123456789012"}}
+		verifier: &fakeVerifier{account: "123456789012"}, ghVerify: &fakeGitHubVerifier{}}
 	e.conns = connections.NewStore(rdb, box)
 	e.deployer = &fakeDeployer{st: e.st}
 	reg := prometheus.NewRegistry()
@@ -140,7 +156,8 @@ func newEnvOn(t *testing.T, url string, opts ...envOption) *testEnv {
 	o := api.Options{
 		Store: e.st, Connections: e.conns, Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		APIToken: token, PublicURL: "https://panda.example.com/", Deployer: e.deployer, AWSVerifier: e.verifier,
-		Registry: reg, Metrics: e.metrics, Heartbeat: time.Minute,
+		GitHubVerifier: e.ghVerify,
+		Registry:       reg, Metrics: e.metrics, Heartbeat: time.Minute,
 	}
 	for _, opt := range opts {
 		opt(&o)

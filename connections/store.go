@@ -44,6 +44,8 @@ func (s *Store) now() time.Time {
 
 // record is the stored form: public fields in clear, secrets sealed together.
 type record struct {
+	ID             string    `json:"id,omitempty"`
+	Branch         string    `json:"branch,omitempty"`
 	Name           string    `json:"name,omitempty"`
 	Repo           string    `json:"repo,omitempty"`
 	Region         string    `json:"region,omitempty"`
@@ -60,6 +62,7 @@ type sealedFields struct {
 	ExternalID      string `json:"externalId,omitempty"`
 	AccessKeyID     string `json:"accessKeyId,omitempty"`
 	SecretAccessKey string `json:"secretAccessKey,omitempty"`
+	SessionToken    string `json:"sessionToken,omitempty"`
 	Token           string `json:"token,omitempty"`
 }
 
@@ -105,11 +108,12 @@ func (s *Store) PutAWS(ctx context.Context, c AWS) error {
 		ExternalID:      c.ExternalID.Reveal(),
 		AccessKeyID:     c.AccessKeyID.Reveal(),
 		SecretAccessKey: c.SecretAccessKey.Reveal(),
+		SessionToken:    c.SessionToken.Reveal(),
 	})
 	if err != nil {
 		return err
 	}
-	rec := record{Name: c.Name, Region: c.Region, RoleARN: c.RoleARN, AccountID: c.AccountID,
+	rec := record{ID: c.ID, Name: c.Name, Region: c.Region, RoleARN: c.RoleARN, AccountID: c.AccountID,
 		HasExternalID: c.ExternalID != "", CreatedAt: s.now().UTC(), Sealed: sealed}
 	return s.put(ctx, awsKey, c.Name, rec)
 }
@@ -121,7 +125,7 @@ func (s *Store) PutGitHub(ctx context.Context, c GitHub) error {
 	if err != nil {
 		return err
 	}
-	rec := record{Repo: c.Repo, InstallationID: c.InstallationID, HasToken: c.Token != "",
+	rec := record{ID: c.ID, Branch: c.Branch, Repo: c.Repo, InstallationID: c.InstallationID, HasToken: c.Token != "",
 		CreatedAt: s.now().UTC(), Sealed: sealed}
 	return s.put(ctx, githubKey, c.Repo, rec)
 }
@@ -162,9 +166,10 @@ func (s *Store) AWS(ctx context.Context, name string) (AWS, error) {
 	if err != nil {
 		return AWS{}, err
 	}
-	return AWS{Name: rec.Name, Region: rec.Region, RoleARN: rec.RoleARN, AccountID: rec.AccountID,
+	return AWS{ID: rec.ID, Name: rec.Name, Region: rec.Region, RoleARN: rec.RoleARN, AccountID: rec.AccountID,
 		ExternalID: config.Secret(f.ExternalID), AccessKeyID: config.Secret(f.AccessKeyID),
-		SecretAccessKey: config.Secret(f.SecretAccessKey), CreatedAt: rec.CreatedAt}, nil
+		SecretAccessKey: config.Secret(f.SecretAccessKey), SessionToken: config.Secret(f.SessionToken),
+		CreatedAt: rec.CreatedAt}, nil
 }
 
 // GitHub returns the connection of repo with its token, or ErrNotFound.
@@ -177,12 +182,15 @@ func (s *Store) GitHub(ctx context.Context, repo string) (GitHub, error) {
 	if err != nil {
 		return GitHub{}, err
 	}
-	return GitHub{Repo: rec.Repo, InstallationID: rec.InstallationID, Token: config.Secret(f.Token),
+	return GitHub{ID: rec.ID, Branch: rec.Branch, Repo: rec.Repo, InstallationID: rec.InstallationID, Token: config.Secret(f.Token),
 		CreatedAt: rec.CreatedAt}, nil
 }
 
 // Summary describes a connection without any of its secrets, for listings.
 type Summary struct {
+	// ConnectionID is the conn_ id; empty for a connection stored before ids existed.
+	ConnectionID   string    `json:"connectionId,omitempty"`
+	Branch         string    `json:"branch,omitempty"`
 	Kind           string    `json:"kind"` // aws or github
 	ID             string    `json:"id"`   // the AWS name, or the repository
 	Auth           string    `json:"auth"` // role, keys, installation or token
@@ -218,7 +226,7 @@ func (s *Store) List(ctx context.Context) ([]Summary, error) {
 }
 
 func summarize(hash, field string, rec record) Summary {
-	sum := Summary{ID: field, Region: rec.Region, RoleARN: rec.RoleARN, HasExternalID: rec.HasExternalID,
+	sum := Summary{ConnectionID: rec.ID, Branch: rec.Branch, ID: field, Region: rec.Region, RoleARN: rec.RoleARN, HasExternalID: rec.HasExternalID,
 		AccountID: rec.AccountID, InstallationID: rec.InstallationID, CreatedAt: rec.CreatedAt}
 	switch {
 	case hash == awsKey && rec.RoleARN != "":
