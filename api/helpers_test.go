@@ -118,6 +118,7 @@ type testEnv struct {
 	metrics  *metrics.Metrics
 	logs     *syncBuffer
 	srv      *httptest.Server
+	spec     *spec
 }
 
 type envOption func(*api.Options)
@@ -148,7 +149,7 @@ func newEnvOn(t *testing.T, url string, opts ...envOption) *testEnv {
 		t.Fatal(err)
 	}
 	e := &testEnv{t: t, redisURL: url, rdb: rdb, st: store.New(rdb), logs: &syncBuffer{},
-		verifier: &fakeVerifier{account: "123456789012"}, ghVerify: &fakeGitHubVerifier{}}
+		verifier: &fakeVerifier{account: "123456789012"}, ghVerify: &fakeGitHubVerifier{}, spec: loadSpec(t)}
 	e.conns = connections.NewStore(rdb, box)
 	e.deployer = &fakeDeployer{st: e.st}
 	reg := prometheus.NewRegistry()
@@ -181,8 +182,15 @@ type answer struct {
 	Data    json.RawMessage `json:"data"`
 }
 
-// do sends a request; auth is the Authorization header ("" for none).
+// do sends a request; auth is the Authorization header ("" for none). Every
+// exchange is checked against openapi.json.
 func (e *testEnv) do(method, path, body, auth string) answer {
+	e.t.Helper()
+	return e.doWith(method, path, body, http.Header{"Authorization": {auth}})
+}
+
+// doWith is do with any request headers (empty values are not sent).
+func (e *testEnv) doWith(method, path, body string, headers http.Header) answer {
 	e.t.Helper()
 	req, err := http.NewRequestWithContext(e.t.Context(), method, e.srv.URL+path, strings.NewReader(body))
 	if err != nil {
@@ -191,8 +199,12 @@ func (e *testEnv) do(method, path, body, auth string) answer {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
+	for k, vs := range headers {
+		for _, v := range vs {
+			if v != "" {
+				req.Header.Add(k, v)
+			}
+		}
 	}
 	resp, err := e.srv.Client().Do(req)
 	if err != nil {
@@ -200,6 +212,9 @@ func (e *testEnv) do(method, path, body, auth string) answer {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	if err := e.spec.check(req, []byte(body), resp.StatusCode, resp.Header, raw); err != nil {
+		e.t.Errorf("%s %s: %d answer disagrees with openapi.json: %v\n%s", method, path, resp.StatusCode, err, raw)
+	}
 	a := answer{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(raw, &a); err != nil {
