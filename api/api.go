@@ -58,9 +58,10 @@ type Options struct {
 	Connections *connections.Store
 	// Logger receives request errors. If nil, slog.Default().
 	Logger *slog.Logger
-	// APIToken is the bearer token of the /api/v1 routes. If empty, every
-	// token is refused (fail closed) and only the by-id reads work.
-	APIToken config.Secret
+	// APITokens are the callers of the /api/v1 routes, each a name (recorded
+	// in the audit log as who acted) and a bearer token. If empty, every token
+	// is refused (fail closed) and only the by-id reads work.
+	APITokens []config.APIToken
 	// PublicURL is the app's external base URL, like https://panda.example.com,
 	// used in the links answered by POST /api/v1/deploy.
 	PublicURL string

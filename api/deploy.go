@@ -138,7 +138,7 @@ func (s *server) deploy(w http.ResponseWriter, r *http.Request) error {
 		Repo: gh.Repo, InstallationID: gh.InstallationID, AWSConnection: awsName,
 		Branch: b.Branch, SHA: b.SHA, Environment: b.Environment, Cluster: b.Cluster, Service: b.Service,
 		TaskFamily: b.TaskFamily, ContainerPort: b.ContainerPort, DesiredCount: b.DesiredCount,
-		Trigger: deployment.TriggerAPI, Actor: "api",
+		Trigger: deployment.TriggerAPI, Actor: "api:" + caller(r.Context()),
 	})
 	if err != nil {
 		return deployError(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pandadeploy/panda/api"
+	"github.com/pandadeploy/panda/config"
 	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/internal/testenv"
@@ -156,7 +157,7 @@ func newEnvOn(t *testing.T, url string, opts ...envOption) *testEnv {
 	e.metrics = metrics.New(reg)
 	o := api.Options{
 		Store: e.st, Connections: e.conns, Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		APIToken: token, PublicURL: "https://panda.example.com/", Deployer: e.deployer, AWSVerifier: e.verifier,
+		APITokens: []config.APIToken{{Name: "ci", Token: token}}, PublicURL: "https://panda.example.com/", Deployer: e.deployer, AWSVerifier: e.verifier,
 		GitHubVerifier: e.ghVerify,
 		Registry:       reg, Metrics: e.metrics, Heartbeat: time.Minute,
 	}

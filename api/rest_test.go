@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pandadeploy/panda/api"
+	"github.com/pandadeploy/panda/config"
 	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/store"
@@ -67,9 +68,36 @@ func TestAuth(t *testing.T) {
 	}
 }
 
+// TestNamedTokens: every configured caller's token opens the API, and what a
+// caller does is recorded under its name.
+func TestNamedTokens(t *testing.T) {
+	t.Parallel()
+	const other = "dashboard-token-abcdefghij"
+	e := newEnv(t, func(o *api.Options) {
+		o.APITokens = append(o.APITokens, config.APIToken{Name: "dashboard", Token: other})
+	})
+	if err := e.conns.PutGitHub(t.Context(), connections.GitHub{Repo: "octo/app", InstallationID: 7}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{token, other} {
+		if a := e.do("GET", "/api/v1/connections", "", bearer(tok)); a.Status != 200 {
+			t.Errorf("token of a configured caller: %d %s", a.Status, a.Raw)
+		}
+	}
+	if a := e.do("POST", "/api/v1/deploy", `{"gitHubConnectionId":"octo/app","branch":"main"}`, bearer(other)); a.Status != 202 {
+		t.Fatalf("deploy: %d %s", a.Status, a.Raw)
+	}
+	if reqs := e.deployer.requests(); len(reqs) != 1 || reqs[0].Actor != "api:dashboard" {
+		t.Errorf("deployer got %+v, want actor api:dashboard", reqs)
+	}
+	if strings.Contains(e.logs.String(), other) || strings.Contains(e.logs.String(), token) {
+		t.Errorf("a token is in the logs:\n%s", e.logs.String())
+	}
+}
+
 func TestAuthEmptyTokenFailsClosed(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(o *api.Options) { o.APIToken = "" })
+	e := newEnv(t, func(o *api.Options) { o.APITokens = []config.APIToken{{Name: "empty", Token: ""}} })
 	for _, auth := range []string{"", "Bearer ", bearer(token)} {
 		if a := e.do("GET", "/api/v1/connections", "", auth); a.Status != http.StatusUnauthorized {
 			t.Errorf("auth %q with no configured token: %d", auth, a.Status)

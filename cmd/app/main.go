@@ -109,7 +109,7 @@ func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, 
 		Store:       st,
 		Connections: connections.NewStore(rdb, box),
 		Logger:      logger,
-		APIToken:    cfg.APIToken,
+		APITokens:   cfg.APITokens,
 		PublicURL:   cfg.PublicURL,
 		Webhook: &webhook.Handler{
 			Secret:  []byte(cfg.WebhookSecret.Reveal()),
