@@ -80,6 +80,12 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Ready reports whether the app can serve (GET /readyz). If nil, a Redis PING.
 	Ready func(ctx context.Context) error
+	// CORSOrigins are the origins (like https://dashboard.example.com) whose
+	// pages may call the API and open event streams. If empty, CORS is off.
+	CORSOrigins []string
+	// SwaggerUIDir is the swagger-ui-dist package directory served at
+	// /swagger-ui/. If empty, /swagger-ui/ answers 404.
+	SwaggerUIDir string
 	// Heartbeat is the interval of SSE heartbeat comments. If zero, 15 seconds.
 	Heartbeat time.Duration
 	// SSEWriteTimeout bounds each write to an SSE client, so a client that stops
@@ -129,7 +135,7 @@ func New(opts Options) http.Handler {
 	for _, rt := range s.routes() {
 		mux.Handle(rt.pattern, rt.handler)
 	}
-	return mux
+	return s.cors(mux)
 }
 
 // route is one pattern of the mux; the OpenAPI test compares them with the spec.
@@ -158,6 +164,8 @@ func (s *server) routes() []route {
 		{"GET /readyz", s.handle(s.readyz)},
 		{"GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Timeout: 10 * time.Second})},
 		{"GET /api/openapi.json", s.handle(s.openAPI)},
+		{"GET /swagger-ui/{$}", s.handle(s.swaggerIndex)},
+		{"GET /swagger-ui/{file}", s.handle(s.swaggerFile)},
 		{"/", s.handle(s.notFound)},
 	}
 }

@@ -31,13 +31,16 @@ step "Packages"
 # tests make with docker import, since no image can be pulled here.
 # chromium: the deployment page's browser test (api).
 ensure_packages redis-server docker.io git busybox-static ca-certificates chromium
-# npm runs asl-validator on the shipped state machine (deploy/aws). Machines that
+# npm runs asl-validator on the shipped state machine (deploy/aws) and installs
+# Swagger UI (api/swaggerui). Machines that
 # have Node.js from elsewhere have npm with it; Debian's npm would conflict then.
 command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
 ensure_go
 ensure_redis
 ensure_dockerd
 ensure_npm_modules deploy/aws
+# Swagger UI's files: the api tests load /swagger-ui/ in Chromium.
+ensure_npm_modules api/swaggerui
 
 # Passed on as given: CI=true turns a missing service into a test failure.
 export CI="${CI-}"

@@ -110,6 +110,9 @@ func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, 
 		Connections: connections.NewStore(rdb, box),
 		Logger:      logger,
 		APITokens:   cfg.APITokens,
+		CORSOrigins: cfg.CORSOrigins,
+		// Swagger UI's files, installed by scripts (npm ci in api/swaggerui).
+		SwaggerUIDir: cfg.SwaggerUIDir,
 		PublicURL:   cfg.PublicURL,
 		Webhook: &webhook.Handler{
 			Secret:  []byte(cfg.WebhookSecret.Reveal()),
