@@ -113,7 +113,7 @@ func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, 
 		CORSOrigins: cfg.CORSOrigins,
 		// Swagger UI's files, installed by scripts (npm ci in api/swaggerui).
 		SwaggerUIDir: cfg.SwaggerUIDir,
-		PublicURL:   cfg.PublicURL,
+		PublicURL:    cfg.PublicURL,
 		Webhook: &webhook.Handler{
 			Secret:  []byte(cfg.WebhookSecret.Reveal()),
 			Queue:   queue,
