@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/pandadeploy/panda/audit"
 	"github.com/pandadeploy/panda/config"
 	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/deployment"
@@ -74,6 +75,10 @@ type Options struct {
 	// GitHubVerifier verifies token connections. If nil, POST
 	// /api/v1/connect/github with a token answers 503 (installations still work).
 	GitHubVerifier GitHubVerifier
+	// Audit is the audit log: connection changes and manual deployments are
+	// appended, GET /api/v1/audit reads it. If nil, nothing is recorded and
+	// the audit routes answer 503.
+	Audit *audit.Log
 	// Registry is served at /metrics. If nil, a new registry with only Panda's metrics.
 	Registry *prometheus.Registry
 	// Metrics are the collectors the API updates. If nil, metrics.New(Registry).
@@ -154,6 +159,8 @@ func (s *server) routes() []route {
 		{"DELETE /api/v1/connections/github/{owner}/{repo}", s.requireToken(s.handle(s.deleteGitHub))},
 		{"POST /api/v1/deploy", s.requireToken(s.handle(s.deploy))},
 		{"GET /api/v1/deployments", s.requireToken(s.handle(s.listDeployments))},
+		{"GET /api/v1/audit", s.requireToken(s.handle(s.listAudit))},
+		{"GET /api/v1/audit/export", s.requireToken(s.handle(s.exportAudit))},
 		// The deployment's own reads also accept its unguessable id alone: the
 		// page GitHub links to runs in a browser that has no API token.
 		{"GET /api/v1/deploy/{id}/events", s.tokenOrID(s.handle(s.events))},

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pandadeploy/panda/audit"
 	"github.com/pandadeploy/panda/config"
 	"github.com/pandadeploy/panda/connections"
 )
@@ -90,6 +91,8 @@ func (s *server) connectAWS(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Connections.PutAWS(r.Context(), c); err != nil {
 		return err
 	}
+	s.record(r.Context(), audit.Entry{Action: audit.ConnectionCreated, Outcome: "created", Connection: "aws:" + c.Name,
+		ConnectionID: c.ID, AccountID: account})
 	return writeOK(w, http.StatusOK, "AWS connection "+c.Name+" verified and stored", awsConnection{
 		ConnectionID: c.ID, Region: c.Region, AccountID: account, ID: c.Name, Name: c.Name, Kind: "aws", Auth: awsAuth(c.UsesRole())})
 }
@@ -178,6 +181,8 @@ func (s *server) connectGitHub(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Connections.PutGitHub(r.Context(), c); err != nil {
 		return err
 	}
+	s.record(r.Context(), audit.Entry{Action: audit.ConnectionCreated, Outcome: "created", Connection: "github:" + c.Repo,
+		ConnectionID: c.ID, Repo: c.Repo})
 	return writeOK(w, http.StatusOK, "GitHub connection "+c.Repo+" stored", githubConnectionOf(connections.Summary{
 		ConnectionID: c.ID, ID: c.Repo, Branch: c.Branch, InstallationID: c.InstallationID, Auth: githubAuth(c.Token != "")}))
 }
@@ -324,6 +329,7 @@ func (s *server) deleteAWS(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Connections.DeleteAWS(r.Context(), name); err != nil {
 		return err
 	}
+	s.record(r.Context(), audit.Entry{Action: audit.ConnectionDeleted, Outcome: "deleted", Connection: "aws:" + name})
 	return writeOK(w, http.StatusOK, "AWS connection "+name+" deleted", nil)
 }
 
@@ -335,5 +341,6 @@ func (s *server) deleteGitHub(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Connections.DeleteGitHub(r.Context(), repo); err != nil {
 		return err
 	}
+	s.record(r.Context(), audit.Entry{Action: audit.ConnectionDeleted, Outcome: "deleted", Connection: "github:" + repo, Repo: repo})
 	return writeOK(w, http.StatusOK, "GitHub connection "+repo+" deleted", nil)
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/pandadeploy/panda/audit"
 	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/pipeline"
@@ -141,8 +142,14 @@ func (s *server) deploy(w http.ResponseWriter, r *http.Request) error {
 		Trigger: deployment.TriggerAPI, Actor: "api:" + caller(r.Context()),
 	})
 	if err != nil {
+		if pipeline.IsPermanent(err) {
+			s.record(r.Context(), audit.Entry{Action: audit.DeploymentRequested, Outcome: "refused", Trigger: deployment.TriggerAPI,
+				Repo: gh.Repo, Environment: b.Environment, Commit: b.SHA, TaskDefinition: b.TaskFamily,
+				Reason: pipeline.UserMessage(err, "the deployment was refused")})
+		}
 		return deployError(err)
 	}
+	s.record(r.Context(), audit.ForDeployment(d, audit.DeploymentRequested, "accepted"))
 	w.Header().Set("Location", "/api/v1/deploy/"+d.ID+"/result")
 	start := d.StartedAt
 	if start.IsZero() {

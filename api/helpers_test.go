@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pandadeploy/panda/api"
+	"github.com/pandadeploy/panda/audit"
 	"github.com/pandadeploy/panda/config"
 	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/deployment"
@@ -120,6 +121,7 @@ type testEnv struct {
 	logs     *syncBuffer
 	srv      *httptest.Server
 	spec     *spec
+	audit    *audit.Log
 }
 
 type envOption func(*api.Options)
@@ -152,6 +154,7 @@ func newEnvOn(t *testing.T, url string, opts ...envOption) *testEnv {
 	e := &testEnv{t: t, redisURL: url, rdb: rdb, st: store.New(rdb), logs: &syncBuffer{},
 		verifier: &fakeVerifier{account: "123456789012"}, ghVerify: &fakeGitHubVerifier{}, spec: loadSpec(t)}
 	e.conns = connections.NewStore(rdb, box)
+	e.audit = audit.New(rdb, 0)
 	e.deployer = &fakeDeployer{st: e.st}
 	reg := prometheus.NewRegistry()
 	e.metrics = metrics.New(reg)
@@ -159,7 +162,7 @@ func newEnvOn(t *testing.T, url string, opts ...envOption) *testEnv {
 		Store: e.st, Connections: e.conns, Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		APITokens: []config.APIToken{{Name: "ci", Token: token}}, PublicURL: "https://panda.example.com/", Deployer: e.deployer, AWSVerifier: e.verifier,
 		GitHubVerifier: e.ghVerify,
-		Registry:       reg, Metrics: e.metrics, Heartbeat: time.Minute,
+		Registry:       reg, Metrics: e.metrics, Heartbeat: time.Minute, Audit: e.audit,
 	}
 	for _, opt := range opts {
 		opt(&o)

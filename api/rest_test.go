@@ -29,6 +29,8 @@ func TestAuth(t *testing.T) {
 		{method: "DELETE", path: "/api/v1/connections/github/octo/app"},
 		{method: "POST", path: "/api/v1/deploy", body: `{}`},
 		{method: "GET", path: "/api/v1/deployments"},
+		{method: "GET", path: "/api/v1/audit"},
+		{method: "GET", path: "/api/v1/audit/export"},
 	}
 	var messages []string
 	for _, rt := range protected {

@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pandadeploy/panda/api"
+	"github.com/pandadeploy/panda/audit"
 	"github.com/pandadeploy/panda/checks"
 	"github.com/pandadeploy/panda/config"
 	"github.com/pandadeploy/panda/connections"
@@ -101,7 +102,8 @@ func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, 
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
-	deployer, err := newDeployer(cfg, st, queue, logger)
+	auditLog := audit.New(rdb, cfg.AuditRetention)
+	deployer, err := newDeployer(cfg, st, queue, auditLog, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +115,7 @@ func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, 
 		CORSOrigins: cfg.CORSOrigins,
 		// Swagger UI's files, installed by scripts (npm ci in api/swaggerui).
 		SwaggerUIDir: cfg.SwaggerUIDir,
+		Audit:        auditLog,
 		PublicURL:    cfg.PublicURL,
 		Webhook: &webhook.Handler{
 			Secret:  []byte(cfg.WebhookSecret.Reveal()),
@@ -134,7 +137,7 @@ func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, 
 // newDeployer gives the API what it needs to accept manual deployments: the
 // deployment service, which records a deployment, opens its check runs and
 // queues its build. Without GitHub App credentials there is none.
-func newDeployer(cfg config.App, st *store.Store, queue *asynq.Client, logger *slog.Logger) (api.Deployer, error) {
+func newDeployer(cfg config.App, st *store.Store, queue *asynq.Client, auditLog *audit.Log, logger *slog.Logger) (api.Deployer, error) {
 	if cfg.GitHub.AppID == 0 {
 		return nil, nil
 	}
@@ -143,7 +146,7 @@ func newDeployer(cfg config.App, st *store.Store, queue *asynq.Client, logger *s
 		return nil, fmt.Errorf("GitHub App: %w", err)
 	}
 	return &deployment.Service{
-		Store: st, Queue: queue, GitHub: gh, Logger: logger, PublicURL: cfg.PublicURL,
+		Store: st, Queue: queue, GitHub: gh, Logger: logger, PublicURL: cfg.PublicURL, Audit: auditLog,
 		Checks: &checks.Reporter{
 			Clients: func(ctx context.Context, id int64) (checks.API, error) {
 				c, err := gh.Client(ctx, id)
