@@ -135,7 +135,7 @@ func New(opts Options) http.Handler {
 		s.Now = time.Now
 	}
 	s.PublicURL = strings.TrimRight(s.PublicURL, "/")
-	s.hubs = newHubs(s.Store, s.log)
+	s.hubs = newHubs(s.Store, s.log, s.Heartbeat, s.Stop)
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		mux.Handle(rt.pattern, rt.handler)

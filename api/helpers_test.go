@@ -140,6 +140,18 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 // newEnvOn starts an app server (one "instance") on the Redis at url.
 func newEnvOn(t *testing.T, url string, opts ...envOption) *testEnv {
 	t.Helper()
+	return newEnvWith(t, url, false, opts...)
+}
+
+// newEnvTLS starts the app server with TLS and HTTP/2, as behind a TLS
+// listener in production: HTTP/2 streams cannot be hijacked.
+func newEnvTLS(t *testing.T, opts ...envOption) *testEnv {
+	t.Helper()
+	return newEnvWith(t, testenv.Redis(t), true, opts...)
+}
+
+func newEnvWith(t *testing.T, url string, tls bool, opts ...envOption) *testEnv {
+	t.Helper()
 	rdb, err := store.Open(t.Context(), url)
 	if err != nil {
 		t.Fatal(err)
@@ -168,11 +180,19 @@ func newEnvOn(t *testing.T, url string, opts ...envOption) *testEnv {
 		opt(&o)
 	}
 	e.conns = o.Connections
-	stop := make(chan struct{})
-	o.Stop = stop
-	e.srv = httptest.NewServer(api.New(o))
+	if o.Stop == nil {
+		stop := make(chan struct{})
+		o.Stop = stop
+		t.Cleanup(func() { close(stop) }) // runs before srv.Close: open streams end, so Close does not wait
+	}
+	if tls {
+		e.srv = httptest.NewUnstartedServer(api.New(o))
+		e.srv.EnableHTTP2 = true
+		e.srv.StartTLS()
+	} else {
+		e.srv = httptest.NewServer(api.New(o))
+	}
 	t.Cleanup(e.srv.Close)
-	t.Cleanup(func() { close(stop) }) // runs first: open streams end, so Close does not wait
 
 	return e
 }
@@ -271,10 +291,15 @@ type sseStream struct {
 
 func (e *testEnv) openEvents(ctx context.Context, id, lastEventID string) (*sseStream, *http.Response) {
 	e.t.Helper()
-	return openEvents(e.t, ctx, e.srv.URL, id, lastEventID)
+	return openEventsWith(e.t, ctx, e.srv.Client(), e.srv.URL, id, lastEventID)
 }
 
 func openEvents(t testing.TB, ctx context.Context, base, id, lastEventID string) (*sseStream, *http.Response) {
+	t.Helper()
+	return openEventsWith(t, ctx, http.DefaultClient, base, id, lastEventID)
+}
+
+func openEventsWith(t testing.TB, ctx context.Context, client *http.Client, base, id, lastEventID string) (*sseStream, *http.Response) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/deploy/"+id+"/events", nil)
 	if err != nil {
@@ -283,7 +308,7 @@ func openEvents(t testing.TB, ctx context.Context, base, id, lastEventID string)
 	if lastEventID != "" {
 		req.Header.Set("Last-Event-ID", lastEventID)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
