@@ -28,7 +28,7 @@ func (noChecks) Skip(context.Context, *store.Deployment, ...string) error { retu
 
 // TestAuditAcceptAndFinish: accepting a deployment and finishing it are in
 // the audit log once each, even when the same intent is accepted twice or
-// the deployment is finished twice.
+// the deployment is finished twice; the final event has the seed's details.
 func TestAuditAcceptAndFinish(t *testing.T) {
 	t.Parallel()
 	rdb, err := store.Open(t.Context(), testenv.Redis(t))
@@ -64,5 +64,19 @@ func TestAuditAcceptAndFinish(t *testing.T) {
 		got[1].Outcome != "FAILED" || got[1].Reason != "Build failed: no Dockerfile" || got[0].Actor != "octocat" ||
 		got[0].DeploymentID != dep.ID || got[1].TaskDefinition != "app-task" || got[0].Trigger != "push" {
 		t.Errorf("audit log: %+v", got)
+	}
+	// The final event carries the seed's details (SEED-API.md "Live progress").
+	evs, err := svc.Store.Events(ctx, dep.ID, "", 100, 0)
+	if err != nil || len(evs) == 0 {
+		t.Fatalf("events: %v %v", evs, err)
+	}
+	last := evs[len(evs)-1]
+	if _, ok := last.Details["totalDuration"].(float64); !ok || last.Type != store.EventError {
+		t.Errorf("final event %+v lacks totalDuration (milliseconds)", last)
+	}
+	for _, k := range []string{"blueServiceUrl", "greenServiceUrl"} {
+		if _, ok := last.Details[k]; !ok {
+			t.Errorf("final event lacks %s: %+v", k, last.Details)
+		}
 	}
 }

@@ -51,15 +51,18 @@ func (d *Service) Finish(ctx context.Context, dep *store.Deployment, status stor
 	return nil
 }
 
-// finalEvent is the done or error event of a finished deployment.
+// finalEvent is the done or error event of a finished deployment. Its
+// details carry what the seed's clients read (SEED-API.md): totalDuration in
+// milliseconds, blueServiceUrl and greenServiceUrl. [contract]
 func finalEvent(dep *store.Deployment) store.Event {
 	if dep.Status == store.StatusSucceeded {
 		return store.Event{Type: store.EventDone, Stage: string(pipeline.StageDeploy), Message: "Deployment succeeded",
 			Details: map[string]any{"status": string(dep.Status), "state": "succeeded", "imageUri": dep.ImageURI,
-				"blueServiceUrl": dep.BlueURL, "greenServiceUrl": dep.GreenURL}}
+				"blueServiceUrl": dep.BlueURL, "greenServiceUrl": dep.GreenURL, "totalDuration": dep.Duration(dep.EndedAt).Milliseconds()}}
 	}
 	return store.Event{Type: store.EventError, Stage: dep.ErrorStage, Message: dep.Error,
-		Details: map[string]any{"status": string(dep.Status), "state": "failed", "imageUri": dep.ImageURI}}
+		Details: map[string]any{"status": string(dep.Status), "state": "failed", "imageUri": dep.ImageURI,
+			"blueServiceUrl": dep.BlueURL, "greenServiceUrl": dep.GreenURL, "totalDuration": dep.Duration(dep.EndedAt).Milliseconds()}}
 }
 
 // EnsureFinalEvent writes the final event of a finished deployment whose
