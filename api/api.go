@@ -72,8 +72,8 @@ type Options struct {
 	Deployer Deployer
 	// AWSVerifier verifies AWS connections. If nil, POST /api/v1/connect/aws answers 503.
 	AWSVerifier AWSVerifier
-	// GitHubVerifier verifies token connections. If nil, POST
-	// /api/v1/connect/github with a token answers 503 (installations still work).
+	// GitHubVerifier verifies token connections. If nil, a token is stored
+	// unverified (with a warning in the log), as before verification existed.
 	GitHubVerifier GitHubVerifier
 	// Audit is the audit log: connection changes and manual deployments are
 	// appended, GET /api/v1/audit reads it. If nil, nothing is recorded and

@@ -202,7 +202,10 @@ func (s *server) checkGitHub(ctx context.Context, c connections.GitHub) error {
 		return nil
 	}
 	if s.GitHubVerifier == nil {
-		return &Error{Status: http.StatusServiceUnavailable, Message: "GitHub token verification is not configured"}
+		// As before verification existed: stored, and refused by GitHub at the
+		// first clone if wrong. The lead wires a verifier (connections).
+		s.log.Warn("GitHub token stored unverified: no verifier configured", "repo", c.Repo)
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()

@@ -186,10 +186,15 @@ func TestConnectGitHub(t *testing.T) {
 		name       string
 		body       string
 		noKey      bool
+		verifyErr  error
+		noVerifier bool
 		wantStatus int
 		wantField  string
 	}{
 		{name: "installation", body: `{"repo":"octo/app","installationId":7}`, wantStatus: 200},
+		{name: "token-refused", body: `{"repo":"octo/app","token":"` + tok + `"}`, verifyErr: fmt.Errorf("%w (401)", connections.ErrRejected), wantStatus: 400, wantField: "token"},
+		{name: "github-down", body: `{"repo":"octo/app","token":"` + tok + `"}`, verifyErr: errors.New("dial tcp: refused"), wantStatus: 502},
+		{name: "token-without-verifier", body: `{"repo":"octo/app","token":"` + tok + `"}`, noVerifier: true, wantStatus: 200},
 		{name: "installation-without-key", body: `{"repo":"octo/app","installationId":7}`, noKey: true, wantStatus: 200},
 		{name: "token", body: `{"repo":"octo/app","token":"` + tok + `"}`, wantStatus: 200},
 		{name: "token-without-key", body: `{"repo":"octo/app","token":"` + tok + `"}`, noKey: true, wantStatus: 503},
@@ -208,7 +213,11 @@ func TestConnectGitHub(t *testing.T) {
 			if tt.noKey {
 				opts = append(opts, withoutKey())
 			}
+			if tt.noVerifier {
+				opts = append(opts, func(o *api.Options) { o.GitHubVerifier = nil })
+			}
 			e := newEnv(t, opts...)
+			e.ghVerify.err = tt.verifyErr
 			if err := e.st.PutInstallation(t.Context(), store.Installation{ID: 9, Account: "octo"}, []string{"octo/app"}); err != nil {
 				t.Fatal(err)
 			}
@@ -219,11 +228,12 @@ func TestConnectGitHub(t *testing.T) {
 			if tt.wantField != "" && !strings.HasPrefix(a.Message, tt.wantField+":") {
 				t.Errorf("message %q does not name %q", a.Message, tt.wantField)
 			}
-			if tt.wantStatus == 200 {
-				c, err := e.conns.GitHub(t.Context(), "octo/app")
-				if err != nil || c.Repo != "octo/app" {
-					t.Errorf("stored %+v, %v", c, err)
-				}
+			c, err := e.conns.GitHub(t.Context(), "octo/app")
+			if tt.wantStatus == 200 && (err != nil || c.Repo != "octo/app") {
+				t.Errorf("stored %+v, %v", c, err)
+			}
+			if tt.wantStatus != 200 && !errors.Is(err, connections.ErrNotFound) {
+				t.Errorf("a refused connection was stored: %+v %v", c, err)
 			}
 		})
 	}
