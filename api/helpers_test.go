@@ -289,9 +289,21 @@ type sseStream struct {
 	r    *bufio.Reader
 }
 
+// openEvents opens a stream and checks its answer against openapi.json: the
+// status and headers of a stream, the whole body of a refusal.
 func (e *testEnv) openEvents(ctx context.Context, id, lastEventID string) (*sseStream, *http.Response) {
 	e.t.Helper()
-	return openEventsWith(e.t, ctx, e.srv.Client(), e.srv.URL, id, lastEventID)
+	s, resp := openEventsWith(e.t, ctx, e.srv.Client(), e.srv.URL, id, lastEventID)
+	var body []byte
+	if resp.StatusCode != http.StatusOK {
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		s.r = bufio.NewReader(resp.Body)
+	}
+	if err := e.spec.check(resp.Request, nil, resp.StatusCode, resp.Header, body); err != nil {
+		e.t.Errorf("events of %s: %d answer disagrees with openapi.json: %v", id, resp.StatusCode, err)
+	}
+	return s, resp
 }
 
 func openEvents(t testing.TB, ctx context.Context, base, id, lastEventID string) (*sseStream, *http.Response) {
