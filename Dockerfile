@@ -8,6 +8,7 @@
 
 ARG GO_VERSION=1.26
 ARG ALPINE_VERSION=3.22
+ARG NODE_VERSION=22
 
 FROM golang:${GO_VERSION}-alpine AS build
 WORKDIR /src
@@ -21,6 +22,13 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     go build -trimpath -ldflags='-s -w' -o /out/app ./cmd/app && \
     go build -trimpath -ldflags='-s -w' -o /out/worker ./cmd/worker
+
+# Swagger UI's static files (swagger-ui-dist, pinned in api/swaggerui), served
+# by the app at /swagger-ui/.
+FROM node:${NODE_VERSION}-alpine AS swaggerui
+WORKDIR /ui
+COPY api/swaggerui/package.json api/swaggerui/package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
 
 FROM alpine:${ALPINE_VERSION} AS runtime
 # ca-certificates: TLS to GitHub, AWS and registries. git: the worker's clones.
@@ -40,7 +48,8 @@ ENTRYPOINT ["/usr/local/bin/panda-worker"]
 
 FROM runtime AS app
 COPY --from=build /out/app /usr/local/bin/panda-app
-ENV PANDA_ADDR=:8080
+COPY --from=swaggerui /ui/node_modules/swagger-ui-dist /usr/share/panda/swagger-ui
+ENV PANDA_ADDR=:8080 PANDA_SWAGGER_UI_DIR=/usr/share/panda/swagger-ui
 EXPOSE 8080
 # busybox wget is in alpine; the port follows PANDA_ADDR (":8080" -> 8080).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/pandadeploy/panda/audit"
 	"github.com/pandadeploy/panda/config"
 	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/deployment"
@@ -42,6 +43,14 @@ type AWSVerifier interface {
 	Verify(ctx context.Context, c connections.AWS) (accountID string, err error)
 }
 
+// GitHubVerifier checks a token connection before it is stored: that GitHub
+// accepts the token and it can read the repository. An error wrapping
+// connections.ErrRejected means GitHub refused it (400), any other that
+// GitHub could not be asked (502).
+type GitHubVerifier interface {
+	VerifyGitHub(ctx context.Context, c connections.GitHub) error
+}
+
 // Options are the dependencies of the handler returned by New.
 type Options struct {
 	// Store holds deployments and their event streams. Required.
@@ -50,9 +59,10 @@ type Options struct {
 	Connections *connections.Store
 	// Logger receives request errors. If nil, slog.Default().
 	Logger *slog.Logger
-	// APIToken is the bearer token of the /api/v1 routes. If empty, every
-	// token is refused (fail closed) and only the by-id reads work.
-	APIToken config.Secret
+	// APITokens are the callers of the /api/v1 routes, each a name (recorded
+	// in the audit log as who acted) and a bearer token. If empty, every token
+	// is refused (fail closed) and only the by-id reads work.
+	APITokens []config.APIToken
 	// PublicURL is the app's external base URL, like https://panda.example.com,
 	// used in the links answered by POST /api/v1/deploy.
 	PublicURL string
@@ -62,12 +72,25 @@ type Options struct {
 	Deployer Deployer
 	// AWSVerifier verifies AWS connections. If nil, POST /api/v1/connect/aws answers 503.
 	AWSVerifier AWSVerifier
+	// GitHubVerifier verifies token connections. If nil, a token is stored
+	// unverified (with a warning in the log), as before verification existed.
+	GitHubVerifier GitHubVerifier
+	// Audit is the audit log: connection changes and manual deployments are
+	// appended, GET /api/v1/audit reads it. If nil, nothing is recorded and
+	// the audit routes answer 503.
+	Audit *audit.Log
 	// Registry is served at /metrics. If nil, a new registry with only Panda's metrics.
 	Registry *prometheus.Registry
 	// Metrics are the collectors the API updates. If nil, metrics.New(Registry).
 	Metrics *metrics.Metrics
 	// Ready reports whether the app can serve (GET /readyz). If nil, a Redis PING.
 	Ready func(ctx context.Context) error
+	// CORSOrigins are the origins (like https://dashboard.example.com) whose
+	// pages may call the API and open event streams. If empty, CORS is off.
+	CORSOrigins []string
+	// SwaggerUIDir is the swagger-ui-dist package directory served at
+	// /swagger-ui/. If empty, /swagger-ui/ answers 404.
+	SwaggerUIDir string
 	// Heartbeat is the interval of SSE heartbeat comments. If zero, 15 seconds.
 	Heartbeat time.Duration
 	// SSEWriteTimeout bounds each write to an SSE client, so a client that stops
@@ -112,12 +135,12 @@ func New(opts Options) http.Handler {
 		s.Now = time.Now
 	}
 	s.PublicURL = strings.TrimRight(s.PublicURL, "/")
-	s.hubs = newHubs(s.Store, s.log)
+	s.hubs = newHubs(s.Store, s.log, s.Heartbeat, s.Stop)
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		mux.Handle(rt.pattern, rt.handler)
 	}
-	return mux
+	return s.cors(mux)
 }
 
 // route is one pattern of the mux; the OpenAPI test compares them with the spec.
@@ -136,6 +159,8 @@ func (s *server) routes() []route {
 		{"DELETE /api/v1/connections/github/{owner}/{repo}", s.requireToken(s.handle(s.deleteGitHub))},
 		{"POST /api/v1/deploy", s.requireToken(s.handle(s.deploy))},
 		{"GET /api/v1/deployments", s.requireToken(s.handle(s.listDeployments))},
+		{"GET /api/v1/audit", s.requireToken(s.handle(s.listAudit))},
+		{"GET /api/v1/audit/export", s.requireToken(s.handle(s.exportAudit))},
 		// The deployment's own reads also accept its unguessable id alone: the
 		// page GitHub links to runs in a browser that has no API token.
 		{"GET /api/v1/deploy/{id}/events", s.tokenOrID(s.handle(s.events))},
@@ -146,6 +171,8 @@ func (s *server) routes() []route {
 		{"GET /readyz", s.handle(s.readyz)},
 		{"GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Timeout: 10 * time.Second})},
 		{"GET /api/openapi.json", s.handle(s.openAPI)},
+		{"GET /swagger-ui/{$}", s.handle(s.swaggerIndex)},
+		{"GET /swagger-ui/{file}", s.handle(s.swaggerFile)},
 		{"/", s.handle(s.notFound)},
 	}
 }

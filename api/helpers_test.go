@@ -19,6 +19,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pandadeploy/panda/api"
+	"github.com/pandadeploy/panda/audit"
+	"github.com/pandadeploy/panda/config"
 	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/internal/testenv"
@@ -91,6 +93,21 @@ func (f *fakeVerifier) Verify(ctx context.Context, c connections.AWS) (string, e
 	return f.account, f.err
 }
 
+// fakeGitHubVerifier answers VerifyGitHub with err and remembers the connections.
+type fakeGitHubVerifier struct {
+	err error
+
+	mu   sync.Mutex
+	seen []connections.GitHub
+}
+
+func (f *fakeGitHubVerifier) VerifyGitHub(ctx context.Context, c connections.GitHub) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seen = append(f.seen, c)
+	return f.err
+}
+
 type testEnv struct {
 	t        *testing.T
 	redisURL string
@@ -99,9 +116,12 @@ type testEnv struct {
 	conns    *connections.Store
 	deployer *fakeDeployer
 	verifier *fakeVerifier
+	ghVerify *fakeGitHubVerifier
 	metrics  *metrics.Metrics
 	logs     *syncBuffer
 	srv      *httptest.Server
+	spec     *spec
+	audit    *audit.Log
 }
 
 type envOption func(*api.Options)
@@ -120,6 +140,18 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 // newEnvOn starts an app server (one "instance") on the Redis at url.
 func newEnvOn(t *testing.T, url string, opts ...envOption) *testEnv {
 	t.Helper()
+	return newEnvWith(t, url, false, opts...)
+}
+
+// newEnvTLS starts the app server with TLS and HTTP/2, as behind a TLS
+// listener in production: HTTP/2 streams cannot be hijacked.
+func newEnvTLS(t *testing.T, opts ...envOption) *testEnv {
+	t.Helper()
+	return newEnvWith(t, testenv.Redis(t), true, opts...)
+}
+
+func newEnvWith(t *testing.T, url string, tls bool, opts ...envOption) *testEnv {
+	t.Helper()
 	rdb, err := store.Open(t.Context(), url)
 	if err != nil {
 		t.Fatal(err)
@@ -132,25 +164,35 @@ func newEnvOn(t *testing.T, url string, opts ...envOption) *testEnv {
 		t.Fatal(err)
 	}
 	e := &testEnv{t: t, redisURL: url, rdb: rdb, st: store.New(rdb), logs: &syncBuffer{},
-		verifier: &fakeVerifier{account: "123456789012"}}
+		verifier: &fakeVerifier{account: "123456789012"}, ghVerify: &fakeGitHubVerifier{}, spec: loadSpec(t)}
 	e.conns = connections.NewStore(rdb, box)
+	e.audit = audit.New(rdb, 0)
 	e.deployer = &fakeDeployer{st: e.st}
 	reg := prometheus.NewRegistry()
 	e.metrics = metrics.New(reg)
 	o := api.Options{
 		Store: e.st, Connections: e.conns, Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		APIToken: token, PublicURL: "https://panda.example.com/", Deployer: e.deployer, AWSVerifier: e.verifier,
-		Registry: reg, Metrics: e.metrics, Heartbeat: time.Minute,
+		APITokens: []config.APIToken{{Name: "ci", Token: token}}, PublicURL: "https://panda.example.com/", Deployer: e.deployer, AWSVerifier: e.verifier,
+		GitHubVerifier: e.ghVerify,
+		Registry:       reg, Metrics: e.metrics, Heartbeat: time.Minute, Audit: e.audit,
 	}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	e.conns = o.Connections
-	stop := make(chan struct{})
-	o.Stop = stop
-	e.srv = httptest.NewServer(api.New(o))
+	if o.Stop == nil {
+		stop := make(chan struct{})
+		o.Stop = stop
+		t.Cleanup(func() { close(stop) }) // runs before srv.Close: open streams end, so Close does not wait
+	}
+	if tls {
+		e.srv = httptest.NewUnstartedServer(api.New(o))
+		e.srv.EnableHTTP2 = true
+		e.srv.StartTLS()
+	} else {
+		e.srv = httptest.NewServer(api.New(o))
+	}
 	t.Cleanup(e.srv.Close)
-	t.Cleanup(func() { close(stop) }) // runs first: open streams end, so Close does not wait
 
 	return e
 }
@@ -164,8 +206,15 @@ type answer struct {
 	Data    json.RawMessage `json:"data"`
 }
 
-// do sends a request; auth is the Authorization header ("" for none).
+// do sends a request; auth is the Authorization header ("" for none). Every
+// exchange is checked against openapi.json.
 func (e *testEnv) do(method, path, body, auth string) answer {
+	e.t.Helper()
+	return e.doWith(method, path, body, http.Header{"Authorization": {auth}})
+}
+
+// doWith is do with any request headers (empty values are not sent).
+func (e *testEnv) doWith(method, path, body string, headers http.Header) answer {
 	e.t.Helper()
 	req, err := http.NewRequestWithContext(e.t.Context(), method, e.srv.URL+path, strings.NewReader(body))
 	if err != nil {
@@ -174,8 +223,12 @@ func (e *testEnv) do(method, path, body, auth string) answer {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
+	for k, vs := range headers {
+		for _, v := range vs {
+			if v != "" {
+				req.Header.Add(k, v)
+			}
+		}
 	}
 	resp, err := e.srv.Client().Do(req)
 	if err != nil {
@@ -183,6 +236,9 @@ func (e *testEnv) do(method, path, body, auth string) answer {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	if err := e.spec.check(req, []byte(body), resp.StatusCode, resp.Header, raw); err != nil {
+		e.t.Errorf("%s %s: %d answer disagrees with openapi.json: %v\n%s", method, path, resp.StatusCode, err, raw)
+	}
 	a := answer{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(raw, &a); err != nil {
@@ -233,12 +289,29 @@ type sseStream struct {
 	r    *bufio.Reader
 }
 
+// openEvents opens a stream and checks its answer against openapi.json: the
+// status and headers of a stream, the whole body of a refusal.
 func (e *testEnv) openEvents(ctx context.Context, id, lastEventID string) (*sseStream, *http.Response) {
 	e.t.Helper()
-	return openEvents(e.t, ctx, e.srv.URL, id, lastEventID)
+	s, resp := openEventsWith(e.t, ctx, e.srv.Client(), e.srv.URL, id, lastEventID)
+	var body []byte
+	if resp.StatusCode != http.StatusOK {
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		s.r = bufio.NewReader(resp.Body)
+	}
+	if err := e.spec.check(resp.Request, nil, resp.StatusCode, resp.Header, body); err != nil {
+		e.t.Errorf("events of %s: %d answer disagrees with openapi.json: %v", id, resp.StatusCode, err)
+	}
+	return s, resp
 }
 
 func openEvents(t testing.TB, ctx context.Context, base, id, lastEventID string) (*sseStream, *http.Response) {
+	t.Helper()
+	return openEventsWith(t, ctx, http.DefaultClient, base, id, lastEventID)
+}
+
+func openEventsWith(t testing.TB, ctx context.Context, client *http.Client, base, id, lastEventID string) (*sseStream, *http.Response) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/deploy/"+id+"/events", nil)
 	if err != nil {
@@ -247,7 +320,7 @@ func openEvents(t testing.TB, ctx context.Context, base, id, lastEventID string)
 	if lastEventID != "" {
 		req.Header.Set("Last-Event-ID", lastEventID)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,9 @@ type hub struct {
 
 	mu   sync.Mutex
 	tail *node // the node the next batch is written into
+	// parked are the hijacked clients waiting for tail to be filled (park.go).
+	parked  map[*parked]struct{}
+	stopped bool // the app is stopping: no client parks any more
 }
 
 // publish hands a batch to every client: it fills the tail node and closes
@@ -52,11 +55,16 @@ func (h *hub) publish(evs []store.StreamEvent) {
 		}
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	n := h.tail
 	n.frames, n.next = frames, newNode()
 	h.tail = n.next
 	close(n.ready)
+	woken := h.parked
+	h.parked = nil
+	h.mu.Unlock()
+	for p := range woken {
+		go p.drain(false) // each in its own goroutine: a slow client delays only itself
+	}
 }
 
 func (h *hub) current() *node {
@@ -71,13 +79,16 @@ type hubs struct {
 	log   *slog.Logger
 	// block bounds one XREAD, and so how long a hub's reader outlives its last client.
 	block time.Duration
+	// heartbeat is the interval of parked clients' heartbeats; stop ends them.
+	heartbeat time.Duration
+	stop      <-chan struct{}
 
 	mu   sync.Mutex
 	byID map[string]*hub
 }
 
-func newHubs(st *store.Store, log *slog.Logger) *hubs {
-	return &hubs{store: st, log: log, block: 5 * time.Second, byID: map[string]*hub{}}
+func newHubs(st *store.Store, log *slog.Logger, heartbeat time.Duration, stop <-chan struct{}) *hubs {
+	return &hubs{store: st, log: log, block: 5 * time.Second, heartbeat: heartbeat, stop: stop, byID: map[string]*hub{}}
 }
 
 // join subscribes to the deployment's live events and returns the hub and the
@@ -95,6 +106,7 @@ func (hs *hubs) join(id, cursor string) (*hub, *node) {
 		h = &hub{id: id, cancel: cancel, tail: newNode()}
 		hs.byID[id] = h
 		go hs.run(ctx, h, cursor)
+		go hs.beat(ctx, h)
 	}
 	h.refs++
 	return h, h.current()

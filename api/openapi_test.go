@@ -38,7 +38,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	var mux []string
 	for _, rt := range s.routes() {
 		if rt.pattern != "/" { // the JSON 404 for everything else
-			mux = append(mux, rt.pattern)
+			mux = append(mux, strings.TrimSuffix(rt.pattern, "{$}")) // {$}: exactly the path, as OpenAPI means it
 		}
 	}
 	slices.Sort(spec)
@@ -53,7 +53,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	for _, op := range spec {
 		method, path, _ := strings.Cut(op, " ")
 		req := httptest.NewRequest(method, param.ReplaceAllString(path, "x"), nil)
-		if _, pattern := h.Handler(req); pattern != op {
+		if _, pattern := h.Handler(req); strings.TrimSuffix(pattern, "{$}") != op {
 			t.Errorf("%s is served by pattern %q", op, pattern)
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-//go:embed static/deployment.html static/deployment.js
+//go:embed static/deployment.html static/deployment.js static/swagger-ui.html static/swagger-init.js
 var static embed.FS
 
 // pageCSP lets the page load only its own script and talk only to this
@@ -34,7 +34,9 @@ func serveStatic(w http.ResponseWriter, name, contentType string) error {
 	}
 	h := w.Header()
 	h.Set("Content-Type", contentType)
-	h.Set("Content-Security-Policy", pageCSP)
+	if h.Get("Content-Security-Policy") == "" {
+		h.Set("Content-Security-Policy", pageCSP)
+	}
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer") // the URL holds the deployment's capability id
 	h.Set("Cache-Control", "no-cache")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pandadeploy/panda/api"
+	"github.com/pandadeploy/panda/config"
 	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/store"
@@ -28,6 +29,8 @@ func TestAuth(t *testing.T) {
 		{method: "DELETE", path: "/api/v1/connections/github/octo/app"},
 		{method: "POST", path: "/api/v1/deploy", body: `{}`},
 		{method: "GET", path: "/api/v1/deployments"},
+		{method: "GET", path: "/api/v1/audit"},
+		{method: "GET", path: "/api/v1/audit/export"},
 	}
 	var messages []string
 	for _, rt := range protected {
@@ -67,9 +70,36 @@ func TestAuth(t *testing.T) {
 	}
 }
 
+// TestNamedTokens: every configured caller's token opens the API, and what a
+// caller does is recorded under its name.
+func TestNamedTokens(t *testing.T) {
+	t.Parallel()
+	const other = "dashboard-token-abcdefghij"
+	e := newEnv(t, func(o *api.Options) {
+		o.APITokens = append(o.APITokens, config.APIToken{Name: "dashboard", Token: other})
+	})
+	if err := e.conns.PutGitHub(t.Context(), connections.GitHub{Repo: "octo/app", InstallationID: 7}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{token, other} {
+		if a := e.do("GET", "/api/v1/connections", "", bearer(tok)); a.Status != 200 {
+			t.Errorf("token of a configured caller: %d %s", a.Status, a.Raw)
+		}
+	}
+	if a := e.do("POST", "/api/v1/deploy", `{"gitHubConnectionId":"octo/app","branch":"main"}`, bearer(other)); a.Status != 202 {
+		t.Fatalf("deploy: %d %s", a.Status, a.Raw)
+	}
+	if reqs := e.deployer.requests(); len(reqs) != 1 || reqs[0].Actor != "api:dashboard" {
+		t.Errorf("deployer got %+v, want actor api:dashboard", reqs)
+	}
+	if strings.Contains(e.logs.String(), other) || strings.Contains(e.logs.String(), token) {
+		t.Errorf("a token is in the logs:\n%s", e.logs.String())
+	}
+}
+
 func TestAuthEmptyTokenFailsClosed(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(o *api.Options) { o.APIToken = "" })
+	e := newEnv(t, func(o *api.Options) { o.APITokens = []config.APIToken{{Name: "empty", Token: ""}} })
 	for _, auth := range []string{"", "Bearer ", bearer(token)} {
 		if a := e.do("GET", "/api/v1/connections", "", auth); a.Status != http.StatusUnauthorized {
 			t.Errorf("auth %q with no configured token: %d", auth, a.Status)
@@ -89,10 +119,10 @@ func TestConnectAWS(t *testing.T) {
 		wantField   string
 		wantMessage string
 	}{
-		{name: "role", body: `{"name":"prod","roleArn":"` + role + `","externalId":"ext-1234"}`, wantStatus: 201},
-		{name: "role-without-external-id-and-key", body: `{"name":"prod","roleArn":"` + role + `"}`, noKey: true, wantStatus: 201},
-		{name: "keys", body: `{"name":"ci","region":"eu-west-1","accessKeyId":"AKIAIOSFODNN7EXAMPLE","secretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}`, wantStatus: 201},
-		{name: "no-name", body: `{"roleArn":"` + role + `"}`, wantStatus: 400, wantField: "name"},
+		{name: "role", body: `{"name":"prod","roleArn":"` + role + `","externalId":"ext-1234"}`, wantStatus: 200},
+		{name: "role-without-external-id-and-key", body: `{"name":"prod","roleArn":"` + role + `"}`, noKey: true, wantStatus: 200},
+		{name: "keys", body: `{"name":"ci","region":"eu-west-1","accessKeyId":"AKIAIOSFODNN7EXAMPLE","secretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}`, wantStatus: 200},
+
 		{name: "bad-name", body: `{"name":"../x","roleArn":"` + role + `"}`, wantStatus: 400, wantField: "name"},
 		{name: "bad-arn", body: `{"name":"prod","roleArn":"arn:aws:iam::1:user/x"}`, wantStatus: 400, wantField: "roleArn"},
 		{name: "both", body: `{"name":"prod","roleArn":"` + role + `","accessKeyId":"AKIAIOSFODNN7EXAMPLE","secretAccessKey":"x"}`, wantStatus: 400, wantField: "roleArn"},
@@ -102,10 +132,12 @@ func TestConnectAWS(t *testing.T) {
 		{name: "no-secret", body: `{"name":"prod","accessKeyId":"AKIAIOSFODNN7EXAMPLE"}`, wantStatus: 400, wantField: "secretAccessKey"},
 		{name: "bad-region", body: `{"name":"prod","region":"mars","roleArn":"` + role + `"}`, wantStatus: 400, wantField: "region"},
 		{name: "made-up-partition", body: `{"name":"prod","roleArn":"arn:aws-foo:iam::210987654321:role/panda"}`, wantStatus: 400, wantField: "roleArn", wantMessage: `"aws-foo" is not an AWS partition`},
-		{name: "gov-role-gov-region", body: `{"name":"prod","region":"us-gov-west-1","roleArn":"arn:aws-us-gov:iam::210987654321:role/panda"}`, wantStatus: 201},
+		{name: "gov-role-gov-region", body: `{"name":"prod","region":"us-gov-west-1","roleArn":"arn:aws-us-gov:iam::210987654321:role/panda"}`, wantStatus: 200},
 		{name: "role-of-other-partition", body: `{"name":"cn","region":"cn-north-1","roleArn":"` + role + `"}`, wantStatus: 400, wantField: "roleArn", wantMessage: "region cn-north-1 is in aws-cn"},
 		{name: "name-too-long", body: `{"name":"` + strings.Repeat("n", 41) + `","roleArn":"` + role + `"}`, wantStatus: 400, wantField: "name", wantMessage: "at most 40"},
-		{name: "unknown-field", body: `{"name":"prod","roleArn":"` + role + `","sessionToken":"x"}`, wantStatus: 400, wantField: "sessionToken"},
+		{name: "session-token-with-role", body: `{"name":"prod","roleArn":"` + role + `","sessionToken":"x"}`, wantStatus: 400, wantField: "roleArn"},
+		{name: "unknown-field", body: `{"name":"prod","roleArn":"` + role + `","admin":true}`, wantStatus: 400, wantField: "admin"},
+		{name: "id-like-name", body: `{"name":"conn_abc","roleArn":"` + role + `"}`, wantStatus: 400, wantField: "name"},
 		{name: "wrong-type", body: `{"name":5}`, wantStatus: 400, wantField: "name"},
 		{name: "malformed", body: `{"name":`, wantStatus: 400, wantField: "body"},
 		{name: "trailing", body: `{"name":"prod","roleArn":"` + role + `"} {}`, wantStatus: 400, wantField: "body"},
@@ -137,7 +169,7 @@ func TestConnectAWS(t *testing.T) {
 			if !strings.Contains(a.Message, tt.wantMessage) {
 				t.Errorf("message %q does not say %q", a.Message, tt.wantMessage)
 			}
-			if tt.wantStatus != 201 {
+			if tt.wantStatus != 200 {
 				return
 			}
 			c, err := e.conns.AWS(t.Context(), map[bool]string{true: "ci", false: "prod"}[strings.Contains(tt.body, `"ci"`)])
@@ -158,12 +190,17 @@ func TestConnectGitHub(t *testing.T) {
 		name       string
 		body       string
 		noKey      bool
+		verifyErr  error
+		noVerifier bool
 		wantStatus int
 		wantField  string
 	}{
-		{name: "installation", body: `{"repo":"octo/app","installationId":7}`, wantStatus: 201},
-		{name: "installation-without-key", body: `{"repo":"octo/app","installationId":7}`, noKey: true, wantStatus: 201},
-		{name: "token", body: `{"repo":"octo/app","token":"` + tok + `"}`, wantStatus: 201},
+		{name: "installation", body: `{"repo":"octo/app","installationId":7}`, wantStatus: 200},
+		{name: "token-refused", body: `{"repo":"octo/app","token":"` + tok + `"}`, verifyErr: fmt.Errorf("%w (401)", connections.ErrRejected), wantStatus: 400, wantField: "token"},
+		{name: "github-down", body: `{"repo":"octo/app","token":"` + tok + `"}`, verifyErr: errors.New("dial tcp: refused"), wantStatus: 502},
+		{name: "token-without-verifier", body: `{"repo":"octo/app","token":"` + tok + `"}`, noVerifier: true, wantStatus: 200},
+		{name: "installation-without-key", body: `{"repo":"octo/app","installationId":7}`, noKey: true, wantStatus: 200},
+		{name: "token", body: `{"repo":"octo/app","token":"` + tok + `"}`, wantStatus: 200},
 		{name: "token-without-key", body: `{"repo":"octo/app","token":"` + tok + `"}`, noKey: true, wantStatus: 503},
 		{name: "installation-not-covering", body: `{"repo":"octo/other","installationId":9}`, wantStatus: 400, wantField: "installationId"},
 		{name: "bad-repo", body: `{"repo":"octo","installationId":7}`, wantStatus: 400, wantField: "repo"},
@@ -180,7 +217,11 @@ func TestConnectGitHub(t *testing.T) {
 			if tt.noKey {
 				opts = append(opts, withoutKey())
 			}
+			if tt.noVerifier {
+				opts = append(opts, func(o *api.Options) { o.GitHubVerifier = nil })
+			}
 			e := newEnv(t, opts...)
+			e.ghVerify.err = tt.verifyErr
 			if err := e.st.PutInstallation(t.Context(), store.Installation{ID: 9, Account: "octo"}, []string{"octo/app"}); err != nil {
 				t.Fatal(err)
 			}
@@ -191,11 +232,12 @@ func TestConnectGitHub(t *testing.T) {
 			if tt.wantField != "" && !strings.HasPrefix(a.Message, tt.wantField+":") {
 				t.Errorf("message %q does not name %q", a.Message, tt.wantField)
 			}
-			if tt.wantStatus == 201 {
-				c, err := e.conns.GitHub(t.Context(), "octo/app")
-				if err != nil || c.Repo != "octo/app" {
-					t.Errorf("stored %+v, %v", c, err)
-				}
+			c, err := e.conns.GitHub(t.Context(), "octo/app")
+			if tt.wantStatus == 200 && (err != nil || c.Repo != "octo/app") {
+				t.Errorf("stored %+v, %v", c, err)
+			}
+			if tt.wantStatus != 200 && !errors.Is(err, connections.ErrNotFound) {
+				t.Errorf("a refused connection was stored: %+v %v", c, err)
 			}
 		})
 	}
@@ -210,18 +252,23 @@ func TestConnectionsListAndDelete(t *testing.T) {
 		{"/api/v1/connect/github", `{"repo":"octo/app","installationId":7}`},
 		{"/api/v1/connect/github", `{"repo":"octo/lib","token":"ghp_abcdefghijklmnopqrstuvwxyz0123"}`},
 	} {
-		if a := e.do("POST", req.path, req.body, bearer(token)); a.Status != 201 {
+		if a := e.do("POST", req.path, req.body, bearer(token)); a.Status != 200 {
 			t.Fatalf("%s: %d %s", req.path, a.Status, a.Raw)
 		}
 	}
 	a := e.do("GET", "/api/v1/connections", "", bearer(token))
-	var list []connections.Summary
+	var list map[string][]struct{ Kind, ID, Auth, ConnectionID string }
 	if err := json.Unmarshal(a.Data, &list); err != nil || a.Status != 200 {
 		t.Fatalf("list: %d %v %s", a.Status, err, a.Raw)
 	}
 	got := map[string]string{}
-	for _, c := range list {
-		got[c.Kind+":"+c.ID] = c.Auth
+	for kind, l := range list {
+		for _, c := range l {
+			if c.Kind != kind || !connections.ValidID(c.ConnectionID) {
+				t.Errorf("%s lists %+v", kind, c)
+			}
+			got[c.Kind+":"+c.ID] = c.Auth
+		}
 	}
 	want := map[string]string{"aws:ci": "keys", "aws:prod": "role", "github:octo/app": "installation", "github:octo/lib": "token"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -266,8 +313,8 @@ func TestDeploy(t *testing.T) {
 	}{
 		{name: "branch", body: `{"githubConnectionId":"octo/app","awsConnectionId":"prod","branch":"main","environment":"production","cluster":"c","service":"s","taskFamily":"f","containerPort":8080,"desiredCount":2}`, wantStatus: 202},
 		{name: "sha-only", body: `{"githubConnectionId":"octo/app","sha":"` + sha + `"}`, wantStatus: 202},
-		{name: "no-repo", body: `{"branch":"main"}`, wantStatus: 400, wantField: "githubConnectionId"},
-		{name: "unknown-repo", body: `{"githubConnectionId":"octo/nope","branch":"main"}`, wantStatus: 400, wantField: "githubConnectionId"},
+		{name: "no-repo", body: `{"branch":"main"}`, wantStatus: 400, wantField: "gitHubConnectionId"},
+		{name: "unknown-repo", body: `{"githubConnectionId":"octo/nope","branch":"main"}`, wantStatus: 400, wantField: "gitHubConnectionId"},
 		{name: "unknown-aws", body: `{"githubConnectionId":"octo/app","awsConnectionId":"nope","branch":"main"}`, wantStatus: 400, wantField: "awsConnectionId"},
 		{name: "no-ref", body: `{"githubConnectionId":"octo/app"}`, wantStatus: 400, wantField: "branch"},
 		{name: "bad-branch", body: `{"githubConnectionId":"octo/app","branch":"-x"}`, wantStatus: 400, wantField: "branch"},
@@ -278,9 +325,9 @@ func TestDeploy(t *testing.T) {
 		{name: "upper-case-env", body: `{"githubConnectionId":"octo/app","branch":"main","environment":"Prod"}`, wantStatus: 400, wantField: "environment"},
 		{name: "sha256-sha", body: `{"githubConnectionId":"octo/app","sha":"` + strings.Repeat("b", 64) + `"}`, wantStatus: 400, wantField: "sha"},
 		{name: "cluster-arn", body: `{"githubConnectionId":"octo/app","branch":"main","cluster":"arn:aws:ecs:eu-west-1:123456789012:cluster/prod","service":"arn:aws:ecs:eu-west-1:123456789012:service/prod/web"}`, wantStatus: 202},
-		{name: "cluster-made-up-partition", body: `{"githubConnectionId":"octo/app","branch":"main","cluster":"arn:aws-foo:ecs:eu-west-1:123456789012:cluster/prod"}`, wantStatus: 400, wantField: "cluster"},
-		{name: "service-short-account", body: `{"githubConnectionId":"octo/app","branch":"main","service":"arn:aws:ecs:eu-west-1:123:service/web"}`, wantStatus: 400, wantField: "service"},
-		{name: "option-repo", body: `{"githubConnectionId":"octo/--upload-pack=x","branch":"main"}`, wantStatus: 400, wantField: "githubConnectionId"},
+		{name: "cluster-made-up-partition", body: `{"githubConnectionId":"octo/app","branch":"main","cluster":"arn:aws-foo:ecs:eu-west-1:123456789012:cluster/prod"}`, wantStatus: 400, wantField: "ecsClusterName"},
+		{name: "service-short-account", body: `{"githubConnectionId":"octo/app","branch":"main","service":"arn:aws:ecs:eu-west-1:123:service/web"}`, wantStatus: 400, wantField: "ecsServiceName"},
+		{name: "option-repo", body: `{"githubConnectionId":"octo/--upload-pack=x","branch":"main"}`, wantStatus: 400, wantField: "gitHubConnectionId"},
 		{name: "bad-port", body: `{"githubConnectionId":"octo/app","branch":"main","containerPort":70000}`, wantStatus: 400, wantField: "containerPort"},
 		{name: "bad-count", body: `{"githubConnectionId":"octo/app","branch":"main","desiredCount":-1}`, wantStatus: 400, wantField: "desiredCount"},
 		{name: "unknown-field", body: `{"githubConnectionId":"octo/app","branch":"main","force":true}`, wantStatus: 400, wantField: "force"},
@@ -404,10 +451,10 @@ func TestResult(t *testing.T) {
 	}
 	want := map[string]any{
 		"deploymentId": d.ID, "status": "FAILED", "startTime": "2025-03-01T10:00:00Z", "endTime": "2025-03-01T10:01:35Z",
-		"duration": 95.0, "blueServiceUrl": "http://blue.example", "greenServiceUrl": "http://green.example",
+		"duration": 95000.0, "blueServiceUrl": "http://blue.example", "greenServiceUrl": "http://green.example",
 		"newImageUri": d.ImageURI, "repository": "octo/app", "commit": d.SHA, "environment": "production",
 		"trigger": "push", "actor": "octocat",
-		"metrics": map[string]any{"gitCloneDuration": 2.0, "dockerBuildDuration": 60.0, "ecrPushDuration": 30.0, "deploymentDuration": 0.0},
+		"metrics": map[string]any{"gitCloneDuration": 2000.0, "dockerBuildDuration": 60000.0, "ecrPushDuration": 30000.0, "deploymentDuration": 0.0},
 		"error":   map[string]any{"message": "Step Functions execution failed", "stage": "deploy"},
 	}
 	for k, v := range want {

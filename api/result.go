@@ -8,13 +8,14 @@ import (
 )
 
 // result is the answer of GET /api/v1/deploy/{id}/result: the seed's fields
-// plus where the deployment came from. Durations are in seconds.
+// plus where the deployment came from. Durations are integer milliseconds, as
+// the seed's clients read them; times are RFC 3339 in UTC, null until known.
 type result struct {
 	DeploymentID    string         `json:"deploymentId"`
 	Status          store.Status   `json:"status"`
-	StartTime       *time.Time     `json:"startTime"`
-	EndTime         *time.Time     `json:"endTime"`
-	Duration        float64        `json:"duration"`
+	StartTime       *utcTime       `json:"startTime"`
+	EndTime         *utcTime       `json:"endTime"`
+	Duration        int64          `json:"duration"`
 	BlueServiceURL  string         `json:"blueServiceUrl"`
 	GreenServiceURL string         `json:"greenServiceUrl"`
 	NewImageURI     string         `json:"newImageUri"`
@@ -25,16 +26,16 @@ type result struct {
 	Environment     string         `json:"environment"`
 	Trigger         string         `json:"trigger"`
 	Actor           string         `json:"actor,omitempty"`
-	CreatedAt       time.Time      `json:"createdAt"`
+	CreatedAt       utcTime        `json:"createdAt"`
 	Error           *resultFailure `json:"error"`
 }
 
-// resultMetrics are the stage durations in seconds; 0 for a stage not finished.
+// resultMetrics are the stage durations in milliseconds; 0 for a stage not finished.
 type resultMetrics struct {
-	GitCloneDuration    float64 `json:"gitCloneDuration"`
-	DockerBuildDuration float64 `json:"dockerBuildDuration"`
-	ECRPushDuration     float64 `json:"ecrPushDuration"`
-	DeploymentDuration  float64 `json:"deploymentDuration"`
+	GitCloneDuration    int64 `json:"gitCloneDuration"`
+	DockerBuildDuration int64 `json:"dockerBuildDuration"`
+	ECRPushDuration     int64 `json:"ecrPushDuration"`
+	DeploymentDuration  int64 `json:"deploymentDuration"`
 }
 
 type resultFailure struct {
@@ -42,26 +43,35 @@ type resultFailure struct {
 	Stage   string `json:"stage,omitempty"`
 }
 
-func timePtr(t time.Time) *time.Time {
+// utcTime marshals as RFC 3339 in UTC with at most millisecond precision,
+// like 2025-03-01T10:00:00.123Z: the seed's clients parse it as an instant.
+type utcTime time.Time
+
+func (t utcTime) MarshalJSON() ([]byte, error) {
+	return time.Time(t).UTC().Truncate(time.Millisecond).MarshalJSON()
+}
+
+func timePtr(t time.Time) *utcTime {
 	if t.IsZero() {
 		return nil
 	}
-	return &t
+	u := utcTime(t)
+	return &u
 }
 
 func (s *server) resultOf(d *store.Deployment) result {
 	res := result{
 		DeploymentID: d.ID, Status: d.Status, StartTime: timePtr(d.StartedAt), EndTime: timePtr(d.EndedAt),
-		Duration:       d.Duration(s.Now()).Seconds(),
+		Duration:       d.Duration(s.Now()).Milliseconds(),
 		BlueServiceURL: d.BlueURL, GreenServiceURL: d.GreenURL, NewImageURI: d.ImageURI,
 		Metrics: resultMetrics{
-			GitCloneDuration:    d.StageDurations["clone"].Seconds(),
-			DockerBuildDuration: d.StageDurations["build"].Seconds(),
-			ECRPushDuration:     d.StageDurations["push"].Seconds(),
-			DeploymentDuration:  d.StageDurations["deploy"].Seconds(),
+			GitCloneDuration:    d.StageDurations["clone"].Milliseconds(),
+			DockerBuildDuration: d.StageDurations["build"].Milliseconds(),
+			ECRPushDuration:     d.StageDurations["push"].Milliseconds(),
+			DeploymentDuration:  d.StageDurations["deploy"].Milliseconds(),
 		},
 		Repository: d.Repo, Commit: d.SHA, Branch: d.Branch, Environment: d.Environment,
-		Trigger: d.Trigger, Actor: d.Actor, CreatedAt: d.CreatedAt,
+		Trigger: d.Trigger, Actor: d.Actor, CreatedAt: utcTime(d.CreatedAt),
 	}
 	if d.Error != "" {
 		res.Error = &resultFailure{Message: d.Error, Stage: d.ErrorStage}

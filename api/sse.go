@@ -46,7 +46,8 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := d.ID // only the id: the record is not kept for the stream's lifetime
-	c := &sseClient{s: s, id: id, w: w, rc: http.NewResponseController(w)}
+	rc := http.NewResponseController(w)
+	c := &sseClient{s: s, id: id, sink: &responseSink{w: w, rc: rc, timeout: s.SSEWriteTimeout}}
 	if last := r.Header.Get("Last-Event-ID"); last != "" {
 		id, ok := parseStreamID(last)
 		if !ok {
@@ -59,10 +60,19 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	h.Set("X-Content-Type-Options", "nosniff")
+	if conn, ok := s.hijack(w, r); ok {
+		s.Metrics.SSEClients.Inc() // decremented when the parked stream ends
+		if conn != nil {
+			c.runHijacked(r.Context(), conn)
+		} else {
+			s.Metrics.SSEClients.Dec()
+		}
+		return nil
+	}
 	w.WriteHeader(http.StatusOK)
 	// The server's WriteTimeout would cut a long stream: each write gets its own
 	// deadline instead (see flush).
-	_ = c.rc.SetWriteDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 
 	s.Metrics.SSEClients.Inc()
 	defer s.Metrics.SSEClients.Dec()
@@ -76,10 +86,32 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) error {
 type sseClient struct {
 	s      *server
 	id     string
-	w      http.ResponseWriter
-	rc     *http.ResponseController
+	sink   sink
 	last   string // id of the last event sent ("" before the first)
 	lastID streamID
+}
+
+// sink is where a stream's frames go: the ResponseWriter, or a hijacked
+// connection (park.go). Flush sends what is buffered under a write deadline.
+type sink interface {
+	Write(p []byte) (int, error)
+	Flush() error
+}
+
+// responseSink writes through net/http.
+type responseSink struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (r *responseSink) Write(p []byte) (int, error) { return r.w.Write(p) }
+
+// Flush pushes buffered events to the client under a write deadline, so a
+// client that stopped reading is dropped rather than kept forever.
+func (r *responseSink) Flush() error {
+	_ = r.rc.SetWriteDeadline(time.Now().Add(r.timeout))
+	return r.rc.Flush()
 }
 
 var errStreamEnded = errors.New("stream ended")
@@ -90,7 +122,7 @@ var errStreamEnded = errors.New("stream ended")
 // already has are skipped by id, so there is no gap and no duplicate.
 func (c *sseClient) run(ctx context.Context) error {
 	// Flushed at once, so the client sees the headers even before any event.
-	if _, err := fmt.Fprintf(c.w, "retry: 2000\n\n"); err != nil {
+	if _, err := fmt.Fprintf(c.sink, "retry: 2000\n\n"); err != nil {
 		return err
 	}
 	if err := c.flush(); err != nil {
@@ -169,7 +201,7 @@ func (c *sseClient) sendFrames(frames []frame) error {
 		if c.last != "" && !f.sid.after(c.lastID) {
 			continue
 		}
-		if _, err := c.w.Write(f.data); err != nil {
+		if _, err := c.sink.Write(f.data); err != nil {
 			return err
 		}
 		c.last, c.lastID = f.id, f.sid
@@ -184,18 +216,13 @@ func (c *sseClient) sendFrames(frames []frame) error {
 }
 
 func (c *sseClient) heartbeat() error {
-	if _, err := c.w.Write([]byte(": heartbeat\n\n")); err != nil {
+	if _, err := c.sink.Write([]byte(": heartbeat\n\n")); err != nil {
 		return err
 	}
 	return c.flush()
 }
 
-// flush pushes buffered events to the client under a write deadline, so a
-// client that stopped reading is dropped rather than kept forever.
-func (c *sseClient) flush() error {
-	_ = c.rc.SetWriteDeadline(time.Now().Add(c.s.SSEWriteTimeout))
-	return c.rc.Flush()
-}
+func (c *sseClient) flush() error { return c.sink.Flush() }
 
 // frame is one event in SSE framing, ready to write.
 type frame struct {

@@ -296,3 +296,62 @@ func TestEventsSlowClientDoesNotSlowOthers(t *testing.T) {
 	}
 	waitFor(t, func() bool { return gaugeValue(t, e, "panda_sse_clients") == "0" }, "the stuck client to be dropped")
 }
+
+// TestEventsOverHTTP2: an HTTP/2 stream cannot be taken from net/http, so
+// its client waits in the handler; it gets the same history, live events
+// and end as an HTTP/1.1 client.
+func TestEventsOverHTTP2(t *testing.T) {
+	t.Parallel()
+	e := newEnvTLS(t)
+	d := e.deployment()
+	first := appendEvent(t, e.st, d.ID, stage("clone", "cloning"))
+	s, resp := e.openEvents(t.Context(), d.ID, "")
+	if resp.ProtoMajor != 2 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("%s %v", resp.Proto, resp.Header)
+	}
+	expect(t, s, []string{first}, []string{"cloning"})
+	waitFor(t, func() bool { return gaugeValue(t, e, "panda_sse_clients") == "1" }, "the stream")
+	live := appendEvent(t, e.st, d.ID, stage("build", "building"))
+	expect(t, s, []string{live}, []string{"building"})
+	end := appendEvent(t, e.st, d.ID, store.Event{Type: store.EventDone, Message: "deployed"})
+	if ev, err := s.nextEvent(); err != nil || ev.ID != end || ev.Event != "done" {
+		t.Fatalf("final event %+v, %v", ev, err)
+	}
+	if _, err := s.next(); err != io.EOF {
+		t.Errorf("stream did not end after done: %v", err)
+	}
+}
+
+// TestEventsEndOnShutdown: closing Options.Stop ends every idle stream at
+// once (http.Server.Shutdown does not know streams taken from net/http), and
+// a stream opened afterwards ends as soon as its history is sent.
+func TestEventsEndOnShutdown(t *testing.T) {
+	t.Parallel()
+	stop := make(chan struct{})
+	e := newEnv(t, func(o *api.Options) { o.Stop = stop })
+	d := e.deployment()
+	appendEvent(t, e.st, d.ID, stage("clone", "cloning"))
+	var streams []*sseStream
+	for range 3 {
+		s, _ := e.openEvents(t.Context(), d.ID, "")
+		if _, err := s.nextEvent(); err != nil {
+			t.Fatal(err)
+		}
+		streams = append(streams, s)
+	}
+	waitFor(t, func() bool { return gaugeValue(t, e, "panda_sse_clients") == "3" }, "three idle streams")
+	close(stop)
+	for i, s := range streams {
+		done := make(chan error, 1)
+		go func() { _, err := s.nextEvent(); done <- err }()
+		select {
+		case err := <-done:
+			if err != io.EOF && err != io.ErrUnexpectedEOF {
+				t.Errorf("stream %d after stop: %v, want its end", i, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("stream %d still open after stop", i)
+		}
+	}
+	waitFor(t, func() bool { return gaugeValue(t, e, "panda_sse_clients") == "0" }, "no stream left")
+}

@@ -55,6 +55,10 @@ type Common struct {
 	EncryptionKey Secret
 	// LogLevel is PANDA_LOG_LEVEL (debug, info, warn, error). If unset, info.
 	LogLevel string
+	// AuditRetention is PANDA_AUDIT_RETENTION, how long audit entries are kept
+	// (a Go duration or whole days, like 400d). If unset, 400 days: longer
+	// than the 30 days of deployment records, for a year's review.
+	AuditRetention time.Duration
 }
 
 // App is the configuration of cmd/app.
@@ -65,8 +69,18 @@ type App struct {
 	// WebhookSecret is GITHUB_WEBHOOK_SECRET. Required: an app that cannot verify
 	// signatures must not start.
 	WebhookSecret Secret
-	// APIToken is PANDA_API_TOKEN, the bearer token of the /api/v1 routes. Required.
-	APIToken Secret
+	// APITokens are the callers of the /api/v1 routes: PANDA_API_TOKENS
+	// ("name:token,…") and PANDA_API_TOKEN (a caller named "default"). At
+	// least one is required; each token has 16 or more characters.
+	APITokens []APIToken
+	// CORSOrigins is PANDA_CORS_ORIGINS, the origins (comma-separated, like
+	// https://dashboard.example.com) whose pages may call the API and open
+	// event streams. If unset, none: only same-origin pages.
+	CORSOrigins []string
+	// SwaggerUIDir is PANDA_SWAGGER_UI_DIR, the swagger-ui-dist package
+	// directory served at /swagger-ui/ (scripts install it in
+	// api/swaggerui/node_modules/swagger-ui-dist). If unset, no Swagger UI.
+	SwaggerUIDir string
 }
 
 // Worker is the configuration of cmd/worker.
@@ -120,10 +134,9 @@ func LoadApp(env Lookup) (App, error) {
 		Common:        r.common(),
 		Addr:          r.str("PANDA_ADDR", ":8080"),
 		WebhookSecret: Secret(r.required("GITHUB_WEBHOOK_SECRET")),
-		APIToken:      Secret(r.required("PANDA_API_TOKEN")),
-	}
-	if len(cfg.APIToken) > 0 && len(cfg.APIToken) < 16 && r.err == nil {
-		r.err = errors.New("PANDA_API_TOKEN must be at least 16 characters")
+		APITokens:     r.apiTokens(),
+		CORSOrigins:   r.corsOrigins(),
+		SwaggerUIDir:  r.str("PANDA_SWAGGER_UI_DIR", ""),
 	}
 	return cfg, r.err
 }
@@ -265,6 +278,8 @@ func (r *reader) common() Common {
 		PublicURL:     r.url("PANDA_PUBLIC_URL", "http://localhost:8080"),
 		EncryptionKey: r.encryptionKey(),
 		LogLevel:      r.logLevel(),
+		// 400 days: a year's review, with a month to spare.
+		AuditRetention: r.days("PANDA_AUDIT_RETENTION", 400*24*time.Hour),
 	}
 }
 

@@ -44,7 +44,22 @@ func TestLoadApp(t *testing.T) {
 	}{
 		{name: "defaults", change: nil},
 		{name: "missing-secret", change: map[string]string{"GITHUB_WEBHOOK_SECRET": ""}, wantErr: "GITHUB_WEBHOOK_SECRET is required"},
-		{name: "missing-token", change: map[string]string{"PANDA_API_TOKEN": ""}, wantErr: "PANDA_API_TOKEN is required"},
+		{name: "missing-token", change: map[string]string{"PANDA_API_TOKEN": ""}, wantErr: "PANDA_API_TOKEN or PANDA_API_TOKENS is required"},
+		{name: "named-tokens-only", change: map[string]string{"PANDA_API_TOKEN": "", "PANDA_API_TOKENS": "ci:hunter2hunter2hunter2,dash:0123456789abcdefX"}},
+		{name: "named-token-short", change: map[string]string{"PANDA_API_TOKENS": "ci:hunter2"}, wantErr: "the token of ci must be at least 16"},
+		{name: "named-token-no-name", change: map[string]string{"PANDA_API_TOKENS": "hunter2hunter2hunter2"}, wantErr: "PANDA_API_TOKENS entry 1 must be name:token"},
+		{name: "named-token-bad-name", change: map[string]string{"PANDA_API_TOKENS": "CI Bot:hunter2hunter2hunter2"}, wantErr: "entry 1 must be name:token"},
+		{name: "named-token-twice", change: map[string]string{"PANDA_API_TOKENS": "ci:hunter2hunter2hunter2,ci:hunter2hunter2hunter3"}, wantErr: "names ci twice"},
+		{name: "named-token-default-twice", change: map[string]string{"PANDA_API_TOKENS": "default:hunter2hunter2hunter2"}, wantErr: "names default twice"},
+		{name: "same-token-two-callers", change: map[string]string{"PANDA_API_TOKENS": "ci:hunter2hunter2hunter2,dash:hunter2hunter2hunter2"}, wantErr: "the token of dash is also another caller's"},
+		{name: "cors", change: map[string]string{"PANDA_CORS_ORIGINS": "https://dash.example.com, http://127.0.0.1:3000"}},
+		{name: "cors-star", change: map[string]string{"PANDA_CORS_ORIGINS": "*"}, wantErr: "PANDA_CORS_ORIGINS"},
+		{name: "cors-path", change: map[string]string{"PANDA_CORS_ORIGINS": "https://dash.example.com/"}, wantErr: "PANDA_CORS_ORIGINS"},
+		{name: "cors-scheme", change: map[string]string{"PANDA_CORS_ORIGINS": "dash.example.com"}, wantErr: "PANDA_CORS_ORIGINS"},
+		{name: "cors-userinfo", change: map[string]string{"PANDA_CORS_ORIGINS": "https://u:hunter2@dash.example.com"}, wantErr: "PANDA_CORS_ORIGINS"},
+		{name: "retention-days", change: map[string]string{"PANDA_AUDIT_RETENTION": "30d"}},
+		{name: "retention-hours", change: map[string]string{"PANDA_AUDIT_RETENTION": "720h"}},
+		{name: "retention-bad", change: map[string]string{"PANDA_AUDIT_RETENTION": "-3d"}, wantErr: "PANDA_AUDIT_RETENTION"},
 		{name: "short-token", change: map[string]string{"PANDA_API_TOKEN": "short"}, wantErr: "PANDA_API_TOKEN must be at least 16"},
 		{name: "bad-app-id", change: map[string]string{"GITHUB_APP_ID": "x1"}, wantErr: "GITHUB_APP_ID must be"},
 		{name: "bad-key", change: map[string]string{"GITHUB_APP_PRIVATE_KEY": "not a key"}, wantErr: "GITHUB_APP_PRIVATE_KEY is not a PEM"},
@@ -70,15 +85,49 @@ func TestLoadApp(t *testing.T) {
 				if cfg.Addr != ":8080" || cfg.RedisURL != "redis://127.0.0.1:6379/0" || cfg.GitHub.APIURL != "https://api.github.com" {
 					t.Errorf("defaults not applied: %+v", cfg)
 				}
+				checkApp(t, tt.name, cfg)
 				return
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
 			}
-			if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "\n") {
+			if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "0123456789abcdef") || strings.Contains(err.Error(), "\n") {
 				t.Errorf("error must be one line without secrets: %q", err)
 			}
 		})
+	}
+}
+
+// checkApp checks what the valid cases of TestLoadApp set.
+func checkApp(t *testing.T, name string, cfg App) {
+	t.Helper()
+	var callers []string
+	for _, tok := range cfg.APITokens {
+		callers = append(callers, tok.Name+"="+tok.Token.Reveal())
+	}
+	want := map[string]string{
+		"defaults":          "[default=0123456789abcdef]",
+		"named-tokens-only": "[ci=hunter2hunter2hunter2 dash=0123456789abcdefX]",
+	}[name]
+	if want != "" && fmt.Sprint(callers) != want {
+		t.Errorf("callers %v, want %s", callers, want)
+	}
+	if s := fmt.Sprint(cfg.APITokens); strings.Contains(s, "hunter2") || strings.Contains(s, "0123456789abcdef") {
+		t.Errorf("tokens print: %s", s)
+	}
+	wantRetention := map[string]time.Duration{"retention-days": 30 * 24 * time.Hour, "retention-hours": 720 * time.Hour}[name]
+	if wantRetention == 0 {
+		wantRetention = 400 * 24 * time.Hour
+	}
+	if cfg.AuditRetention != wantRetention {
+		t.Errorf("audit retention %v, want %v", cfg.AuditRetention, wantRetention)
+	}
+	wantCORS := map[string]string{"cors": "[https://dash.example.com http://127.0.0.1:3000]"}[name]
+	if wantCORS == "" {
+		wantCORS = "[]"
+	}
+	if fmt.Sprint(cfg.CORSOrigins) != wantCORS {
+		t.Errorf("CORS origins %v, want %s", cfg.CORSOrigins, wantCORS)
 	}
 }
 

@@ -8,7 +8,6 @@
 package connections
 
 import (
-	"crypto/rand"
 	"errors"
 	"time"
 
@@ -23,6 +22,8 @@ var ErrNotFound = errors.New("connection not found")
 // optional external id, or long-term access keys. .panda.yml's `aws:` names it.
 // The secret fields are config.Secret, so printing or logging an AWS redacts them.
 type AWS struct {
+	// ID is the connection's id (see NewID), set by the caller before PutAWS.
+	ID string
 	// Name identifies the connection, like "prod"; see ValidName.
 	Name string
 	// Region, if set, overrides the worker's default region.
@@ -62,21 +63,6 @@ type GitHub struct {
 
 // ValidName reports whether name may name an AWS connection (names.Connection).
 func ValidName(name string) bool { return names.Connection(name) == nil }
-
-// NewID returns a fresh connection id: "conn_" and 12 alphanumerics from
-// crypto/rand. It is also a valid AWS connection name (ValidName), which is
-// how a connection registered with no name of its own is named.
-func NewID() string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		panic("crypto/rand: " + err.Error()) // does not fail on supported platforms
-	}
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return "conn_" + string(b)
-}
 
 // ValidRepo reports whether repo is the owner/name of a GitHub repository
 // (names.Repo).

@@ -122,3 +122,13 @@ func (c CloneTokens) RepoToken(ctx context.Context, installationID int64, repo s
 	}
 	return githubapp.Token{Value: tok}, nil
 }
+
+// VerifyGitHub is Verify for the API's connect/github: a connection with a
+// token must be able to read its repository (an App connection has no token
+// to verify).
+func (g *GitHubTokens) VerifyGitHub(ctx context.Context, c GitHub) error {
+	if c.Token == "" {
+		return nil
+	}
+	return g.Verify(ctx, c.Repo, c.Token.Reveal())
+}

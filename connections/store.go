@@ -115,7 +115,7 @@ func (s *Store) PutAWS(ctx context.Context, c AWS) error {
 	if err != nil {
 		return err
 	}
-	rec := record{Name: c.Name, Region: c.Region, RoleARN: c.RoleARN, AccountID: c.AccountID,
+	rec := record{ID: c.ID, Name: c.Name, Region: c.Region, RoleARN: c.RoleARN, AccountID: c.AccountID,
 		HasExternalID: c.ExternalID != "", CreatedAt: s.now().UTC(), Sealed: sealed}
 	return s.put(ctx, awsKey, c.Name, rec)
 }
@@ -201,7 +201,7 @@ func (s *Store) AWS(ctx context.Context, name string) (AWS, error) {
 }
 
 func awsFrom(rec record, f sealedFields) AWS {
-	return AWS{Name: rec.Name, Region: rec.Region, RoleARN: rec.RoleARN, AccountID: rec.AccountID,
+	return AWS{ID: rec.ID, Name: rec.Name, Region: rec.Region, RoleARN: rec.RoleARN, AccountID: rec.AccountID,
 		ExternalID: config.Secret(f.ExternalID), AccessKeyID: config.Secret(f.AccessKeyID),
 		SecretAccessKey: config.Secret(f.SecretAccessKey), SessionToken: config.Secret(f.SessionToken),
 		CreatedAt: rec.CreatedAt}

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-github/v66/github"
 	"github.com/hibiken/asynq"
 
+	"github.com/pandadeploy/panda/audit"
 	"github.com/pandadeploy/panda/checks"
 	"github.com/pandadeploy/panda/events"
 	"github.com/pandadeploy/panda/repoconfig"
@@ -79,6 +80,26 @@ type Service struct {
 	OnFinish func(*store.Deployment)
 	// Now is the clock. If nil, time.Now.
 	Now func() time.Time
+	// Audit records accepted and finished deployments (package audit). If
+	// nil, nothing is recorded.
+	Audit Auditor
+}
+
+// Auditor is what the service needs of *audit.Log. [audit]
+type Auditor interface {
+	Append(ctx context.Context, e audit.Entry) (string, error)
+}
+
+// audit appends e, best effort: the decision is made and recorded in the
+// deployment already, so a failed append is logged (with what it would have
+// said, which holds no secret) rather than undoing it. [audit]
+func (d *Service) audit(ctx context.Context, e audit.Entry) {
+	if d.Audit == nil {
+		return
+	}
+	if _, err := d.Audit.Append(ctx, e); err != nil {
+		d.Logger.Error("audit append failed", "action", e.Action, "deployment_id", e.DeploymentID, "outcome", e.Outcome, "err", err)
+	}
 }
 
 func (d *Service) now() time.Time {
@@ -112,6 +133,7 @@ func (d *Service) Accept(ctx context.Context, claim string, dep *store.Deploymen
 	log := d.Logger.With("deployment_id", dep.ID, "repo", dep.Repo, "sha", dep.SHA, "installation_id", dep.InstallationID)
 	if created {
 		log.Info("deployment accepted", "environment", dep.Environment, "trigger", dep.Trigger)
+		d.audit(ctx, audit.ForDeployment(dep, audit.DeploymentAccepted, "accepted")) // [audit]
 		d.Event(ctx, dep, events.Queued{Environment: dep.Environment, SHA: dep.SHA})
 	}
 	if len(dep.CheckRuns) < 4 {

@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pandadeploy/panda/audit"
 	"github.com/pandadeploy/panda/checks"
 	"github.com/pandadeploy/panda/commitstatus"
 	"github.com/pandadeploy/panda/config"
@@ -116,6 +117,7 @@ func NewServer(cfg config.Worker, deps Deps) *Server {
 	life := &deployment.Service{
 		Store: st, Queue: queue, Checks: runs, GitHub: deps.GitHub, Tokens: tokenClients,
 		PublicURL: cfg.PublicURL, BuildTimeout: cfg.BuildTimeout, Logger: logger, OnFinish: deps.OnFinish,
+		Audit: audit.New(deps.Redis, cfg.AuditRetention), // [audit]
 	}
 	d := &Deployer{
 		Life: life, Store: st, Queue: queue, Checks: runs, Tokens: tokens,

@@ -70,6 +70,7 @@ load_config() {
   export PANDA_ADDR="${PANDA_ADDR:-:8080}"
   export PANDA_REDIS_URL="${PANDA_REDIS_URL:-redis://127.0.0.1:6379/0}"
   export PANDA_PUBLIC_URL="${PANDA_PUBLIC_URL:-$(local_url)}"
+  export PANDA_SWAGGER_UI_DIR="${PANDA_SWAGGER_UI_DIR:-$PWD/api/swaggerui/node_modules/swagger-ui-dist}"
 }
 
 # local_url turns PANDA_ADDR (":8080", "127.0.0.1:9000") into a URL to open locally.
@@ -125,6 +126,7 @@ run() {
     Health:        curl $url/healthz
     Test webhook:  bash scripts/dev.sh webhook ping
                    bash scripts/dev.sh webhook push path/to/push.json
+    API docs:      $url/swagger-ui/
     API:           curl -H "Authorization: Bearer \$(grep ^PANDA_API_TOKEN= $ENV_FILE | cut -d= -f2-)" $url/api/v1/connections
 MSG
   local status=0
@@ -189,6 +191,9 @@ main() {
   ensure_go
   ensure_redis
   ensure_dockerd
+  # Swagger UI's files (api/swaggerui, served at /swagger-ui/).
+  command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
+  ensure_npm_modules api/swaggerui
   init_config
   load_config
   build

@@ -35,7 +35,7 @@ ensure_packages redis-server docker.io git busybox-static ca-certificates chromi
 # npm runs asl-validator on the shipped state machine (deploy/aws), and node runs the
 # reference JSONata implementation internal/awstest evaluates that state machine with.
 # Machines that have Node.js from elsewhere have npm with it; Debian's npm would
-# conflict then.
+# conflict then. npm also installs Swagger UI (api/swaggerui).
 command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
 ensure_go
 ensure_redis
@@ -43,6 +43,8 @@ ensure_dockerd
 ensure_buildkitd
 ensure_npm_modules deploy/aws
 ensure_npm_modules internal/awstest/jsonata
+# Swagger UI's files: the api tests load /swagger-ui/ in Chromium.
+ensure_npm_modules api/swaggerui
 
 # Passed on as given: CI=true turns a missing service into a test failure.
 export CI="${CI-}"

@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pandadeploy/panda/api"
+	"github.com/pandadeploy/panda/audit"
 	"github.com/pandadeploy/panda/checks"
 	"github.com/pandadeploy/panda/commitstatus"
 	"github.com/pandadeploy/panda/config"
@@ -103,7 +104,8 @@ func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, 
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
 	conns := connections.NewStore(rdb, box)
-	deployer, err := newDeployer(cfg, st, queue, conns, logger)
+	auditLog := audit.New(rdb, cfg.AuditRetention)
+	deployer, err := newDeployer(cfg, st, queue, conns, auditLog, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -111,8 +113,12 @@ func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, 
 		Store:       st,
 		Connections: conns,
 		Logger:      logger,
-		APIToken:    cfg.APIToken,
-		PublicURL:   cfg.PublicURL,
+		APITokens:   cfg.APITokens,
+		CORSOrigins: cfg.CORSOrigins,
+		// Swagger UI's files, installed by scripts (npm ci in api/swaggerui).
+		SwaggerUIDir: cfg.SwaggerUIDir,
+		Audit:        auditLog,
+		PublicURL:    cfg.PublicURL,
 		Webhook: &webhook.Handler{
 			Secret:  []byte(cfg.WebhookSecret.Reveal()),
 			Queue:   queue,
@@ -122,8 +128,10 @@ func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, 
 		},
 		Deployer:    deployer,
 		AWSVerifier: verifier,
-		Registry:    reg,
-		Metrics:     m,
+		// A token connection must be able to read its repository.
+		GitHubVerifier: &connections.GitHubTokens{APIURL: cfg.GitHub.APIURL, Store: conns},
+		Registry:       reg,
+		Metrics:        m,
 		// Ends open event streams on shutdown: http.Server.Shutdown waits for
 		// handlers but does not cancel their requests.
 		Stop: ctx.Done(),
@@ -133,7 +141,7 @@ func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, 
 // newDeployer gives the API what it needs to accept manual deployments: the
 // deployment service, which records a deployment, opens its check runs and
 // queues its build. Without GitHub App credentials there is none.
-func newDeployer(cfg config.App, st *store.Store, queue *asynq.Client, conns *connections.Store, logger *slog.Logger) (api.Deployer, error) {
+func newDeployer(cfg config.App, st *store.Store, queue *asynq.Client, conns *connections.Store, auditLog *audit.Log, logger *slog.Logger) (api.Deployer, error) {
 	if cfg.GitHub.AppID == 0 {
 		return nil, nil
 	}
@@ -145,7 +153,7 @@ func newDeployer(cfg config.App, st *store.Store, queue *asynq.Client, conns *co
 	// with it and report as commit statuses.
 	tokens := &connections.GitHubTokens{APIURL: cfg.GitHub.APIURL, Store: conns}
 	return &deployment.Service{
-		Store: st, Queue: queue, GitHub: gh, Tokens: tokens, Logger: logger, PublicURL: cfg.PublicURL,
+		Store: st, Queue: queue, GitHub: gh, Tokens: tokens, Logger: logger, PublicURL: cfg.PublicURL, Audit: auditLog,
 		Checks: commitstatus.ByAuth{
 			App: &checks.Reporter{
 				Clients: func(ctx context.Context, id int64) (checks.API, error) {
