@@ -157,7 +157,17 @@ func TargetOf(env repoconfig.Env) store.Target {
 		EventsRoleARN:   env.EventsRoleARN,
 		BuildArgs:       env.BuildArgs,
 		Submodules:      env.Submodules,
+		Scan:            scanGate(env.Scan),
+		Freeze:          env.Freeze,
+		FreezePolicy:    env.FreezePolicy,
 	}
+}
+
+func scanGate(s *repoconfig.Scan) *store.ScanGate {
+	if s == nil {
+		return nil
+	}
+	return &store.ScanGate{FailOn: s.FailOn, Ignore: s.Ignore}
 }
 
 // Event appends to the deployment's event stream. A lost event is logged, not

@@ -37,6 +37,9 @@ var fields = map[string]field{
 	"default":           boolField(func(e *Env) *bool { return &e.Default }),
 	"submodules":        boolField(func(e *Env) *bool { return &e.Submodules }),
 	"build_args":        parseBuildArgs,
+	"scan":              parseScan,
+	"freeze":            parseFreeze,
+	"freeze_policy":     stringField(func(e *Env) *string { return &e.FreezePolicy }, checkFreezePolicy),
 }
 
 var required = []string{"region", "state_machine_arn", "cluster", "service", "task_family", "container_port"}
@@ -70,6 +73,14 @@ func parseEnv(key, node *yaml.Node, envPath string) (Env, error) {
 	if env.Trigger == TriggerEventBridge && env.EventsRoleARN == "" {
 		return Env{}, newFieldError(valueLine(node, "trigger"), envPath+".trigger",
 			"eventbridge needs events_role_arn, the role EventBridge starts the state machine as")
+	}
+	if env.Scan != nil && env.Trigger == TriggerEventBridge {
+		// The push itself starts an EventBridge rollout: nothing is left to gate.
+		return Env{}, newFieldError(valueLine(node, "scan"), envPath+".scan",
+			"cannot gate trigger eventbridge: the push starts the rollout before the scan is read")
+	}
+	if env.FreezePolicy != "" && env.Freeze == nil {
+		return Env{}, newFieldError(valueLine(node, "freeze_policy"), envPath+".freeze_policy", "needs freeze windows to apply to")
 	}
 	if err := checkDockerfile(&env, node, envPath); err != nil {
 		return Env{}, err
