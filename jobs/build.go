@@ -25,8 +25,11 @@ import (
 // cache makes that cheap) unless the image was already pushed; pushing again
 // is idempotent because the registry stores by digest.
 func (d *Deployer) HandleBuild(ctx context.Context, t *asynq.Task) error {
-	_, dep, done, err := d.load(ctx, t)
+	p, dep, done, err := d.load(ctx, t)
 	if done {
+		return err
+	}
+	if held, err := d.freezeGate(ctx, dep, p.Step); held || err != nil {
 		return err
 	}
 	if dep.ImageURI == "" {
@@ -164,7 +167,13 @@ func (d *Deployer) runStage(ctx context.Context, dep *store.Deployment, stage pi
 		return d.stageFailed(ctx, dep, stage, err)
 	}
 	took := d.now().Sub(start)
+	gated := scanGated(dep, stage)
 	updated, err := d.Store.Update(ctx, dep.ID, func(x *store.Deployment) error {
+		if gated {
+			// The scan gate concludes the stage (jobs/gates.go).
+			x.ScanSince = start
+			return nil
+		}
 		if x.StageDurations == nil {
 			x.StageDurations = map[string]time.Duration{}
 		}
@@ -181,7 +190,7 @@ func (d *Deployer) runStage(ctx context.Context, dep *store.Deployment, stage pi
 	d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(stage),
 		Message: fmt.Sprintf("%s finished in %s", stageTitle(stage), took.Round(time.Millisecond)),
 		Details: map[string]any{"phase": "finished", "state": "succeeded", "durationMs": took.Milliseconds(), "imageUri": dep.ImageURI}})
-	if !redo {
+	if !redo && !gated {
 		d.checkErr(dep, "finish", d.Checks.Finish(ctx, dep, string(stage), checks.ResultFor(dep, string(stage))))
 	}
 	return nil
