@@ -149,3 +149,42 @@ func TestFreezeRefuses(t *testing.T) {
 		t.Errorf("clone check run %s:\n%s", run.Conclusion, run.Output.Summary)
 	}
 }
+
+// TestForceBreaksFreeze: a repository admin's "/deploy --force" deploys
+// through a freeze and is recorded; a writer's is refused with a reply.
+func TestForceBreaksFreeze(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, 0)
+	h.gh.SetPermission(testRepo, "wendy", "write")
+	h.gh.SetPermission(testRepo, "ada", "admin")
+	yml := pandaYML(h.smARN, freezeYML(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), ""))
+
+	h.openPR(8, yml, githubtest.PullRequest{User: "wendy"})
+	task, _ := h.commentTask(8, true, "wendy", "/deploy --force")
+	h.enqueue(task)
+	replies := h.waitReply(8, 1)
+	if !strings.Contains(replies[0].Body, "@wendy, only admins of acme/app can deploy through a freeze with `--force`") {
+		t.Errorf("reply to a writer's --force: %q", replies[0].Body)
+	}
+
+	sha := h.openPR(9, yml, githubtest.PullRequest{User: "ada"})
+	task, _ = h.commentTask(9, true, "ada", "/deploy production --force")
+	h.enqueue(task)
+	dep := h.waitFinal(sha, 3*time.Minute)
+	if dep.Status != store.StatusSucceeded || dep.ForcedBy != "ada" {
+		t.Fatalf("forced deployment %s (%s) by %q, want SUCCEEDED by ada", dep.Status, dep.Error, dep.ForcedBy)
+	}
+	if list, _ := h.store.List(t.Context(), store.Filter{Repo: testRepo}); len(list) != 1 {
+		t.Errorf("%d deployments, want only the admin's", len(list))
+	}
+	recorded := false
+	for _, ev := range h.events(dep.ID) {
+		if ev.Details["phase"] == "forced" && ev.Details["actor"] == "ada" && strings.Contains(ev.Message, "production is frozen until") {
+			recorded = true
+		}
+	}
+	logs := h.logs.String()
+	if !recorded || !strings.Contains(logs, `"msg":"freeze broken with /deploy --force","actor":"ada"`) {
+		t.Errorf("the forced deployment was not recorded (event %v); log:\n%s", recorded, logs[max(0, len(logs)-2000):])
+	}
+}
