@@ -37,6 +37,7 @@ const (
 	DeploymentRequested = "deployment.requested" // asked for through the API; Outcome accepted or refused
 	DeploymentAccepted  = "deployment.accepted"  // a deployment was created (any trigger)
 	DeploymentFinished  = "deployment.finished"  // Outcome is its final status
+	FreezeForced        = "freeze.forced"        // an admin's /deploy --force broke a freeze; Reason names it
 	ConnectionCreated   = "connection.created"
 	ConnectionDeleted   = "connection.deleted"
 )

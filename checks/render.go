@@ -160,6 +160,10 @@ func summary(d *store.Deployment, stage string, p phase, conclusion string) stri
 	details(&b, d)
 	stageTable(&b, d, stage, p, conclusion)
 	artifacts(&b, d)
+	if stage == "push" && d.ScanReport != "" {
+		// Already cut to fit beside the rest (see jobs' scan gate).
+		b.WriteString("\n#### Image scan\n\n" + d.ScanReport)
+	}
 	return ghtext.Head(b.String(), maxOutputBytes)
 }
 

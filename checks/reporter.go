@@ -173,7 +173,15 @@ func (r *Reporter) findRuns(ctx context.Context, api API, owner, repo string, d 
 // once more, which is harmless.
 func (r *Reporter) Waiting(ctx context.Context, d *store.Deployment, behind string, position int) error {
 	t := fmt.Sprintf("Queued behind %s (position %d)", behind, position)
-	sum := waitingSummary(d, behind, position)
+	return r.Hold(ctx, d, t, waitingSummary(d, behind, position))
+}
+
+// Hold shows every check run of d whose stage is not done as queued with
+// title and summary: why the deployment is held and until when (Waiting's
+// queue position, a freeze window). Like Waiting it writes a run only when
+// its title changes, and never one this process finished.
+func (r *Reporter) Hold(ctx context.Context, d *store.Deployment, title, summary string) error {
+	t, sum := title, summary
 	for _, s := range pipeline.Stages {
 		stage := string(s)
 		if _, done := d.StageDurations[stage]; done {

@@ -10,18 +10,23 @@ package command
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pandadeploy/panda/names"
 )
 
 // Usage is the grammar, as a reply quotes it.
-const Usage = "`/deploy` (to the default environment) or `/deploy <environment>`"
+const Usage = "`/deploy` (to the default environment) or `/deploy <environment>`, with `--force` to deploy through a freeze (repository admins only)"
 
 // Command is a /deploy line.
 type Command struct {
 	// Environment is the environment named, or "" for the default one.
 	Environment string
+	// Force asks to deploy through the environment's freeze windows
+	// ("--force", before or after the environment). Only a repository admin
+	// may; the caller checks.
+	Force bool
 	// Problem, when not empty, says for a person why the line is not a valid
 	// command (it was meant for Panda but does not fit the grammar). Nothing
 	// may be deployed for a Command with a Problem.
@@ -30,10 +35,14 @@ type Command struct {
 
 // String returns the canonical form of a valid command.
 func (c Command) String() string {
-	if c.Environment == "" {
-		return "/deploy"
+	s := "/deploy"
+	if c.Environment != "" {
+		s += " " + c.Environment
 	}
-	return "/deploy " + c.Environment
+	if c.Force {
+		s += " --force"
+	}
+	return s
 }
 
 // Parse reads line, the first line of a comment. It returns false when the
@@ -49,15 +58,20 @@ func Parse(line string) (Command, bool) {
 	}
 	rest := line[len(cmd):]
 	args := strings.FieldsFunc(rest, func(r rune) bool { return r == ' ' || r == '\t' })
+	force := false
+	if i := slices.Index(args, forceFlag); i >= 0 {
+		force = true
+		args = slices.Delete(args, i, i+1)
+	}
 	switch {
 	case len(args) == 0:
-		return Command{}, true
+		return Command{Force: force}, true
 	case len(args) > 1:
 		return Command{Problem: fmt.Sprintf("Panda did not understand `%s`: write %s and nothing else on the first line.", quote(line), Usage)}, true
 	}
 	env := args[0]
 	if names.Environment(env) == nil {
-		return Command{Environment: env}, true
+		return Command{Environment: env, Force: force}, true
 	}
 	msg := fmt.Sprintf("`%s` is not an environment name: names are lower-case letters, digits, `-` and `_` (at most 63).", quote(env))
 	if lower := strings.ToLower(env); names.Environment(lower) == nil {
@@ -65,6 +79,9 @@ func Parse(line string) (Command, bool) {
 	}
 	return Command{Problem: msg}, true
 }
+
+// forceFlag breaks a freeze; exactly this spelling, once.
+const forceFlag = "--force"
 
 // cmd is the command word; any case is accepted ("/Deploy").
 const cmd = "/deploy"

@@ -16,6 +16,7 @@ func TestParse(t *testing.T) {
 		wantOK      bool
 		wantEnv     string
 		wantProblem string // a substring of the problem; "" means no problem
+		wantForce   bool
 	}{
 		{name: "bare", line: "/deploy", wantOK: true},
 		{name: "bare-trailing-space", line: "/deploy  \t\r", wantOK: true},
@@ -30,7 +31,12 @@ func TestParse(t *testing.T) {
 		{name: "upper-case-env", line: "/deploy Production", wantOK: true, wantProblem: "Did you mean `/deploy production`?"},
 		{name: "punctuation", line: "/deploy prod!", wantOK: true, wantProblem: "not an environment name"},
 		{name: "leading-dash", line: "/deploy -prod", wantOK: true, wantProblem: "not an environment name"},
-		{name: "option-like", line: "/deploy --force", wantOK: true, wantProblem: "not an environment name"},
+		{name: "force", line: "/deploy --force", wantOK: true, wantForce: true},
+		{name: "force-after-env", line: "/deploy prod --force", wantOK: true, wantEnv: "prod", wantForce: true},
+		{name: "force-before-env", line: "/deploy --force prod", wantOK: true, wantEnv: "prod", wantForce: true},
+		{name: "force-twice", line: "/deploy --force --force", wantOK: true, wantProblem: "not an environment name"},
+		{name: "force-misspelt", line: "/deploy --FORCE", wantOK: true, wantProblem: "not an environment name"},
+		{name: "option-like", line: "/deploy --now", wantOK: true, wantProblem: "not an environment name"},
 		{name: "path", line: "/deploy ../prod", wantOK: true, wantProblem: "not an environment name"},
 		{name: "backtick-is-not-echoed-raw", line: "/deploy a`b", wantOK: true, wantProblem: "`a'b`"},
 		{name: "longer-word", line: "/deployment", wantOK: false},
@@ -48,6 +54,9 @@ func TestParse(t *testing.T) {
 			got, ok := command.Parse(tt.line)
 			if ok != tt.wantOK {
 				t.Fatalf("Parse(%q) ok = %v, want %v", tt.line, ok, tt.wantOK)
+			}
+			if got.Force != tt.wantForce {
+				t.Errorf("Parse(%q).Force = %v, want %v", tt.line, got.Force, tt.wantForce)
 			}
 			if got.Environment != tt.wantEnv {
 				t.Errorf("Parse(%q).Environment = %q, want %q", tt.line, got.Environment, tt.wantEnv)

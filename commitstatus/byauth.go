@@ -11,6 +11,7 @@ import (
 type Runs interface {
 	Queue(ctx context.Context, d *store.Deployment) (map[string]int64, error)
 	Waiting(ctx context.Context, d *store.Deployment, behind string, position int) error
+	Hold(ctx context.Context, d *store.Deployment, title, summary string) error
 	Start(ctx context.Context, d *store.Deployment, stage string) error
 	Log(ctx context.Context, d *store.Deployment, stage, line string) error
 	Finish(ctx context.Context, d *store.Deployment, stage string, r checks.Result) error
@@ -40,6 +41,10 @@ func (b ByAuth) pick(d *store.Deployment) Runs {
 
 func (b ByAuth) Queue(ctx context.Context, d *store.Deployment) (map[string]int64, error) {
 	return b.pick(d).Queue(ctx, d)
+}
+
+func (b ByAuth) Hold(ctx context.Context, d *store.Deployment, title, summary string) error {
+	return b.pick(d).Hold(ctx, d, title, summary)
 }
 
 func (b ByAuth) Waiting(ctx context.Context, d *store.Deployment, behind string, position int) error {

@@ -79,6 +79,12 @@ func (r *Reporter) Waiting(ctx context.Context, d *store.Deployment, behind stri
 	return r.post(ctx, d, "pending", fmt.Sprintf("Queued behind %s (position %d)", behind, position))
 }
 
+// Hold says why the deployment is held (a freeze); a status has room for
+// the title only.
+func (r *Reporter) Hold(ctx context.Context, d *store.Deployment, title, _ string) error {
+	return r.post(ctx, d, "pending", title)
+}
+
 // Start says a stage started.
 func (r *Reporter) Start(ctx context.Context, d *store.Deployment, stage string) error {
 	return r.post(ctx, d, "pending", fmt.Sprintf("%s: %s started", d.ID, stage))

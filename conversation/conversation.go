@@ -139,6 +139,25 @@ func MayDeploy(ctx context.Context, gh *github.Client, repo, user string) (bool,
 	return false, nil
 }
 
+// IsAdmin reports whether user is an admin of repo, from the collaborator
+// permission API (role_name admin, or the legacy permission admin). Only an
+// admin may deploy through a freeze ("/deploy --force"): the freeze is the
+// repository's own rule, and admins are who may change its settings.
+func IsAdmin(ctx context.Context, gh *github.Client, repo, user string) (bool, error) {
+	if user == "" {
+		return false, nil
+	}
+	owner, name, _ := strings.Cut(repo, "/")
+	lvl, resp, err := gh.Repositories.GetPermissionLevel(ctx, owner, name, user)
+	if resp != nil && resp.StatusCode == http.StatusNotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, Err(fmt.Sprintf("read permission of %s on %s", user, repo), err)
+	}
+	return lvl.GetRoleName() == "admin" || lvl.GetPermission() == "admin", nil
+}
+
 // Err wraps a GitHub API error for the task boundary: an answer that will not
 // change on a retry (a 4xx that is not a rate limit) skips retries.
 func Err(what string, err error) error {

@@ -93,6 +93,10 @@ type Auditor interface {
 // audit appends e, best effort: the decision is made and recorded in the
 // deployment already, so a failed append is logged (with what it would have
 // said, which holds no secret) rather than undoing it. [audit]
+// Audited appends e to the audit log, if there is one; a failure is logged
+// (the decision it records has been taken already).
+func (d *Service) Audited(ctx context.Context, e audit.Entry) { d.audit(ctx, e) }
+
 func (d *Service) audit(ctx context.Context, e audit.Entry) {
 	if d.Audit == nil {
 		return
@@ -108,6 +112,10 @@ func (d *Service) now() time.Time {
 	}
 	return time.Now()
 }
+
+// BuildLimit is BuildTimeout, or its default: the build task's timeout adds
+// the clone and the push to it.
+func (d *Service) BuildLimit() time.Duration { return d.buildTimeout() }
 
 func (d *Service) buildTimeout() time.Duration {
 	if d.BuildTimeout > 0 {
@@ -182,7 +190,17 @@ func TargetOf(env repoconfig.Env) store.Target {
 		BuildTarget:     env.Target,
 		Platform:        env.Platform,
 		BuildSecrets:    env.BuildSecrets,
+		Scan:            scanGate(env.Scan),
+		Freeze:          env.Freeze,
+		FreezePolicy:    env.FreezePolicy,
 	}
+}
+
+func scanGate(s *repoconfig.Scan) *store.ScanGate {
+	if s == nil {
+		return nil
+	}
+	return &store.ScanGate{FailOn: s.FailOn, Ignore: s.Ignore}
 }
 
 // Event appends to the deployment's event stream. A lost event is logged, not

@@ -77,6 +77,14 @@ func Parse(ev store.Event) (Kind, error) {
 		return into[CancelRequested](ev)
 	case PhaseRollback:
 		return into[RollingBack](ev)
+	case PhaseFrozen:
+		return into[Frozen](ev)
+	case PhaseForced:
+		return into[Forced](ev)
+	case PhaseScan:
+		return into[ScanWaiting](ev)
+	case PhaseScanned:
+		return into[Scanned](ev)
 	case "":
 		return parseOld(ev, head.Status)
 	}

@@ -137,7 +137,7 @@ func (p *AWSProvider) get(ctx context.Context, dep *store.Deployment) (*awsClien
 		return nil, err
 	}
 	c := &awsClients{
-		pusher:  &image.Pusher{Engine: p.Engine, ECR: ecr.NewFromConfig(cfg), STS: sts.NewFromConfig(cfg)},
+		pusher:  newPusher(p.Engine, ecr.NewFromConfig(cfg), sts.NewFromConfig(cfg)),
 		rollout: &rollout.Client{SFN: sfn.NewFromConfig(cfg), Events: eventbridge.NewFromConfig(cfg)},
 		used:    now,
 	}
@@ -155,4 +155,9 @@ func (p *AWSProvider) prune(now time.Time) {
 			delete(p.clients, k)
 		}
 	}
+}
+
+// newPusher is a Pusher whose ECR client also reads the scans (the scan gate).
+func newPusher(engine image.Engine, api *ecr.Client, st *sts.Client) *image.Pusher {
+	return &image.Pusher{Engine: engine, ECR: api, STS: st, Scans: api}
 }

@@ -26,8 +26,11 @@ import (
 // cache makes that cheap) unless the image was already pushed; pushing again
 // is idempotent because the registry stores by digest.
 func (d *Deployer) HandleBuild(ctx context.Context, t *asynq.Task) error {
-	_, dep, done, err := d.load(ctx, t)
+	p, dep, done, err := d.load(ctx, t)
 	if done {
+		return err
+	}
+	if held, err := d.freezeGate(ctx, dep, p.Step); held || err != nil {
 		return err
 	}
 	if dep.ImageURI == "" {
@@ -207,7 +210,13 @@ func (d *Deployer) runStage(ctx context.Context, dep *store.Deployment, stage pi
 		return d.stageFailed(ctx, dep, stage, err)
 	}
 	took := d.now().Sub(start)
+	gated := scanGated(dep, stage)
 	updated, err := d.Store.Update(ctx, dep.ID, func(x *store.Deployment) error {
+		if gated {
+			// The scan gate concludes the stage (jobs/gates.go).
+			x.ScanSince = start
+			return nil
+		}
 		if x.StageDurations == nil {
 			x.StageDurations = map[string]time.Duration{}
 		}
@@ -222,7 +231,7 @@ func (d *Deployer) runStage(ctx context.Context, dep *store.Deployment, stage pi
 	}
 	*dep = *updated
 	d.event(ctx, dep, events.StageSucceeded{Stage: stage, Duration: took, ImageURI: dep.ImageURI})
-	if !redo {
+	if !redo && !gated {
 		d.checkErr(dep, "finish", d.Checks.Finish(ctx, dep, string(stage), checks.ResultFor(dep, string(stage))))
 	}
 	return nil

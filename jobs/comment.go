@@ -75,6 +75,16 @@ func (h *GitHubHandler) commentDeploy(ctx context.Context, gh *github.Client, p 
 	if !ok {
 		return fmt.Sprintf("@%s, only people with write access to %s can deploy it, so Panda did not deploy anything. Ask a maintainer to comment `/deploy` for you.", p.Author, p.Repo), nil
 	}
+	if cmd.Force {
+		// Breaking a freeze is an admin's call; a writer hears why not.
+		admin, err := conversation.IsAdmin(ctx, gh, p.Repo, p.Author)
+		if err != nil {
+			return "", err
+		}
+		if !admin {
+			return fmt.Sprintf("@%s, only admins of %s can deploy through a freeze with `--force`, so Panda did not deploy anything. Comment `/deploy` without `--force` to deploy when the freeze ends.", p.Author, p.Repo), nil
+		}
+	}
 	pr, refusal, err := h.pullToDeploy(ctx, gh, p)
 	if err != nil || refusal != "" {
 		return refusal, err
@@ -88,6 +98,10 @@ func (h *GitHubHandler) commentDeploy(ctx context.Context, gh *github.Client, p 
 		Repo: p.Repo, InstallationID: p.InstallationID, SHA: sha, Branch: headBranch(pr, p.Repo),
 		Environment: env.Name, Trigger: deployment.TriggerComment, Actor: p.Author, DeliveryID: p.Delivery.ID,
 		PullRequest: p.Issue, CommentID: p.CommentID, Target: deployment.TargetOf(env),
+	}
+	if cmd.Force {
+		dep.ForcedBy = p.Author
+		h.Logger.Warn("/deploy --force accepted", "actor", p.Author, "repo", p.Repo, "delivery_id", p.Delivery.ID)
 	}
 	dep, err = h.Deployer.Life.Accept(ctx, "comment:"+p.Delivery.TaskID(), dep)
 	if err != nil {

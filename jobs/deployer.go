@@ -39,6 +39,7 @@ type Enqueuer interface {
 // stop a rollout.
 type Checks interface {
 	Waiting(ctx context.Context, d *store.Deployment, behind string, position int) error
+	Hold(ctx context.Context, d *store.Deployment, title, summary string) error
 	Start(ctx context.Context, d *store.Deployment, stage string) error
 	Log(ctx context.Context, d *store.Deployment, stage, line string) error
 	Finish(ctx context.Context, d *store.Deployment, stage string, r checks.Result) error
@@ -67,6 +68,7 @@ type Builder interface {
 type Pusher interface {
 	Push(ctx context.Context, req image.PushRequest) (image.PushResult, error)
 	Destination(ctx context.Context, repository string, tags []string) (image.Destination, error)
+	Scan(ctx context.Context, repository, digest string) (image.ScanReport, error)
 }
 
 // Rollout starts and follows executions; *rollout.Client has it.

@@ -26,6 +26,9 @@ func (d *Deployer) HandleStart(ctx context.Context, t *asynq.Task) error {
 	if done {
 		return err
 	}
+	if held, err := d.scanGate(ctx, dep, p.Step); held || err != nil {
+		return err
+	}
 	if dep.ExecutionARN == "" && eventBridge(dep) {
 		// EventBridge started the rollout on the push, whatever Panda's lock
 		// says: there is nothing to wait for but the execution to appear.

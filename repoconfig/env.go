@@ -41,6 +41,9 @@ var fields = map[string]field{
 	"target":        stringField(func(e *Env) *string { return &e.Target }, matches(targetRE, "is not a stage name: letters, digits, ., - and _, starting with a letter")),
 	"platform":      stringField(func(e *Env) *string { return &e.Platform }, matches(platformRE, "must be linux/amd64 or linux/arm64")),
 	"build_secrets": parseBuildSecrets,
+	"scan":          parseScan,
+	"freeze":        parseFreeze,
+	"freeze_policy": stringField(func(e *Env) *string { return &e.FreezePolicy }, checkFreezePolicy),
 }
 
 var (
@@ -104,6 +107,14 @@ func parseEnv(key, node *yaml.Node, envPath string) (Env, error) {
 	if env.Trigger == TriggerEventBridge && env.EventsRoleARN == "" {
 		return Env{}, newFieldError(valueLine(node, "trigger"), envPath+".trigger",
 			"eventbridge needs events_role_arn, the role EventBridge starts the state machine as")
+	}
+	if env.Scan != nil && env.Trigger == TriggerEventBridge {
+		// The push itself starts an EventBridge rollout: nothing is left to gate.
+		return Env{}, newFieldError(valueLine(node, "scan"), envPath+".scan",
+			"cannot gate trigger eventbridge: the push starts the rollout before the scan is read")
+	}
+	if env.FreezePolicy != "" && env.Freeze == nil {
+		return Env{}, newFieldError(valueLine(node, "freeze_policy"), envPath+".freeze_policy", "needs freeze windows to apply to")
 	}
 	if err := checkDockerfile(&env, node, envPath); err != nil {
 		return Env{}, err

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/pandadeploy/panda/freeze"
 	"github.com/pandadeploy/panda/pipeline"
 )
 
@@ -90,6 +91,13 @@ type Env struct {
 	Default bool
 	// Submodules makes the clone check out submodules too (false by default).
 	Submodules bool
+	// Scan, when set, gates the rollout on ECR's scan of the image.
+	Scan *Scan
+	// Freeze lists the windows (each checked by freeze.Compile) in which a
+	// deployment does not start; FreezePolicy says whether it then waits
+	// (FreezeWait, when empty) or is refused (FreezeRefuse).
+	Freeze       []freeze.Window
+	FreezePolicy string
 }
 
 // ForBranch returns the environments a push to branch deploys, sorted by name.

@@ -5,6 +5,8 @@ import (
 	"math/big"
 	"regexp"
 	"time"
+
+	"github.com/pandadeploy/panda/freeze"
 )
 
 // Status is where a deployment stands. The final ones never change once written.
@@ -77,6 +79,14 @@ type Deployment struct {
 	// (the failing Dockerfile line), kept so that whichever task drains the
 	// outbox can send them.
 	FinalAnnotations []Annotation `json:"finalAnnotations,omitempty"`
+	// ForcedBy is the repository admin whose "/deploy --force" made this
+	// deployment ignore the environment's freeze windows; empty otherwise.
+	ForcedBy string `json:"forcedBy,omitempty"`
+	// ScanSince is when the scan gate began waiting for ECR's scan of the
+	// pushed image; ScanReport is the markdown the push check run shows of its
+	// findings, already cut to fit.
+	ScanSince  time.Time `json:"scanSince,omitzero"`
+	ScanReport string    `json:"scanReport,omitempty"`
 }
 
 // What the outbox of a final deployment can hold.
@@ -116,6 +126,21 @@ type Target struct {
 	BuildTarget     string            `json:"buildTarget,omitempty"`  // the Dockerfile stage; "" is the last
 	Platform        string            `json:"platform,omitempty"`     // linux/amd64 or linux/arm64; "" is the builder's
 	BuildSecrets    []string          `json:"buildSecrets,omitempty"` // names only, never values
+	// Scan, when set, holds the rollout until ECR's scan of the image is
+	// read, and blocks it when findings reach the threshold.
+	Scan *ScanGate `json:"scan,omitempty"`
+	// Freeze windows hold (or, with FreezePolicy "refuse", refuse) a
+	// deployment that would start inside one.
+	Freeze       []freeze.Window `json:"freeze,omitempty"`
+	FreezePolicy string          `json:"freezePolicy,omitempty"` // wait (default) or refuse
+}
+
+// ScanGate is .panda.yml's scan setting.
+type ScanGate struct {
+	// FailOn is the lowest severity that blocks: CRITICAL, HIGH or MEDIUM.
+	FailOn string `json:"failOn"`
+	// Ignore lists vulnerability ids (CVE-…) that never block.
+	Ignore []string `json:"ignore,omitempty"`
 }
 
 // Duration is how long the deployment ran, or has been running at now.

@@ -58,6 +58,12 @@ func NewBuildTask(id string, buildTimeout time.Duration) *asynq.Task {
 	return deployTask(TypeBuild, DeployPayload{DeploymentID: id}, buildTimeout+15*time.Minute, 5)
 }
 
+// NewHeldBuildTask is the build task of deployment id re-enqueued while a
+// freeze holds it: step counts the holds, delay is until the freeze ends.
+func NewHeldBuildTask(id string, buildTimeout time.Duration, step int, delay time.Duration) *asynq.Task {
+	return deployTask(TypeBuild, DeployPayload{DeploymentID: id, Step: step}, buildTimeout+15*time.Minute, 5, asynq.ProcessIn(delay))
+}
+
 // NewStartTask returns the task that starts deployment id's execution; step
 // counts its re-enqueues while the environment is busy, delay postpones it.
 func NewStartTask(id string, step int, delay time.Duration) *asynq.Task {

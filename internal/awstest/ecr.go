@@ -14,6 +14,10 @@ type repository struct {
 	scanOnPush bool
 	mutability string
 	images     []Image
+	// scans are the scripted scans by image digest; script is the one for
+	// any other image of the repository (see ScriptScan).
+	scans  map[string]*scanState
+	script *Scan
 }
 
 // Image is an image stored in an ECR repository, for DescribeImages.
@@ -73,6 +77,8 @@ func (s *Server) handleECR(req request) (any, *apiError) {
 		return s.getAuthorizationToken()
 	case "DescribeImages":
 		return s.describeImages(req)
+	case "DescribeImageScanFindings":
+		return s.describeImageScanFindings(req)
 	}
 	return nil, errf(400, "UnknownOperationException", "unknown operation "+req.op)
 }

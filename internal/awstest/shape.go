@@ -39,9 +39,10 @@ func decodeShape(body []byte, v any) *apiError {
 
 // userMaps are members whose values are maps with keys chosen by users
 // (ContainerDefinition.dockerLabels, LogConfiguration.options,
-// DockerVolumeConfiguration.driverOpts and labels, hook details): their keys
+// DockerVolumeConfiguration.driverOpts and labels, hook details, and ECR's
+// ImageScanFindings.findingSeverityCounts, keyed by severity): their keys
 // are not member names and keep their spelling.
-var userMaps = map[string]bool{"dockerLabels": true, "options": true, "driverOpts": true, "labels": true, "hookDetails": true}
+var userMaps = map[string]bool{"dockerLabels": true, "options": true, "driverOpts": true, "labels": true, "hookDetails": true, "findingSeverityCounts": true}
 
 // sdkJSON is the Step Functions spelling of an SDK output shape.
 func sdkJSON(v any) (json.RawMessage, error) {

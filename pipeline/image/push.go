@@ -24,6 +24,9 @@ type Pusher struct {
 	Engine Engine
 	ECR    ECR
 	STS    STS
+	// Scans reads the pushed images' scans (Scan); usually the ECR client.
+	// If nil, Scan fails.
+	Scans ScanAPI
 	// Now tells the time for the credentials' expiry. If nil, time.Now.
 	Now func() time.Time
 
