@@ -179,13 +179,13 @@ func contentCases() []hostileCase {
 		{name: "ctx-dockerfile-symlink-out", files: map[string]gittest.File{"Dockerfile": link("/etc/passwd")}, wantCode: 202, wantErr: "leads outside the repository"},
 		{name: "ctx-copy-symlink-out", files: map[string]gittest.File{
 			"Dockerfile": file("FROM scratch\nCOPY passwd /passwd\n"), "passwd": link("/etc/passwd"),
-		}, wantCode: 202, wantErr: "line 2 (COPY passwd /passwd): COPY failed: file not found in build context"},
+		}, wantCode: 202, wantErr: "line 2 (COPY passwd /passwd): \"/etc/passwd\" not found"},
 		{name: "ctx-too-large", files: map[string]gittest.File{
 			"Dockerfile": file(dockerfile), "hello.txt": file("hi\n"), "big.bin": file(strings.Repeat("0123456789abcdef", 2<<16)),
 		}, wantCode: 202, wantErr: "build context is larger than 1 MiB"},
 		{name: "ctx-dockerignore-dockerfile", files: map[string]gittest.File{
 			".dockerignore": file("Dockerfile\nsecret.txt\n"), "Dockerfile": file("FROM scratch\nCOPY secret.txt /secret.txt\n"), "secret.txt": file("s\n"),
-		}, wantCode: 202, wantErr: "line 2 (COPY secret.txt /secret.txt): COPY failed: file not found in build context"},
+		}, wantCode: 202, wantErr: "line 2 (COPY secret.txt /secret.txt): \"/secret.txt\" not found"},
 	}
 }
 

@@ -71,6 +71,8 @@ load_config() {
   export PANDA_REDIS_URL="${PANDA_REDIS_URL:-redis://127.0.0.1:6379/0}"
   export PANDA_PUBLIC_URL="${PANDA_PUBLIC_URL:-$(local_url)}"
   export PANDA_SWAGGER_UI_DIR="${PANDA_SWAGGER_UI_DIR:-$PWD/api/swaggerui/node_modules/swagger-ui-dist}"
+  # dockerd as scripts/lib.sh starts it has no bridge (--bridge=none): RUN steps build without a network.
+  export PANDA_BUILD_NETWORK="${PANDA_BUILD_NETWORK:-none}"
 }
 
 # local_url turns PANDA_ADDR (":8080", "127.0.0.1:9000") into a URL to open locally.

@@ -16,9 +16,9 @@ import (
 	"github.com/pandadeploy/panda/internal/awstest"
 )
 
-func newECS(t *testing.T, spec awstest.BlueGreenService) (*awstest.Server, *ecs.Client, awstest.BlueGreenResources) {
+func newECS(t *testing.T, spec awstest.BlueGreenService, opts ...awstest.Option) (*awstest.Server, *ecs.Client, awstest.BlueGreenResources) {
 	t.Helper()
-	srv := awstest.NewServer(t)
+	srv := awstest.NewServer(t, opts...)
 	if spec.Cluster == "" {
 		spec.Cluster, spec.Service, spec.Family = "production", "web", "web-task"
 	}
@@ -116,7 +116,10 @@ func TestECSTaskDefinitionRevisions(t *testing.T) {
 
 func TestECSServiceDeploymentLifecycle(t *testing.T) {
 	t.Parallel()
-	srv, client, res := newECS(t, awstest.BlueGreenService{DesiredCount: 2, DeploymentConfiguration: bake(1)})
+	// A slower clock than the default, so a test polling on a loaded machine
+	// still sees the deployment pass through its stages (each takes seconds
+	// of the virtual clock; the one-minute bake, two wall seconds).
+	srv, client, res := newECS(t, awstest.BlueGreenService{DesiredCount: 2, DeploymentConfiguration: bake(1)}, awstest.WithTimeScale(30))
 	ctx := t.Context()
 	up, err := client.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("production"), Service: aws.String("web"), TaskDefinition: aws.String("web-task:1")})
 	if err != nil {

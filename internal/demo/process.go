@@ -68,6 +68,9 @@ func (d *demo) env() []string {
 		"PANDA_PUBLIC_URL=http://" + d.appAddr,
 		"PANDA_API_TOKEN=" + d.token,
 		"PANDA_WORK_DIR=" + d.s.TempDir(),
+		// RUN steps on BuildKit need no network here: dockerd runs with
+		// --bridge=none (scripts/lib.sh), so the default bridge does not exist.
+		"PANDA_BUILD_NETWORK=none",
 		"PANDA_WORKER_METRICS_ADDR=off",
 		"GITHUB_WEBHOOK_SECRET=" + d.secret,
 		"GITHUB_APP_ID=" + fmt.Sprint(d.gh.AppID()),
