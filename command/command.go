@@ -1,5 +1,6 @@
 // Package command parses the first line of a pull-request comment as a Panda
-// command: "/deploy" or "/deploy <environment>".
+// command: "/deploy" or "/deploy <environment>" to deploy, "/deploy cancel" or
+// "/deploy cancel <environment>" to stop what is running.
 //
 // Parse is a pure function. The webhook intake queues every comment whose
 // first line starts with /deploy followed by nothing, a space or a tab; the
@@ -15,14 +16,23 @@ import (
 )
 
 // Usage is the grammar, as a reply quotes it.
-const Usage = "`/deploy` (to the default environment) or `/deploy <environment>`"
+const Usage = "`/deploy` (to the default environment), `/deploy <environment>`, or `/deploy cancel [<environment>]`"
+
+// CancelWord after /deploy asks to cancel instead of deploying. It is
+// reserved: an environment named "cancel" can be deployed by a push or the
+// API, not by comment.
+const CancelWord = "cancel"
 
 // name is the .panda.yml rule for environment names.
 var name = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // Command is a /deploy line.
 type Command struct {
-	// Environment is the environment named, or "" for the default one.
+	// Cancel asks to cancel the pull request's running deployments (to
+	// Environment only, when it is set) instead of deploying.
+	Cancel bool
+	// Environment is the environment named, or "" for the default one (for
+	// Cancel: every environment).
 	Environment string
 	// Problem, when not empty, says for a person why the line is not a valid
 	// command (it was meant for Panda but does not fit the grammar). Nothing
@@ -32,10 +42,14 @@ type Command struct {
 
 // String returns the canonical form of a valid command.
 func (c Command) String() string {
-	if c.Environment == "" {
-		return "/deploy"
+	out := "/deploy"
+	if c.Cancel {
+		out += " " + CancelWord
 	}
-	return "/deploy " + c.Environment
+	if c.Environment != "" {
+		out += " " + c.Environment
+	}
+	return out
 }
 
 // Parse reads line, the first line of a comment. It returns false when the
@@ -55,15 +69,20 @@ func Parse(line string) (Command, bool) {
 		return Command{}, false
 	}
 	args := strings.FieldsFunc(rest, func(r rune) bool { return r == ' ' || r == '\t' })
+	var c Command
+	if len(args) > 0 && strings.EqualFold(args[0], CancelWord) {
+		c.Cancel, args = true, args[1:]
+	}
 	switch {
 	case len(args) == 0:
-		return Command{}, true
+		return c, true
 	case len(args) > 1:
 		return Command{Problem: fmt.Sprintf("Panda did not understand `%s`: write %s and nothing else on the first line.", quote(line), Usage)}, true
 	}
 	env := args[0]
 	if name.MatchString(env) {
-		return Command{Environment: env}, true
+		c.Environment = env
+		return c, true
 	}
 	msg := fmt.Sprintf("`%s` is not an environment name: names are lower-case letters, digits, `-` and `_` (at most 63).", quote(env))
 	if lower := strings.ToLower(env); name.MatchString(lower) {

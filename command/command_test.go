@@ -15,8 +15,15 @@ func TestParse(t *testing.T) {
 		line        string
 		wantOK      bool
 		wantEnv     string
+		wantCancel  bool
 		wantProblem string // a substring of the problem; "" means no problem
 	}{
+		{name: "cancel", line: "/deploy cancel", wantOK: true, wantCancel: true},
+		{name: "cancel-any-case", line: "/Deploy Cancel ", wantOK: true, wantCancel: true},
+		{name: "cancel-environment", line: "/deploy cancel qa", wantOK: true, wantCancel: true, wantEnv: "qa"},
+		{name: "cancel-extra-words", line: "/deploy cancel qa now", wantOK: true, wantProblem: "/deploy cancel [<environment>]"},
+		{name: "cancel-bad-environment", line: "/deploy cancel Qa!", wantOK: true, wantProblem: "not an environment name"},
+		{name: "cancelled-is-an-environment", line: "/deploy cancelled", wantOK: true, wantEnv: "cancelled"},
 		{name: "bare", line: "/deploy", wantOK: true},
 		{name: "bare-trailing-space", line: "/deploy  \t\r", wantOK: true},
 		{name: "upper-case-command", line: "/DEPLOY staging", wantOK: true, wantEnv: "staging"},
@@ -49,6 +56,9 @@ func TestParse(t *testing.T) {
 			if ok != tt.wantOK {
 				t.Fatalf("Parse(%q) ok = %v, want %v", tt.line, ok, tt.wantOK)
 			}
+			if got.Cancel != tt.wantCancel {
+				t.Errorf("Parse(%q).Cancel = %v, want %v", tt.line, got.Cancel, tt.wantCancel)
+			}
 			if got.Environment != tt.wantEnv {
 				t.Errorf("Parse(%q).Environment = %q, want %q", tt.line, got.Environment, tt.wantEnv)
 			}
@@ -76,7 +86,7 @@ func TestProblemQuotesAreBounded(t *testing.T) {
 // FuzzParse checks the parser's invariants on any line; the seeds in
 // testdata/fuzz/FuzzParse run with every go test.
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"/deploy", "/deploy prod", "/DePloY staging  ", "/deploy prod please", "/deployx", "/deploy\t\tqa"} {
+	for _, s := range []string{"/deploy", "/deploy prod", "/deploy cancel", "/deploy CANCEL qa", "/DePloY staging  ", "/deploy prod please", "/deployx", "/deploy\t\tqa"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
@@ -91,8 +101,8 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) accepted a line that does not start with /deploy", line)
 		}
 		if c.Problem != "" {
-			if c.Environment != "" {
-				t.Fatalf("Parse(%q) = %+v: a command with a problem names no environment", line, c)
+			if c.Environment != "" || c.Cancel {
+				t.Fatalf("Parse(%q) = %+v: a command with a problem names no environment and cancels nothing", line, c)
 			}
 			if strings.ContainsAny(c.Problem, "\n\r") || utf8.RuneCountInString(c.Problem) > 400 {
 				t.Fatalf("Parse(%q).Problem = %q: want one bounded line", line, c.Problem)

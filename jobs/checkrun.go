@@ -21,8 +21,9 @@ import (
 // commit to the same environment, "Cancel" stops the running deployment, and
 // "Roll back" redeploys the environment's previous successful image. The
 // person who pressed must be allowed to deploy, as for /deploy. Check runs
-// that are not Panda's (no deployment by their external id) are ignored, as
-// are presses by anyone else: GitHub offers no place to answer them.
+// that are not Panda's (no deployment by their external id) are ignored; a
+// press by anyone else is refused, and why is written on the deployment's
+// controls run (GitHub offers no other place to answer a button).
 func (h *GitHubHandler) HandleCheckRun(ctx context.Context, t *asynq.Task) error {
 	var p tasks.CheckRunPayload
 	if err := tasks.Decode(t, &p); err != nil {
@@ -50,6 +51,7 @@ func (h *GitHubHandler) HandleCheckRun(ctx context.Context, t *asynq.Task) error
 	}
 	if !ok {
 		log.Info("check run request refused: the sender may not deploy", "sender", p.Sender, "action", p.Action, "identifier", p.Identifier)
+		h.refusePress(ctx, deps[0], fmt.Sprintf("@%s, only people with write access to %s can cancel, roll back or redeploy its deployments, so Panda did nothing.", p.Sender, p.Repo))
 		return nil
 	}
 	claim := "checkrun:" + p.Delivery.TaskID()
