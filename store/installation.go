@@ -301,4 +301,3 @@ func (s *Store) ServesRepo(ctx context.Context, id int64, r RepoRef) (serves, kn
 func (s *Store) learnRepo(ctx context.Context, id int64, member string) {
 	_ = s.rdb.SAdd(ctx, installationRepoIDsKey(id), member).Err()
 }
-
