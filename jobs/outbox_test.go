@@ -54,7 +54,7 @@ func (h *harness) accepted(t *testing.T) (*deployment.Service, *store.Deployment
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dep.CheckRuns) != 4 || dep.GitHubDeploymentID == 0 {
+	if len(dep.CheckRuns) != 5 || dep.GitHubDeploymentID == 0 { // four stages and the controls run
 		t.Fatalf("accepted deployment has check runs %v and GitHub Deployment %d", dep.CheckRuns, dep.GitHubDeploymentID)
 	}
 	return life, dep
