@@ -27,10 +27,13 @@ type Installation struct {
 // transfer, while its name changes. The set of names (installationReposKey)
 // is what records written before ids were kept hold; it is still written,
 // for app instances of that age during a rolling upgrade, and read only as
-// a fallback.
-func installationKey(id int64) string        { return fmt.Sprintf("panda:inst:{%d}", id) }
-func installationReposKey(id int64) string   { return fmt.Sprintf("panda:inst:{%d}:repos", id) }
-func installationRepoIDsKey(id int64) string { return fmt.Sprintf("panda:inst:{%d}:repoids", id) }
+// a fallback for names recorded without an id: installationRepoNamesKey maps
+// each name recorded with an id to that id, so a repository that later took
+// a served repository's old name is not served by it.
+func installationKey(id int64) string          { return fmt.Sprintf("panda:inst:{%d}", id) }
+func installationReposKey(id int64) string     { return fmt.Sprintf("panda:inst:{%d}:repos", id) }
+func installationRepoIDsKey(id int64) string   { return fmt.Sprintf("panda:inst:{%d}:repoids", id) }
+func installationRepoNamesKey(id int64) string { return fmt.Sprintf("panda:inst:{%d}:reponames", id) }
 
 // RepoRef names a repository: by its id, which survives renames and
 // transfers, and by its full name ("owner/name") at the time. ID is 0 when
@@ -80,7 +83,7 @@ func (s *Store) PutInstallationRepos(ctx context.Context, inst Installation, rep
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, installationKey(inst.ID), data, 0)
 		if repos != nil {
-			p.Del(ctx, installationReposKey(inst.ID), installationRepoIDsKey(inst.ID))
+			p.Del(ctx, installationReposKey(inst.ID), installationRepoIDsKey(inst.ID), installationRepoNamesKey(inst.ID))
 			addRepos(ctx, p, inst.ID, repos)
 		}
 		return nil
@@ -157,6 +160,11 @@ func addRepos(ctx context.Context, p redis.Pipeliner, id int64, repos []RepoRef)
 	if ids := repoIDs(repos); len(ids) > 0 {
 		p.SAdd(ctx, installationRepoIDsKey(id), ids...)
 	}
+	for _, r := range repos {
+		if r.ID > 0 && r.FullName != "" {
+			p.HSet(ctx, installationRepoNamesKey(id), r.FullName, strconv.FormatInt(r.ID, 10))
+		}
+	}
 }
 
 // removeRepos forgets repositories by id and by name: the name of a
@@ -168,6 +176,8 @@ func removeRepos(ctx context.Context, p redis.Pipeliner, id int64, repos []RepoR
 	if ids := repoIDs(repos); len(ids) > 0 {
 		p.SRem(ctx, installationRepoIDsKey(id), ids...)
 	}
+	// The name stays mapped to its id: it must not serve another repository
+	// through the fallback by name.
 }
 
 func fullNames(repos []RepoRef) []any {
@@ -192,7 +202,7 @@ func repoIDs(repos []RepoRef) []any {
 
 // DeleteInstallation forgets an installation and its repositories.
 func (s *Store) DeleteInstallation(ctx context.Context, id int64) error {
-	if err := s.rdb.Del(ctx, installationKey(id), installationReposKey(id), installationRepoIDsKey(id)).Err(); err != nil {
+	if err := s.rdb.Del(ctx, installationKey(id), installationReposKey(id), installationRepoIDsKey(id), installationRepoNamesKey(id)).Err(); err != nil {
 		return fmt.Errorf("delete installation %d: %w", id, err)
 	}
 	return nil
@@ -258,6 +268,7 @@ func (s *Store) Serves(ctx context.Context, id int64, repo string) (serves, know
 // only by name (by code that kept no ids, or granted through a payload
 // without them) is found by name, and its id is then recorded: the record
 // migrates itself one delivery at a time, before any rename can strand it.
+// A name recorded with an id serves only that id.
 // While the installation serves all repositories, ids are recorded as they
 // are seen, so a later switch to "selected" knows them.
 func (s *Store) ServesRepo(ctx context.Context, id int64, r RepoRef) (serves, known bool, err error) {
@@ -276,7 +287,7 @@ func (s *Store) ServesRepo(ctx context.Context, id int64, r RepoRef) (serves, kn
 	}
 	member := strconv.FormatInt(r.ID, 10)
 	if inst.AllRepos {
-		s.learnRepo(ctx, id, member)
+		s.learnRepo(ctx, id, r.FullName, member)
 		return true, true, nil
 	}
 	byID, err := s.rdb.SIsMember(ctx, installationRepoIDsKey(id), member).Result()
@@ -290,14 +301,29 @@ func (s *Store) ServesRepo(ctx context.Context, id int64, r RepoRef) (serves, kn
 	if err != nil {
 		return false, true, fmt.Errorf("look up repository of installation %d: %w", id, err)
 	}
-	if byName {
-		s.learnRepo(ctx, id, member)
+	if !byName {
+		return false, true, nil
 	}
-	return byName, true, nil
+	// Recorded with an id already: that id (not r's) is the one it serves.
+	owned, err := s.rdb.HExists(ctx, installationRepoNamesKey(id), r.FullName).Result()
+	if err != nil {
+		return false, true, fmt.Errorf("look up repository of installation %d: %w", id, err)
+	}
+	if owned {
+		return false, true, nil
+	}
+	s.learnRepo(ctx, id, r.FullName, member)
+	return true, true, nil
 }
 
 // learnRepo records a served repository's id, best effort: the delivery is
 // served either way, and the next one records it if this one could not.
-func (s *Store) learnRepo(ctx context.Context, id int64, member string) {
-	_ = s.rdb.SAdd(ctx, installationRepoIDsKey(id), member).Err()
+func (s *Store) learnRepo(ctx context.Context, id int64, name, member string) {
+	_, _ = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SAdd(ctx, installationRepoIDsKey(id), member)
+		if name != "" {
+			p.HSet(ctx, installationRepoNamesKey(id), name, member)
+		}
+		return nil
+	})
 }

@@ -43,6 +43,9 @@ func TestRepositoriesByID(t *testing.T) {
 	if ok, _, _ := s.Serves(ctx, 9, "o/legacy"); !ok {
 		t.Error("Serves by name no longer finds the repository")
 	}
+	if serves(RepoRef{ID: 4, FullName: "o/legacy"}) {
+		t.Error("another repository that took the old name is served")
+	}
 
 	// Removed by id, though its name changed since.
 	if err := s.ApplyRepoChange(ctx, 9, RepoChange{Removed: []RepoRef{{ID: 3, FullName: "o/legacy-renamed"}}}); err != nil {
