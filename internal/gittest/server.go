@@ -129,7 +129,7 @@ func (s *Server) Stall() (release func()) {
 	ch := make(chan struct{})
 	s.stall = ch
 	var once sync.Once
-	return func() {
+	release = func() {
 		once.Do(func() {
 			s.mu.Lock()
 			if s.stall == ch {
@@ -139,6 +139,10 @@ func (s *Server) Stall() (release func()) {
 			close(ch)
 		})
 	}
+	// Before the server closes (cleanups run last in, first out): Close waits
+	// for the requests held here.
+	s.t.Cleanup(release)
+	return release
 }
 
 // Stalled returns how many requests have waited on a stall so far, and how

@@ -122,7 +122,7 @@ func (r *Registry) StallPushes() (release func()) {
 	ch := make(chan struct{})
 	r.stall = ch
 	var once sync.Once
-	return func() {
+	release = func() {
 		once.Do(func() {
 			r.mu.Lock()
 			if r.stall == ch {
@@ -132,6 +132,10 @@ func (r *Registry) StallPushes() (release func()) {
 			close(ch)
 		})
 	}
+	// Before the server closes (cleanups run last in, first out): Close waits
+	// for the requests held here.
+	r.t.Cleanup(release)
+	return release
 }
 
 // Stalled returns how many push requests have waited on a stall so far, and
