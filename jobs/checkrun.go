@@ -116,8 +116,10 @@ func (h *GitHubHandler) requested(ctx context.Context, p tasks.CheckRunPayload) 
 
 // Cancel stops dep unless it has ended. A running Step Functions execution is
 // stopped, and following it ends the deployment as CANCELED; before the
-// execution exists the deployment is ended CANCELED here, and its build or
-// start task stops at its next stage because the status is final.
+// execution exists the deployment is ended CANCELED here: that stops the
+// clone, build or push in flight on whichever worker runs it (HandleBuild
+// runs its stages under store.WhileRunning), and a start task that finds the
+// status final does nothing.
 func (d *Deployer) Cancel(ctx context.Context, dep *store.Deployment, actor string) error {
 	cur, err := d.Store.Get(ctx, dep.ID)
 	if err != nil {
