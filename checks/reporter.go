@@ -94,7 +94,7 @@ func (r *Reporter) Queue(ctx context.Context, d *store.Deployment) (map[string]i
 	if ids == nil {
 		ids = map[string]int64{}
 	}
-	if allRuns(ids) {
+	if AllQueued(ids) {
 		return ids, nil
 	}
 	api, owner, repo, err := r.client(ctx, d)
@@ -354,8 +354,9 @@ func (r *Reporter) Skip(ctx context.Context, d *store.Deployment, stages ...stri
 	return nil
 }
 
-// allRuns reports whether ids holds the controls run and every stage's run.
-func allRuns(ids map[string]int64) bool {
+// AllQueued reports whether ids (a record's CheckRuns) holds the controls
+// run and every stage's run, so Queue has nothing left to create.
+func AllQueued(ids map[string]int64) bool {
 	for _, s := range pipeline.Stages {
 		if ids[string(s)] == 0 {
 			return false

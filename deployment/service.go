@@ -104,7 +104,7 @@ func (d *Service) Accept(ctx context.Context, claim string, dep *store.Deploymen
 		d.Event(ctx, dep, store.Event{Type: store.EventStage, Message: fmt.Sprintf("Queued: deploy %s to %s", Short(dep.SHA), dep.Environment),
 			Details: map[string]any{"status": string(store.StatusQueued), "environment": dep.Environment, "sha": dep.SHA}})
 	}
-	if len(dep.CheckRuns) < 4 {
+	if !checks.AllQueued(dep.CheckRuns) {
 		ids, err := d.Checks.Queue(ctx, dep)
 		d.CheckErr(dep, "queue", err)
 		if len(ids) > 0 {
