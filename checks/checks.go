@@ -52,10 +52,12 @@ const (
 	ConclusionNeutral   = "neutral"
 )
 
-// Identifiers of the action buttons Panda puts on the panda/deploy check run.
-// GitHub sends them back in a check_run requested_action event.
+// Identifiers of the action buttons Panda puts on the panda/deploy check run
+// and the controls run (ControlsName). GitHub sends them back in a check_run
+// requested_action event.
 const (
-	// ActionCancel is offered while the deploy stage runs: stop the deployment.
+	// ActionCancel is offered on the controls run while the deployment runs:
+	// stop the deployment.
 	ActionCancel = "cancel"
 	// ActionRollback is offered after a successful deploy: redeploy the
 	// environment's previous successful image.

@@ -94,7 +94,7 @@ func (r *Reporter) Queue(ctx context.Context, d *store.Deployment) (map[string]i
 	if ids == nil {
 		ids = map[string]int64{}
 	}
-	if len(ids) == len(pipeline.Stages) {
+	if AllQueued(ids) {
 		return ids, nil
 	}
 	api, owner, repo, err := r.client(ctx, d)
@@ -103,6 +103,13 @@ func (r *Reporter) Queue(ctx context.Context, d *store.Deployment) (map[string]i
 	}
 	if err := r.findRuns(ctx, api, owner, repo, d, "", ids); err != nil {
 		return ids, fmt.Errorf("queue check runs of %s: %w", d.ID, err)
+	}
+	// The controls run first: a caller that stores ids only while stages
+	// lack theirs (deployment.Service.Accept) then never strands it.
+	if ids[ControlsKey] == 0 {
+		if err := r.createControls(ctx, api, owner, repo, d, ids); err != nil {
+			return ids, err
+		}
 	}
 	for _, s := range pipeline.Stages {
 		stage := string(s)
@@ -148,6 +155,9 @@ func (r *Reporter) findRuns(ctx context.Context, api API, owner, repo string, d 
 		}
 		for _, cr := range list.CheckRuns {
 			stage, ok := StageFromName(cr.GetName())
+			if cr.GetName() == ControlsName {
+				stage, ok = ControlsKey, true
+			}
 			if _, known := ids[stage]; ok && !known && cr.GetExternalID() == d.ID {
 				ids[stage] = cr.GetID()
 			}
@@ -212,9 +222,10 @@ func (r *Reporter) Hold(ctx context.Context, d *store.Deployment, title, summary
 	return nil
 }
 
-// Start marks stage's check run in_progress. The deploy check run gets a
-// Cancel button (ActionCancel). GitHub keeps the run's started_at from its
-// creation: go-github's UpdateCheckRunOptions cannot carry started_at.
+// Start marks stage's check run in_progress. It carries no button: GitHub
+// would not show it on a run in progress; Cancel is on the controls run.
+// GitHub keeps the run's started_at from its creation: go-github's
+// UpdateCheckRunOptions cannot carry started_at.
 func (r *Reporter) Start(ctx context.Context, d *store.Deployment, stage string) error {
 	if !knownStage(stage) {
 		return fmt.Errorf("start check run of %s: stage %q: %w", d.ID, stage, errInvalid)
@@ -224,14 +235,10 @@ func (r *Reporter) Start(ctx context.Context, d *store.Deployment, stage string)
 		st.mu.Lock()
 		st.lastSent, st.finished = now, false
 		st.mu.Unlock()
-		opts := github.UpdateCheckRunOptions{
+		return r.update(ctx, d, stage, github.UpdateCheckRunOptions{
 			Status: github.String("in_progress"),
 			Output: output(title(d, stage, phaseRunning, ""), summary(d, stage, phaseRunning, ""), ""),
-		}
-		if stage == string(pipeline.StageDeploy) {
-			opts.Actions = []*github.CheckRunAction{cancelAction()}
-		}
-		return r.update(ctx, d, stage, opts)
+		})
 	})
 }
 
@@ -277,8 +284,10 @@ func (r *Reporter) Log(ctx context.Context, d *store.Deployment, stage, line str
 
 // Finish completes stage's check run with res: its conclusion, its title and
 // summary (derived from d when empty), the log tail, and its annotations in
-// batches of at most 50 per request, as GitHub allows. The deploy check run's
-// Cancel button becomes Roll back after a success and Deploy again otherwise.
+// batches of at most 50 per request, as GitHub allows. The deploy check run
+// gets Roll back after a success and Deploy again otherwise, and so does the
+// controls run in place of its Cancel, with the deployment's end in its
+// output.
 // Called again for the same stage by this process, Finish does not send
 // annotations that already landed.
 func (r *Reporter) Finish(ctx context.Context, d *store.Deployment, stage string, res Result) error {
@@ -288,7 +297,7 @@ func (r *Reporter) Finish(ctx context.Context, d *store.Deployment, stage string
 	res = r.complete(d, stage, res)
 	anns := r.annotations(d, res.Annotations)
 	now := r.now()
-	return r.locked(d, stage, func(st *runState) error {
+	err := r.locked(d, stage, func(st *runState) error {
 		st.mu.Lock()
 		st.finished = true
 		text, sent := st.tail.text(), min(st.annotationsSent, len(anns))
@@ -315,6 +324,10 @@ func (r *Reporter) Finish(ctx context.Context, d *store.Deployment, stage string
 		}
 		return nil
 	})
+	if err != nil || stage != string(pipeline.StageDeploy) {
+		return err
+	}
+	return r.controlsEnded(ctx, d, res.Conclusion)
 }
 
 // Skip completes the check runs of stages as skipped, saying why from d
@@ -340,8 +353,24 @@ func (r *Reporter) Skip(ctx context.Context, d *store.Deployment, stages ...stri
 		if err != nil {
 			return err
 		}
+		if stage == string(pipeline.StageDeploy) {
+			if err := r.controlsEnded(ctx, d, ConclusionSkipped); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// AllQueued reports whether ids (a record's CheckRuns) holds the controls
+// run and every stage's run, so Queue has nothing left to create.
+func AllQueued(ids map[string]int64) bool {
+	for _, s := range pipeline.Stages {
+		if ids[string(s)] == 0 {
+			return false
+		}
+	}
+	return ids[ControlsKey] != 0
 }
 
 // complete fills an empty title or summary of res from d.
@@ -425,8 +454,12 @@ func (r *Reporter) client(ctx context.Context, d *store.Deployment) (API, string
 
 // update sends opts to stage's check run, redacted.
 func (r *Reporter) update(ctx context.Context, d *store.Deployment, stage string, opts github.UpdateCheckRunOptions) error {
-	name := CheckRunName(stage)
-	id, ok := d.CheckRuns[stage]
+	return r.updateRun(ctx, d, stage, CheckRunName(stage), opts)
+}
+
+// updateRun sends opts to the check run d.CheckRuns[key], named name, redacted.
+func (r *Reporter) updateRun(ctx context.Context, d *store.Deployment, key, name string, opts github.UpdateCheckRunOptions) error {
+	id, ok := d.CheckRuns[key]
 	if !ok {
 		return fmt.Errorf("update check run %s of %s: %w", name, d.ID, ErrNoCheckRun)
 	}

@@ -1,5 +1,6 @@
 // Package command parses the first line of a pull-request comment as a Panda
-// command: "/deploy" or "/deploy <environment>".
+// command: "/deploy" or "/deploy <environment>" to deploy, "/deploy cancel" or
+// "/deploy cancel <environment>" to stop what is running.
 //
 // Parse is a pure function. The webhook intake queues every comment whose
 // first line starts with /deploy followed by nothing, a space or a tab; the
@@ -17,11 +18,20 @@ import (
 )
 
 // Usage is the grammar, as a reply quotes it.
-const Usage = "`/deploy` (to the default environment) or `/deploy <environment>`, with `--force` to deploy through a freeze (repository admins only)"
+const Usage = "`/deploy` (to the default environment), `/deploy <environment>` (with `--force` to deploy through a freeze: repository admins only), or `/deploy cancel [<environment>]`"
+
+// CancelWord after /deploy asks to cancel instead of deploying. It is
+// reserved: an environment named "cancel" can be deployed by a push or the
+// API, not by comment.
+const CancelWord = "cancel"
 
 // Command is a /deploy line.
 type Command struct {
-	// Environment is the environment named, or "" for the default one.
+	// Cancel asks to cancel the pull request's running deployments (to
+	// Environment only, when it is set) instead of deploying.
+	Cancel bool
+	// Environment is the environment named, or "" for the default one (for
+	// Cancel: every environment).
 	Environment string
 	// Force asks to deploy through the environment's freeze windows
 	// ("--force", before or after the environment). Only a repository admin
@@ -36,6 +46,9 @@ type Command struct {
 // String returns the canonical form of a valid command.
 func (c Command) String() string {
 	s := "/deploy"
+	if c.Cancel {
+		s += " " + CancelWord
+	}
 	if c.Environment != "" {
 		s += " " + c.Environment
 	}
@@ -58,20 +71,27 @@ func Parse(line string) (Command, bool) {
 	}
 	rest := line[len(cmd):]
 	args := strings.FieldsFunc(rest, func(r rune) bool { return r == ' ' || r == '\t' })
-	force := false
+	var c Command
 	if i := slices.Index(args, forceFlag); i >= 0 {
-		force = true
+		c.Force = true
 		args = slices.Delete(args, i, i+1)
+	}
+	if len(args) > 0 && strings.EqualFold(args[0], CancelWord) {
+		c.Cancel, args = true, args[1:]
+	}
+	if c.Cancel && c.Force {
+		return Command{Problem: "`--force` goes with a deployment, not with `/deploy cancel`: cancelling needs no force."}, true
 	}
 	switch {
 	case len(args) == 0:
-		return Command{Force: force}, true
+		return c, true
 	case len(args) > 1:
 		return Command{Problem: fmt.Sprintf("Panda did not understand `%s`: write %s and nothing else on the first line.", quote(line), Usage)}, true
 	}
 	env := args[0]
 	if names.Environment(env) == nil {
-		return Command{Environment: env, Force: force}, true
+		c.Environment = env
+		return c, true
 	}
 	msg := fmt.Sprintf("`%s` is not an environment name: names are lower-case letters, digits, `-` and `_` (at most 63).", quote(env))
 	if lower := strings.ToLower(env); names.Environment(lower) == nil {

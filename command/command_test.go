@@ -15,9 +15,16 @@ func TestParse(t *testing.T) {
 		line        string
 		wantOK      bool
 		wantEnv     string
+		wantCancel  bool
 		wantProblem string // a substring of the problem; "" means no problem
 		wantForce   bool
 	}{
+		{name: "cancel", line: "/deploy cancel", wantOK: true, wantCancel: true},
+		{name: "cancel-any-case", line: "/Deploy Cancel ", wantOK: true, wantCancel: true},
+		{name: "cancel-environment", line: "/deploy cancel qa", wantOK: true, wantCancel: true, wantEnv: "qa"},
+		{name: "cancel-extra-words", line: "/deploy cancel qa now", wantOK: true, wantProblem: "/deploy cancel [<environment>]"},
+		{name: "cancel-bad-environment", line: "/deploy cancel Qa!", wantOK: true, wantProblem: "not an environment name"},
+		{name: "cancelled-is-an-environment", line: "/deploy cancelled", wantOK: true, wantEnv: "cancelled"},
 		{name: "bare", line: "/deploy", wantOK: true},
 		{name: "bare-trailing-space", line: "/deploy  \t\r", wantOK: true},
 		{name: "upper-case-command", line: "/DEPLOY staging", wantOK: true, wantEnv: "staging"},
@@ -58,6 +65,9 @@ func TestParse(t *testing.T) {
 			if got.Force != tt.wantForce {
 				t.Errorf("Parse(%q).Force = %v, want %v", tt.line, got.Force, tt.wantForce)
 			}
+			if got.Cancel != tt.wantCancel {
+				t.Errorf("Parse(%q).Cancel = %v, want %v", tt.line, got.Cancel, tt.wantCancel)
+			}
 			if got.Environment != tt.wantEnv {
 				t.Errorf("Parse(%q).Environment = %q, want %q", tt.line, got.Environment, tt.wantEnv)
 			}
@@ -97,7 +107,7 @@ func TestIsDeploy(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"/deploy", "/deploy prod", "/DePloY staging  ", "/deploy prod please", "/deployx", "/deploy\t\tqa"} {
+	for _, s := range []string{"/deploy", "/deploy prod", "/deploy cancel", "/deploy CANCEL qa", "/DePloY staging  ", "/deploy prod please", "/deployx", "/deploy\t\tqa"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
@@ -117,8 +127,8 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) accepted a line that does not start with /deploy", line)
 		}
 		if c.Problem != "" {
-			if c.Environment != "" {
-				t.Fatalf("Parse(%q) = %+v: a command with a problem names no environment", line, c)
+			if c.Environment != "" || c.Cancel {
+				t.Fatalf("Parse(%q) = %+v: a command with a problem names no environment and cancels nothing", line, c)
 			}
 			if strings.ContainsAny(c.Problem, "\n\r") || utf8.RuneCountInString(c.Problem) > 400 {
 				t.Fatalf("Parse(%q).Problem = %q: want one bounded line", line, c.Problem)

@@ -16,6 +16,7 @@ type Runs interface {
 	Log(ctx context.Context, d *store.Deployment, stage, line string) error
 	Finish(ctx context.Context, d *store.Deployment, stage string, r checks.Result) error
 	Skip(ctx context.Context, d *store.Deployment, stages ...string) error
+	Refuse(ctx context.Context, d *store.Deployment, why string) error
 }
 
 var (
@@ -61,6 +62,10 @@ func (b ByAuth) Log(ctx context.Context, d *store.Deployment, stage, line string
 
 func (b ByAuth) Finish(ctx context.Context, d *store.Deployment, stage string, r checks.Result) error {
 	return b.pick(d).Finish(ctx, d, stage, r)
+}
+
+func (b ByAuth) Refuse(ctx context.Context, d *store.Deployment, why string) error {
+	return b.pick(d).Refuse(ctx, d, why)
 }
 
 func (b ByAuth) Skip(ctx context.Context, d *store.Deployment, stages ...string) error {

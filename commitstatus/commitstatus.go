@@ -131,6 +131,10 @@ func state(stage, conclusion string) string {
 // Skip does nothing: the stage that ended the deployment set its status.
 func (r *Reporter) Skip(context.Context, *store.Deployment, ...string) error { return nil }
 
+// Refuse has nothing to write: a token deployment has no check runs, so no
+// button anyone could press (a refused /deploy cancel is answered by reply).
+func (r *Reporter) Refuse(context.Context, *store.Deployment, string) error { return nil }
+
 func shorten(s string, n int) string {
 	runes := []rune(s)
 	if len(runes) <= n {

@@ -144,7 +144,7 @@ func (d *Service) Accept(ctx context.Context, claim string, dep *store.Deploymen
 		d.audit(ctx, audit.ForDeployment(dep, audit.DeploymentAccepted, "accepted")) // [audit]
 		d.Event(ctx, dep, events.Queued{Environment: dep.Environment, SHA: dep.SHA})
 	}
-	if len(dep.CheckRuns) < 4 {
+	if !checks.AllQueued(dep.CheckRuns) {
 		ids, err := d.Checks.Queue(ctx, dep)
 		d.CheckErr(dep, "queue", err)
 		if len(ids) > 0 {

@@ -38,7 +38,13 @@ func (d *Deployer) HandleBuild(ctx context.Context, t *asynq.Task) error {
 		if err != nil {
 			return err
 		}
-		if err := d.buildAndPush(ctx, dep); err != nil {
+		// The stages run for as long as the deployment does: a Cancel (or any
+		// end) written by any worker kills the clone, stops the build and
+		// aborts the push within moments (see store.WhileRunning).
+		wctx, stop := d.Store.WhileRunning(ctx, dep.ID)
+		err := d.buildAndPush(wctx, dep)
+		stop()
+		if err != nil {
 			return err
 		}
 	} else if dep.Trigger == deployment.TriggerRollback {
@@ -203,7 +209,11 @@ func (d *Deployer) runStage(ctx context.Context, dep *store.Deployment, stage pi
 	if !redo {
 		d.checkErr(dep, "start", d.Checks.Start(ctx, dep, string(stage)))
 	}
-	if err := run(ctx); errors.Is(err, store.ErrFinal) {
+	if err := run(ctx); err != nil && errors.Is(context.Cause(ctx), store.ErrFinal) {
+		// Ended (cancelled) elsewhere while the stage ran, which stopped it:
+		// whoever ended it has reported the end.
+		return errEnded
+	} else if errors.Is(err, store.ErrFinal) {
 		// Cancelled while the stage ran: its record is final, nothing to retry.
 		return fmt.Errorf("deployment %s ended while it ran: %w", dep.ID, asynq.SkipRetry)
 	} else if err != nil {

@@ -22,8 +22,9 @@ import (
 // commit to the same environment, "Cancel" stops the running deployment, and
 // "Roll back" redeploys the environment's previous successful image. The
 // person who pressed must be allowed to deploy, as for /deploy. Check runs
-// that are not Panda's (no deployment by their external id) are ignored, as
-// are presses by anyone else: GitHub offers no place to answer them.
+// that are not Panda's (no deployment by their external id) are ignored; a
+// press by anyone else is refused, and why is written on the deployment's
+// controls run (GitHub offers no other place to answer a button).
 func (h *GitHubHandler) HandleCheckRun(ctx context.Context, t *asynq.Task) error {
 	var p tasks.CheckRunPayload
 	if err := tasks.Decode(t, &p); err != nil {
@@ -51,6 +52,7 @@ func (h *GitHubHandler) HandleCheckRun(ctx context.Context, t *asynq.Task) error
 	}
 	if !ok {
 		log.Info("check run request refused: the sender may not deploy", "sender", p.Sender, "action", p.Action, "identifier", p.Identifier)
+		h.refusePress(ctx, deps[0], fmt.Sprintf("@%s, only people with write access to %s can cancel, roll back or redeploy its deployments, so Panda did nothing.", p.Sender, p.Repo))
 		return nil
 	}
 	claim := "checkrun:" + p.Delivery.TaskID()
@@ -115,8 +117,10 @@ func (h *GitHubHandler) requested(ctx context.Context, p tasks.CheckRunPayload) 
 
 // Cancel stops dep unless it has ended. A running Step Functions execution is
 // stopped, and following it ends the deployment as CANCELED; before the
-// execution exists the deployment is ended CANCELED here, and its build or
-// start task stops at its next stage because the status is final.
+// execution exists the deployment is ended CANCELED here: that stops the
+// clone, build or push in flight on whichever worker runs it (HandleBuild
+// runs its stages under store.WhileRunning), and a start task that finds the
+// status final does nothing.
 func (d *Deployer) Cancel(ctx context.Context, dep *store.Deployment, actor string) error {
 	cur, err := d.Store.Get(ctx, dep.ID)
 	if err != nil {

@@ -62,6 +62,9 @@ func (h *GitHubHandler) HandleComment(ctx context.Context, t *asynq.Task) error 
 // commentDeploy deploys what the comment asks for when it may, and returns
 // the reply: the link to the deployment, or why nothing was deployed.
 func (h *GitHubHandler) commentDeploy(ctx context.Context, gh *github.Client, p tasks.CommentPayload, cmd command.Command) (string, error) {
+	if cmd.Cancel {
+		return h.commentCancel(ctx, gh, p, cmd)
+	}
 	switch {
 	case !p.PullRequest:
 		return "Panda deploys pull requests: comment `/deploy` on a pull request to deploy its head commit. Nothing was deployed.", nil

@@ -43,6 +43,8 @@ type Checks interface {
 	Start(ctx context.Context, d *store.Deployment, stage string) error
 	Log(ctx context.Context, d *store.Deployment, stage, line string) error
 	Finish(ctx context.Context, d *store.Deployment, stage string, r checks.Result) error
+	// Refuse tells, on d's controls run, why a press was refused.
+	Refuse(ctx context.Context, d *store.Deployment, why string) error
 }
 
 var (

@@ -165,17 +165,36 @@ func (h *GitHubHandler) HandleInstallation(ctx context.Context, t *asynq.Task) e
 		return err
 	}
 	inst := store.Installation{ID: p.InstallationID, Account: p.Account, AllRepos: p.AllRepos}
-	h.Logger.Info("installation changed", "installation_id", p.InstallationID, "event", p.Event, "action", p.Action)
+	h.Logger.Info("installation changed", "installation_id", p.InstallationID, "event", p.Event, "action", p.Action, "selection", p.Selection)
 	switch {
 	case p.Event == "installation_repositories":
-		return h.Store.ChangeRepos(ctx, p.InstallationID, p.Added, p.Removed)
+		return h.Store.ApplyRepoChange(ctx, p.InstallationID, store.RepoChange{
+			Added: repoRefs(p.AddedRepos, p.Added), Removed: repoRefs(p.RemovedRepos, p.Removed), Selection: p.Selection,
+		})
 	case p.Action == "deleted":
 		return h.Store.DeleteInstallation(ctx, p.InstallationID)
 	case p.Action == "suspend":
 		inst.Suspended = true
-		return h.Store.PutInstallation(ctx, inst, nil)
+		return h.Store.PutInstallationRepos(ctx, inst, nil)
 	case p.Action == "created":
-		return h.Store.PutInstallation(ctx, inst, p.Repos)
+		return h.Store.PutInstallationRepos(ctx, inst, repoRefs(p.Granted, p.Repos))
 	}
-	return h.Store.PutInstallation(ctx, inst, nil)
+	return h.Store.PutInstallationRepos(ctx, inst, nil)
+}
+
+// repoRefs are a payload's repositories by id, or by name alone from an app
+// that predates the ids. It is never nil, so "created" with no repositories
+// still replaces the recorded set.
+func repoRefs(withIDs []tasks.Repository, names []string) []store.RepoRef {
+	out := []store.RepoRef{}
+	if len(withIDs) > 0 {
+		for _, r := range withIDs {
+			out = append(out, store.RepoRef{ID: r.ID, FullName: r.FullName})
+		}
+		return out
+	}
+	for _, n := range names {
+		out = append(out, store.RepoRef{FullName: n})
+	}
+	return out
 }

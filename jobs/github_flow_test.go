@@ -372,8 +372,8 @@ func TestRerunDeploysTheCommitAgain(t *testing.T) {
 	if again.Status != store.StatusSucceeded {
 		t.Errorf("re-run %s: %s", again.Status, again.Error)
 	}
-	if n := len(h.gh.CheckRuns(testRepo)); n != 8 {
-		t.Errorf("%d check runs, want 4 per deployment", n)
+	if n := len(h.gh.CheckRuns(testRepo)); n != 10 {
+		t.Errorf("%d check runs, want 4 and the controls run per deployment", n)
 	}
 	time.Sleep(500 * time.Millisecond) // the ignored presses had their time
 	if list, _ := h.store.List(context.Background(), store.Filter{Repo: testRepo}); len(list) != 2 {

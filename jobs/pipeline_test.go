@@ -100,13 +100,18 @@ func TestPushDeploysToProduction(t *testing.T) {
 			t.Errorf("no event for state %s", s)
 		}
 	}
-	// Four check runs, all concluded success, linked to the deployment.
+	// Four check runs, all concluded success, and the controls run (neutral),
+	// linked to the deployment.
 	runs := h.gh.CheckRuns(testRepo)
-	if len(runs) != 4 {
-		t.Fatalf("%d check runs, want 4", len(runs))
+	if len(runs) != 5 {
+		t.Fatalf("%d check runs, want 5", len(runs))
 	}
 	for _, r := range runs {
-		if r.Status != "completed" || r.Conclusion != "success" || r.ExternalID != dep.ID {
+		want := "success"
+		if r.Name == "panda" {
+			want = "neutral"
+		}
+		if r.Status != "completed" || r.Conclusion != want || r.ExternalID != dep.ID {
 			t.Errorf("check run %s: %s/%s external_id %s", r.Name, r.Status, r.Conclusion, r.ExternalID)
 		}
 	}

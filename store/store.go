@@ -176,12 +176,14 @@ func (s *Store) Reported(ctx context.Context, id, item string) (*Deployment, err
 func (s *Store) update(ctx context.Context, id string, outboxOnly bool, fn func(d *Deployment) error) (*Deployment, error) {
 	key := recordKey(id)
 	var out *Deployment
+	var ended bool
 	txf := func(tx *redis.Tx) error {
 		d, err := get(ctx, tx, id)
 		if err != nil {
 			return err
 		}
 		wasFinal := d.Status.Final()
+		ended = false
 		if wasFinal && !outboxOnly {
 			return ErrFinal
 		}
@@ -199,6 +201,7 @@ func (s *Store) update(ctx context.Context, id string, outboxOnly bool, fn func(
 			}
 			p.Set(ctx, key, data, 0)
 			if d.Status.Final() {
+				ended = true
 				p.Expire(ctx, key, s.retention())
 				p.Expire(ctx, eventsKey(id), s.retention())
 			}
@@ -214,6 +217,10 @@ func (s *Store) update(ctx context.Context, id string, outboxOnly bool, fn func(
 		}
 		if err != nil {
 			return nil, fmt.Errorf("update deployment %s: %w", id, err)
+		}
+		if ended {
+			// Whatever still works for it (on any worker) stops: see WhileRunning.
+			s.announceEnded(ctx, id)
 		}
 		return out, nil
 	}

@@ -49,12 +49,21 @@ type Delivery struct {
 // TaskID is the TaskID of the one task a delivery may become.
 func (d Delivery) TaskID() string { return "gh:" + d.HookID + ":" + d.ID }
 
-// PushPayload is a branch push with a head commit (v1).
+// Repository is a repository as a payload names it: its id, which a rename
+// or a transfer keeps, and its full name at the time of the delivery.
+type Repository struct {
+	ID       int64  `json:"id"`
+	FullName string `json:"fullName"`
+}
+
+// PushPayload is a branch push with a head commit (v1). RepoID, like every
+// field added to a version, is zero in payloads of an app that predates it.
 type PushPayload struct {
 	V              int      `json:"v"`
 	Delivery       Delivery `json:"delivery"`
 	InstallationID int64    `json:"installationId"`
 	Repo           string   `json:"repo"`
+	RepoID         int64    `json:"repoId,omitempty"`
 	Branch         string   `json:"branch"`
 	SHA            string   `json:"sha"`
 	Message        string   `json:"message"`
@@ -67,6 +76,7 @@ type CommentPayload struct {
 	Delivery       Delivery `json:"delivery"`
 	InstallationID int64    `json:"installationId"`
 	Repo           string   `json:"repo"`
+	RepoID         int64    `json:"repoId,omitempty"`
 	Issue          int      `json:"issue"`
 	PullRequest    bool     `json:"pullRequest"`
 	CommentID      int64    `json:"commentId"`
@@ -81,6 +91,7 @@ type CheckRunPayload struct {
 	Delivery       Delivery `json:"delivery"`
 	InstallationID int64    `json:"installationId"`
 	Repo           string   `json:"repo"`
+	RepoID         int64    `json:"repoId,omitempty"`
 	Action         string   `json:"action"` // rerequested, requested_action
 	CheckRunID     int64    `json:"checkRunId,omitempty"`
 	CheckSuiteID   int64    `json:"checkSuiteId,omitempty"`
@@ -102,6 +113,15 @@ type InstallationPayload struct {
 	Repos          []string `json:"repos,omitempty"`   // created: the repositories granted
 	Added          []string `json:"added,omitempty"`   // installation_repositories
 	Removed        []string `json:"removed,omitempty"` // installation_repositories
+	// The same repositories with their ids. Repos, Added and Removed (names
+	// only) are still filled for workers that predate the ids; a worker that
+	// knows these reads them when present.
+	Granted      []Repository `json:"granted,omitempty"`
+	AddedRepos   []Repository `json:"addedRepos,omitempty"`
+	RemovedRepos []Repository `json:"removedRepos,omitempty"`
+	// Selection is installation_repositories' repository_selection after the
+	// change: "all" or "selected" ("" from an app that predates it).
+	Selection string `json:"selection,omitempty"`
 }
 
 func webhookTask(typ string, d Delivery, payload any) (*asynq.Task, error) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/tasks"
 )
 
@@ -55,7 +56,7 @@ func (q *nopQueue) EnqueueContext(context.Context, *asynq.Task, ...asynq.Option)
 type nopDeliveries struct{}
 
 func (nopDeliveries) RememberDelivery(context.Context, string, string) error { return nil }
-func (nopDeliveries) Serves(context.Context, int64, string) (bool, bool, error) {
+func (nopDeliveries) ServesRepo(context.Context, int64, store.RepoRef) (bool, bool, error) {
 	return true, false, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/pandadeploy/panda/names"
+	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/tasks"
 )
 
@@ -30,7 +31,9 @@ type Queue interface {
 // Deliveries is what the handler needs of *store.Store.
 type Deliveries interface {
 	RememberDelivery(ctx context.Context, hookID, deliveryID string) error
-	Serves(ctx context.Context, installationID int64, repo string) (serves, known bool, err error)
+	// ServesRepo reports whether Panda serves the repository (by id; by
+	// name when repoID is 0) through the installation.
+	ServesRepo(ctx context.Context, installationID int64, r store.RepoRef) (serves, known bool, err error)
 }
 
 // Outcome names what became of a delivery, for logs and metrics.
@@ -151,7 +154,7 @@ func (h *Handler) take(ctx context.Context, event string, payload []byte, d task
 		return OutcomeIgnored, http.StatusAccepted, "ignored: " + dec.Reason
 	}
 	if dec.InstallationID != 0 {
-		serves, _, err := h.Store.Serves(ctx, dec.InstallationID, dec.Repo)
+		serves, _, err := h.Store.ServesRepo(ctx, dec.InstallationID, store.RepoRef{ID: dec.RepoID, FullName: dec.Repo})
 		if err != nil {
 			log.Error("look up installation", "err", err)
 			return OutcomeUnavailable, http.StatusServiceUnavailable, "cannot record the delivery now; redeliver later"

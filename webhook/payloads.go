@@ -1,5 +1,7 @@
 package webhook
 
+import "github.com/pandadeploy/panda/tasks"
+
 // The payload structs decode only the fields Panda routes on. go-github's full
 // event types are not used here on purpose: real deliveries carry timestamps in
 // several formats (older ones "2018-04-25 20:42:10"), and one field Panda does
@@ -18,6 +20,7 @@ type installationRef struct {
 }
 
 type repository struct {
+	ID       int64  `json:"id"`
 	FullName string `json:"full_name"`
 }
 
@@ -90,6 +93,14 @@ type installationRepositoriesEvent struct {
 	RepositorySelection string          `json:"repository_selection"`
 	Added               []repository    `json:"repositories_added"`
 	Removed             []repository    `json:"repositories_removed"`
+}
+
+func repos(rs []repository) []tasks.Repository {
+	out := make([]tasks.Repository, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, tasks.Repository{ID: r.ID, FullName: r.FullName})
+	}
+	return out
 }
 
 func fullNames(rs []repository) []string {

@@ -22,6 +22,9 @@ type Decision struct {
 	// so the handler can ignore installations and repositories Panda does not serve.
 	InstallationID int64
 	Repo           string
+	// RepoID is the repository's id (0 when unknown): the installation serves
+	// a repository by id, which survives renames and transfers.
+	RepoID int64
 }
 
 // ErrMalformed is returned by Route for a payload that is not the JSON its event
@@ -65,11 +68,11 @@ func ignore(reason string, inst int64, repo string) (Decision, error) {
 	return Decision{Reason: reason, InstallationID: inst, Repo: repo}, nil
 }
 
-func queued(t *asynq.Task, err error, inst int64, repo string) (Decision, error) {
+func queued(t *asynq.Task, err error, inst int64, repo repository) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
-	return Decision{Task: t, Reason: "queued " + t.Type(), InstallationID: inst, Repo: repo}, nil
+	return Decision{Task: t, Reason: "queued " + t.Type(), InstallationID: inst, Repo: repo.FullName, RepoID: repo.ID}, nil
 }
 
 func routePush(e *pushEvent, d tasks.Delivery) (Decision, error) {
@@ -89,12 +92,13 @@ func routePush(e *pushEvent, d tasks.Delivery) (Decision, error) {
 		Delivery:       d,
 		InstallationID: inst,
 		Repo:           repo,
+		RepoID:         e.Repo.ID,
 		Branch:         branch,
 		SHA:            e.After,
 		Message:        e.HeadCommit.Message,
 		Sender:         e.Sender.Login,
 	})
-	return queued(t, err, inst, repo)
+	return queued(t, err, inst, e.Repo)
 }
 
 func routeComment(e *issueCommentEvent, d tasks.Delivery) (Decision, error) {
@@ -115,13 +119,14 @@ func routeComment(e *issueCommentEvent, d tasks.Delivery) (Decision, error) {
 		Delivery:       d,
 		InstallationID: inst,
 		Repo:           repo,
+		RepoID:         e.Repo.ID,
 		Issue:          e.Issue.Number,
 		PullRequest:    e.Issue.PullRequest != nil,
 		CommentID:      e.Comment.ID,
 		Command:        first,
 		Author:         e.Comment.User.Login,
 	})
-	return queued(t, err, inst, repo)
+	return queued(t, err, inst, e.Repo)
 }
 
 // firstLine returns the first line of a comment that is not blank, trimmed,
@@ -151,6 +156,7 @@ func routeCheckRun(e *checkRunEvent, d tasks.Delivery) (Decision, error) {
 		Delivery:       d,
 		InstallationID: inst,
 		Repo:           repo,
+		RepoID:         e.Repo.ID,
 		Action:         e.Action,
 		CheckRunID:     e.CheckRun.ID,
 		ExternalID:     e.CheckRun.ExternalID,
@@ -161,7 +167,7 @@ func routeCheckRun(e *checkRunEvent, d tasks.Delivery) (Decision, error) {
 		p.Identifier = e.RequestedAction.Identifier
 	}
 	t, err := tasks.NewCheckRunTask(p)
-	return queued(t, err, inst, repo)
+	return queued(t, err, inst, e.Repo)
 }
 
 func routeCheckSuite(e *checkSuiteEvent, d tasks.Delivery) (Decision, error) {
@@ -176,12 +182,13 @@ func routeCheckSuite(e *checkSuiteEvent, d tasks.Delivery) (Decision, error) {
 		Delivery:       d,
 		InstallationID: inst,
 		Repo:           repo,
+		RepoID:         e.Repo.ID,
 		Action:         "rerequested",
 		CheckSuiteID:   e.CheckSuite.ID,
 		HeadSHA:        e.CheckSuite.HeadSHA,
 		Sender:         e.Sender.Login,
 	})
-	return queued(t, err, inst, repo)
+	return queued(t, err, inst, e.Repo)
 }
 
 func routeInstallation(e *installationEvent, d tasks.Delivery) (Decision, error) {
@@ -196,9 +203,10 @@ func routeInstallation(e *installationEvent, d tasks.Delivery) (Decision, error)
 		Account:        e.Installation.Account.Login,
 		AllRepos:       e.Installation.RepositorySelection == "all",
 		Repos:          fullNames(e.Repositories),
+		Granted:        repos(e.Repositories),
 	})
 	// Installation events are always taken, even for an installation not yet known.
-	return queued(t, err, 0, "")
+	return queued(t, err, 0, repository{})
 }
 
 func routeInstallationRepos(e *installationRepositoriesEvent, d tasks.Delivery) (Decision, error) {
@@ -214,6 +222,9 @@ func routeInstallationRepos(e *installationRepositoriesEvent, d tasks.Delivery) 
 		AllRepos:       e.RepositorySelection == "all",
 		Added:          fullNames(e.Added),
 		Removed:        fullNames(e.Removed),
+		AddedRepos:     repos(e.Added),
+		RemovedRepos:   repos(e.Removed),
+		Selection:      e.RepositorySelection,
 	})
-	return queued(t, err, 0, "")
+	return queued(t, err, 0, repository{})
 }

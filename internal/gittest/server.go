@@ -45,6 +45,9 @@ type Server struct {
 	reqs     []Request
 	failCode int
 	v0Only   map[string]bool // path prefixes "/owner/name.git/" served without protocol v2
+	stall    chan struct{}   // while not nil, requests wait for it to close
+	stalled  int             // requests that waited on a stall
+	waiting  int             // requests waiting on a stall now
 }
 
 // NewServer starts a server that accepts only
@@ -117,7 +120,69 @@ func (s *Server) FailWith(code int) {
 	s.failCode = code
 }
 
+// Stall makes every following request wait, as a slow or hung server would,
+// until release is called or the client goes away (a killed git closes its
+// connection). It lets a test stop a clone deterministically mid-way.
+func (s *Server) Stall() (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := make(chan struct{})
+	s.stall = ch
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.stall == ch {
+				s.stall = nil
+			}
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
+	// Before the server closes (cleanups run last in, first out): Close waits
+	// for the requests held here.
+	s.t.Cleanup(release)
+	return release
+}
+
+// Stalled returns how many requests have waited on a stall so far, and how
+// many of them are waiting still (their clients still connected).
+func (s *Server) Stalled() (total, waiting int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stalled, s.waiting
+}
+
+// wait holds r while a stall is on. It reports false when the client went
+// away meanwhile.
+func (s *Server) wait(r *http.Request) bool {
+	s.mu.Lock()
+	ch := s.stall
+	if ch != nil {
+		s.stalled++
+		s.waiting++
+	}
+	s.mu.Unlock()
+	if ch == nil {
+		return true
+	}
+	defer func() {
+		s.mu.Lock()
+		s.waiting--
+		s.mu.Unlock()
+	}()
+	select {
+	case <-ch:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.wait(r) {
+		return
+	}
 	// Compare in constant time, as a real server would: the test server should
 	// not be the example of a timing oracle.
 	ok := s.authorized(r)

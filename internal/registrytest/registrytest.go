@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -45,6 +46,11 @@ type Registry struct {
 	srv     *httptest.Server
 	opts    Options
 	refusal atomic.Int32 // HTTP status for push requests; 0 lets them through
+
+	mu      sync.Mutex
+	stall   chan struct{} // while not nil, push requests wait for it to close
+	stalled int           // push requests that waited on a stall
+	waiting int           // push requests waiting on a stall now
 }
 
 // New starts a registry for t on 127.0.0.1 and a random port.
@@ -72,7 +78,7 @@ func New(t testing.TB, opts Options) *Registry {
 	logrus.SetLevel(logrus.FatalLevel)
 	app := handlers.NewApp(context.Background(), cfg)
 	r := &Registry{t: t, opts: opts}
-	r.srv = httptest.NewServer(r.refusePushes(app))
+	r.srv = httptest.NewServer(r.stallPushes(r.refusePushes(app)))
 	t.Cleanup(func() {
 		r.srv.Close()
 		_ = app.Shutdown()
@@ -104,6 +110,73 @@ func (r *Registry) refusePushes(next http.Handler) http.Handler {
 		w.WriteHeader(status)
 		fmt.Fprint(w, `{"errors":[{"code":"DENIED","message":"push refused by registrytest"}]}`)
 	})
+}
+
+// StallPushes makes every following request that writes (blob uploads and
+// manifest puts) wait, as a slow registry would, until release is called or
+// the client goes away. Reads are unaffected. It lets a test stop a push
+// deterministically mid-way and then look at what the registry kept.
+func (r *Registry) StallPushes() (release func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ch := make(chan struct{})
+	r.stall = ch
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			r.mu.Lock()
+			if r.stall == ch {
+				r.stall = nil
+			}
+			r.mu.Unlock()
+			close(ch)
+		})
+	}
+	// Before the server closes (cleanups run last in, first out): Close waits
+	// for the requests held here.
+	r.t.Cleanup(release)
+	return release
+}
+
+// Stalled returns how many push requests have waited on a stall so far, and
+// how many are waiting still (their clients still connected).
+func (r *Registry) Stalled() (total, waiting int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stalled, r.waiting
+}
+
+func (r *Registry) stallPushes(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		ch := r.stall
+		if ch != nil && isWrite(req) {
+			r.stalled++
+			r.waiting++
+		} else {
+			ch = nil
+		}
+		r.mu.Unlock()
+		if ch != nil {
+			select {
+			case <-ch:
+			case <-req.Context().Done():
+			}
+			r.mu.Lock()
+			r.waiting--
+			r.mu.Unlock()
+			if req.Context().Err() != nil {
+				return // the client went away: nothing of this request is stored
+			}
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
+func isWrite(req *http.Request) bool {
+	writes := req.Method == http.MethodPost || req.Method == http.MethodPut ||
+		req.Method == http.MethodPatch || req.Method == http.MethodDelete
+	return writes && strings.HasPrefix(req.URL.Path, "/v2/")
 }
 
 func writeHtpasswd(t testing.TB, user, password string) string {

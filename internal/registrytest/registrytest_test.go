@@ -2,11 +2,13 @@ package registrytest_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/pandadeploy/panda/internal/registrytest"
 )
@@ -129,4 +131,49 @@ func put(t *testing.T, url, method, contentType string, body []byte, want int, t
 	if then != nil {
 		then(resp)
 	}
+}
+
+// TestStallPushes: a write waits while the stall is on and is served once it
+// is released; a write whose client gives up stores nothing; reads go on.
+func TestStallPushes(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t, registrytest.Options{})
+	release := reg.StallPushes()
+	if resp, err := http.Get(reg.URL() + "/v2/"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("read during a stall: %v %v", resp, err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, reg.URL()+"/v2/app/blobs/uploads/", nil)
+	gaveUp := make(chan error, 1)
+	go func() { _, err := http.DefaultClient.Do(req); gaveUp <- err }()
+	waitStalled(t, reg, 1)
+	cancel()
+	<-gaveUp
+	waitStalled(t, reg, 0)
+
+	done := make(chan string, 1)
+	go func() { done <- pushManifest(t, reg, "app", "v1") }()
+	waitStalled(t, reg, 1)
+	if tags := reg.Tags("app"); len(tags) != 0 {
+		t.Fatalf("tags %v while the push is held", tags)
+	}
+	release()
+	<-done
+	if tags := reg.Tags("app"); !slices.Equal(tags, []string{"v1"}) {
+		t.Errorf("tags %v after the release, want [v1]", tags)
+	}
+	if total, _ := reg.Stalled(); total != 2 {
+		t.Errorf("%d writes stalled, want 2", total)
+	}
+}
+
+func waitStalled(t *testing.T, reg *registrytest.Registry, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, waiting := reg.Stalled(); waiting == n {
+			return
+		}
+	}
+	t.Fatalf("never %d writes waiting", n)
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pandadeploy/panda/internal/gittest"
 	"github.com/pandadeploy/panda/pipeline"
@@ -215,6 +216,51 @@ func TestCloneCanceled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || pipeline.IsPermanent(err) {
 		t.Fatalf("Clone = %v, want transient context.Canceled", err)
 	}
+	assertEmpty(t, f.tmp)
+}
+
+// TestCloneCanceledMidFetch: a cancel while git waits on the server kills
+// git and its transport helper at once: the server sees its client go, and
+// Clone returns long before git's own timeouts.
+func TestCloneCanceledMidFetch(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	sha := f.repo.Commit("main", map[string]string{"a": "1"}, "one")
+	release := f.srv.Stall()
+	defer release()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := source.Clone(ctx, f.request(sha))
+		done <- err
+	}()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, waiting := f.srv.Stalled(); waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("git never reached the server")
+		}
+	}
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Clone = %v, want context.Canceled", err)
+		}
+	case <-time.After(4 * time.Second): // under cmd.WaitDelay: nothing held the pipes
+		t.Fatal("Clone did not return after the cancel")
+	}
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, waiting := f.srv.Stalled(); waiting == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a git process is still connected to the server after the cancel")
+		}
+	}
+	t.Logf("clone stopped %s after the cancel", time.Since(start))
 	assertEmpty(t, f.tmp)
 }
 

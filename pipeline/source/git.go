@@ -128,8 +128,10 @@ func (g *git) run(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, g.bin, args...)
 	cmd.Dir = g.dir
 	cmd.Env = g.env
-	// git-remote-http is a child of git; if it outlives a killed git it holds
-	// the pipes open, so do not wait for it forever.
+	// git-remote-http is a child of git: a cancel kills both (killTree), and
+	// should one survive anyway holding the pipes open, do not wait for it
+	// forever.
+	killTree(cmd)
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
