@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -75,7 +76,7 @@ func (p *AWSProvider) Pusher(ctx context.Context, t store.Target) (Pusher, error
 // Rollout returns the deploy stage for t's region and connection.
 func (p *AWSProvider) Rollout(ctx context.Context, t store.Target) (Rollout, error) {
 	return cached(p, ctx, t, &p.rollouts, func(cfg aws.Config) *rollout.Client {
-		return &rollout.Client{SFN: sfn.NewFromConfig(cfg), Events: eventbridge.NewFromConfig(cfg)}
+		return &rollout.Client{SFN: sfn.NewFromConfig(cfg), Events: eventbridge.NewFromConfig(cfg), ECS: ecs.NewFromConfig(cfg)}
 	})
 }
 

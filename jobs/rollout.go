@@ -160,19 +160,24 @@ func (d *Deployer) HandleFollow(ctx context.Context, t *asynq.Task) error {
 			Details: map[string]any{"phase": "state", "sfnState": ev.State, "sfnPhase": string(ev.Phase)}})
 		d.checkErr(dep, "log", d.Checks.Log(ctx, dep, string(pipeline.StageDeploy), line))
 	}
+	if prog.Cursor.Stop == nil {
+		prog.Cursor.Stop = d.stopWanted(dep, prog)
+	}
+	if prog.Cursor.Stop != nil {
+		return d.stopping(ctx, rc, dep, p.Step, prog)
+	}
 	if prog.Done {
 		return d.ended(ctx, dep, prog)
 	}
-	if prog.Cursor.TimedOut(d.now(), d.DeployTimeout) {
-		if err := rc.Stop(ctx, dep.ExecutionARN, "Panda: deployment timeout"); err != nil {
-			return err
-		}
-		return d.finishDeploy(ctx, dep, prog.Cursor, store.StatusTimeout, "The rollout did not finish within the deployment timeout", rollout.Output{})
-	}
+	return d.followAgain(ctx, dep, p.Step, prog.Cursor)
+}
+
+// followAgain extends dep's hold on its environment and queues the next poll.
+func (d *Deployer) followAgain(ctx context.Context, dep *store.Deployment, step int, cur rollout.Cursor) error {
 	if _, _, err := d.Store.TryLock(ctx, store.EnvName(dep.Repo, dep.Environment), dep.ID, lockTTL); err != nil {
 		return err
 	}
-	return d.enqueue(ctx, followTask(dep.ID, p.Step+1, prog.Cursor))
+	return d.enqueue(ctx, followTask(dep.ID, step+1, cur))
 }
 
 // ended records the end of the execution. A rollout that ECS rolled back is a

@@ -56,6 +56,10 @@ type Deployment struct {
 	ExecutionARN   string                   `json:"executionArn,omitempty"`
 	BlueURL        string                   `json:"blueUrl,omitempty"`
 	GreenURL       string                   `json:"greenUrl,omitempty"`
+	// StopRequest is set when someone cancelled the deployment while its
+	// execution runs: the message it ends with. The follow task rolls ECS
+	// back and ends the deployment CANCELED once ECS confirms a terminal state.
+	StopRequest string `json:"stopRequest,omitempty"`
 	// Error is the message shown to users; ErrorStage names the stage it came from.
 	Error      string `json:"error,omitempty"`
 	ErrorStage string `json:"errorStage,omitempty"`

@@ -47,10 +47,12 @@ var (
 )
 
 // Client starts and follows executions. SFN is required; Events only for
-// EnsureRule. A Client is safe for concurrent use if its clients are.
+// EnsureRule, ECS only for RollBack and DescribeDeployment. A Client is safe
+// for concurrent use if its clients are.
 type Client struct {
 	SFN    SFN
 	Events Events
+	ECS    ECS
 }
 
 // Input is the execution input the state machine reads.
@@ -156,6 +158,10 @@ func permanentCodes() map[string]string {
 		"InvalidSignatureException":    "AWS rejected the request signature; check the secret key.",
 		"ResourceNotFoundException":    "The EventBridge rule does not exist.",
 		"InvalidEventPatternException": "EventBridge refused the event pattern.",
+		// ECS API reference, StopServiceDeployment and DescribeServiceDeployments errors.
+		"ServiceDeploymentNotFoundException": "ECS does not know the service deployment.",
+		"InvalidParameterException":          "ECS refused the request as invalid.",
+		"ClusterNotFoundException":           "The ECS cluster does not exist.",
 	}
 }
 

@@ -1,0 +1,141 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pandadeploy/panda/pipeline"
+	"github.com/pandadeploy/panda/pipeline/rollout"
+	"github.com/pandadeploy/panda/store"
+)
+
+// A cancelled or timed-out rollout is stopped by Panda itself: it asks ECS
+// to roll the service deployment back (StopServiceDeployment, stopType
+// ROLLBACK), stops the execution, and keeps following — ECS now, one
+// re-enqueued read at a time — until ECS reports a terminal status. Only then
+// does the deployment end CANCELED or TIMEOUT and the environment's lock go,
+// so the next deployment of the environment never starts while ECS is still
+// rolling back. Stopping the execution alone would not do: an aborted
+// execution runs no Catch, and ECS would go on shifting traffic.
+
+// rollbackWait bounds how long Panda awaits ECS's terminal status after
+// asking it to roll back, beyond which it gives the environment up and says
+// ECS did not confirm. The shipped definition waits 30 minutes for the same.
+const rollbackWait = time.Hour
+
+// stopWanted says whether the rollout is to be stopped now, and how it then
+// ends: cancelled (a stop request on the record, or the execution aborted
+// outside Panda after it started a service deployment), or timed out.
+func (d *Deployer) stopWanted(dep *store.Deployment, prog rollout.Progress) *rollout.Stop {
+	cur := prog.Cursor
+	now := d.now()
+	switch {
+	case prog.Done && prog.Status == rollout.StatusAborted && cur.ServiceDeploymentARN != "":
+		msg := dep.StopRequest
+		if msg == "" {
+			msg = "The execution was stopped outside Panda"
+		}
+		return &rollout.Stop{Status: string(store.StatusCanceled), Message: msg, At: now}
+	case prog.Done:
+		// The execution ended by itself first: what it says is what happened.
+		return nil
+	case dep.StopRequest != "":
+		return &rollout.Stop{Status: string(store.StatusCanceled), Message: dep.StopRequest, At: now}
+	case cur.TimedOut(now, d.DeployTimeout):
+		msg := fmt.Sprintf("The rollout did not finish within %s (the deployment timeout plus the service's bake time and lifecycle hook timeouts)", cur.Timeout(d.DeployTimeout))
+		return &rollout.Stop{Status: string(store.StatusTimeout), Message: msg, At: now}
+	}
+	return nil
+}
+
+// stopping carries out the stop in prog.Cursor.Stop, one step per follow task.
+func (d *Deployer) stopping(ctx context.Context, rc Rollout, dep *store.Deployment, step int, prog rollout.Progress) error {
+	cur := prog.Cursor
+	s := cur.Stop
+	status := store.Status(s.Status)
+	if !s.RollingBack {
+		switch {
+		case prog.Done && prog.Status != rollout.StatusAborted:
+			return d.ended(ctx, dep, prog)
+		case cur.ServiceDeploymentARN != "":
+			if err := rc.RollBack(ctx, cur.ServiceDeploymentARN); err != nil {
+				return d.stopFailed(ctx, dep, cur, err)
+			}
+			if !prog.Done {
+				if err := rc.Stop(ctx, dep.ExecutionARN, "Panda: "+s.Message+"; Panda rolls ECS back"); err != nil {
+					return err
+				}
+			}
+			s.RollingBack = true
+			d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(pipeline.StageDeploy), Message: s.Message + ": rolling the ECS service deployment back",
+				Details: map[string]any{"phase": "rollback", "serviceDeploymentArn": cur.ServiceDeploymentARN}})
+			d.checkErr(dep, "log", d.Checks.Log(ctx, dep, string(pipeline.StageDeploy), "Rolling the ECS service deployment back"))
+			return d.followAgain(ctx, dep, step, cur)
+		case !cur.Updating || prog.Done:
+			// ECS was never asked to change the service: stopping the
+			// execution is all there is to do.
+			if !prog.Done {
+				if err := rc.Stop(ctx, dep.ExecutionARN, "Panda: "+s.Message); err != nil {
+					return err
+				}
+			}
+			return d.finishDeploy(ctx, dep, cur, status, s.Message+"; the ECS service was not changed", rollout.Output{})
+		default:
+			// UpdateService was called but the history does not show the
+			// service deployment yet: stopping the execution now could leave
+			// that deployment running. Follow until it shows.
+			return d.followAgain(ctx, dep, step, cur)
+		}
+	}
+	sd, err := rc.DescribeDeployment(ctx, dep.Target.Cluster, dep.Target.Service, cur.ServiceDeploymentARN)
+	if err != nil {
+		return d.stopFailed(ctx, dep, cur, err)
+	}
+	if !sd.Terminal {
+		s.Reads++
+		if d.now().Sub(s.At) > rollbackWait {
+			msg := fmt.Sprintf("%s; ECS did not confirm the rollback within %s (the service deployment is %s): check the service in the ECS console", s.Message, rollbackWait, sd.Status)
+			return d.finishDeploy(ctx, dep, cur, status, msg, rollout.Output{})
+		}
+		return d.followAgain(ctx, dep, step, cur)
+	}
+	return d.finishDeploy(ctx, dep, cur, status, stoppedMessage(s.Message, sd), rollout.Output{})
+}
+
+// stoppedMessage says how a stopped rollout ended, as ECS reports it.
+func stoppedMessage(msg string, sd rollout.ServiceDeployment) string {
+	rev := "the previous revision"
+	if sd.Revision > 0 {
+		rev = fmt.Sprintf("revision %d", sd.Revision)
+	}
+	why := ""
+	if sd.Reason != "" {
+		why = " (ECS: " + sd.Reason + ")"
+	}
+	switch sd.Status {
+	case "ROLLBACK_SUCCESSFUL":
+		return fmt.Sprintf("%s — rolled back to %s", msg, rev)
+	case "ROLLBACK_FAILED":
+		return fmt.Sprintf("%s, but ECS could not roll the service deployment back (ROLLBACK_FAILED)%s: the service may still run the new revision; check it in the ECS console", msg, why)
+	case "SUCCESSFUL":
+		return fmt.Sprintf("%s, but ECS had already completed the service deployment: %s serves", msg, rev)
+	}
+	return fmt.Sprintf("%s; ECS stopped the service deployment without rolling it back (%s)%s", msg, sd.Status, why)
+}
+
+// stopFailed handles an error of the stop: a transient one is retried (the
+// task runs again with the same cursor); a permanent one ends the deployment
+// with what is known, saying ECS did not confirm.
+func (d *Deployer) stopFailed(ctx context.Context, dep *store.Deployment, cur rollout.Cursor, err error) error {
+	if !pipeline.IsPermanent(err) && !lastAttempt(ctx) {
+		return err
+	}
+	d.Logger.Error("roll back", "deployment_id", dep.ID, "err", err)
+	msg := cur.Stop.Message + "; Panda could not roll ECS back: " + pipeline.UserMessage(err, "ECS refused") + "; check the service in the ECS console"
+	if ferr := d.finishDeploy(context.WithoutCancel(ctx), dep, cur, store.Status(cur.Stop.Status), msg, rollout.Output{}); ferr != nil {
+		return errors.Join(err, ferr)
+	}
+	return errEnded
+}
