@@ -73,6 +73,7 @@ type Rollout interface {
 	Stop(ctx context.Context, executionARN, cause string) error
 	RollBack(ctx context.Context, serviceDeploymentARN string) error
 	DescribeDeployment(ctx context.Context, cluster, service, serviceDeploymentARN string) (rollout.ServiceDeployment, error)
+	FindDeployment(ctx context.Context, cluster, service string) (string, error)
 	EnsureRule(ctx context.Context, spec rollout.RuleSpec) error
 	FindExecution(ctx context.Context, stateMachineARN, imageTag string, since time.Time) (string, bool, error)
 }

@@ -88,7 +88,7 @@ func (b *syncBuilder) String() string {
 	return b.out.String()
 }
 
-func newHarness(t *testing.T, deployTimeout time.Duration) *harness {
+func newHarness(t *testing.T, deployTimeout time.Duration, awsOpts ...awstest.Option) *harness {
 	t.Helper()
 	h := &harness{t: t, docker: dockertest.Client(t), workDir: t.TempDir()}
 	rdb, err := store.Open(context.Background(), testenv.Redis(t))
@@ -98,7 +98,7 @@ func newHarness(t *testing.T, deployTimeout time.Duration) *harness {
 	t.Cleanup(func() { rdb.Close() })
 	h.rdb, h.store, h.queue = rdb, store.New(rdb), asynq.NewClientFromRedisClient(rdb)
 
-	h.aws = awstest.NewServer(t, awstest.WithStep(20*time.Millisecond))
+	h.aws = awstest.NewServer(t, append([]awstest.Option{awstest.WithStep(20 * time.Millisecond)}, awsOpts...)...)
 	user, pass := h.aws.RegistryAuth()
 	h.reg = registrytest.New(t, registrytest.Options{Username: user, Password: pass})
 	h.aws.SetRegistryURL(h.reg.URL())

@@ -82,11 +82,29 @@ func (d *Deployer) stopping(ctx context.Context, rc Rollout, dep *store.Deployme
 				}
 			}
 			return d.finishDeploy(ctx, dep, cur, status, s.Message+"; the ECS service was not changed", rollout.Output{})
-		default:
-			// UpdateService was called but the history does not show the
-			// service deployment yet: stopping the execution now could leave
-			// that deployment running. Follow until it shows.
+		case !cur.Updated:
+			// UpdateService was called and has not answered: stopping the
+			// execution now could leave the deployment it starts running.
+			// Follow until the history shows the answer.
 			return d.followAgain(ctx, dep, step, cur)
+		default:
+			// ECS answered without naming the deployment, and the history
+			// names none yet: ask ECS for it, as the definition would.
+			arn, err := rc.FindDeployment(ctx, dep.Target.Cluster, dep.Target.Service)
+			if err != nil {
+				return d.stopFailed(ctx, dep, cur, err)
+			}
+			if arn == "" {
+				if !prog.Done {
+					if err := rc.Stop(ctx, dep.ExecutionARN, "Panda: "+s.Message); err != nil {
+						return err
+					}
+				}
+				return d.finishDeploy(ctx, dep, cur, status, s.Message+"; ECS shows no service deployment in progress to roll back", rollout.Output{})
+			}
+			cur.ServiceDeploymentARN = arn
+			prog.Cursor = cur
+			return d.stopping(ctx, rc, dep, step, prog)
 		}
 	}
 	sd, err := rc.DescribeDeployment(ctx, dep.Target.Cluster, dep.Target.Service, cur.ServiceDeploymentARN)

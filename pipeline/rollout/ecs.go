@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -24,6 +25,7 @@ type ECS interface {
 	StopServiceDeployment(ctx context.Context, in *ecs.StopServiceDeploymentInput, optFns ...func(*ecs.Options)) (*ecs.StopServiceDeploymentOutput, error)
 	DescribeServiceDeployments(ctx context.Context, in *ecs.DescribeServiceDeploymentsInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServiceDeploymentsOutput, error)
 	DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
+	ListServiceDeployments(ctx context.Context, in *ecs.ListServiceDeploymentsInput, optFns ...func(*ecs.Options)) (*ecs.ListServiceDeploymentsOutput, error)
 }
 
 var _ ECS = (*ecs.Client)(nil)
@@ -105,6 +107,30 @@ func (c *Client) DescribeDeployment(ctx context.Context, cluster, service, arn s
 		sd.Revision = revision(sd.TaskDefinition)
 	}
 	return sd, nil
+}
+
+// FindDeployment returns the newest service deployment of service in
+// cluster that ECS is still starting or running, or "" if there is none: the
+// one an execution started when its history does not name it.
+func (c *Client) FindDeployment(ctx context.Context, cluster, service string) (string, error) {
+	if c.ECS == nil {
+		return "", fmt.Errorf("find the service deployment of %s: no ECS client", service)
+	}
+	out, err := c.ECS.ListServiceDeployments(ctx, &ecs.ListServiceDeploymentsInput{
+		Cluster: aws.String(cluster), Service: aws.String(service),
+		Status: []ecstypes.ServiceDeploymentStatus{ecstypes.ServiceDeploymentStatusPending, ecstypes.ServiceDeploymentStatusInProgress},
+	})
+	if err != nil {
+		return "", classify(err, "list service deployments")
+	}
+	newest := ""
+	var at time.Time
+	for _, d := range out.ServiceDeployments {
+		if t := aws.ToTime(d.CreatedAt); newest == "" || t.After(at) {
+			newest, at = aws.ToString(d.ServiceDeploymentArn), t
+		}
+	}
+	return newest, nil
 }
 
 // revision is the revision number of a task definition ARN

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -55,9 +56,10 @@ func (c *Cursor) scheduled(resource, parameters string) {
 		if json.Unmarshal([]byte(parameters), &in) != nil {
 			return
 		}
-		if len(in.ServiceDeploymentArns) > 0 && in.ServiceDeploymentArns[0] != "" {
+		// Only an ARN: a definition's unevaluated template is none.
+		if len(in.ServiceDeploymentArns) > 0 && strings.HasPrefix(in.ServiceDeploymentArns[0], "arn:") {
 			c.ServiceDeploymentARN = in.ServiceDeploymentArns[0]
-		} else if in.ServiceDeploymentArn != "" {
+		} else if strings.HasPrefix(in.ServiceDeploymentArn, "arn:") {
 			c.ServiceDeploymentARN = in.ServiceDeploymentArn
 		}
 	}
@@ -70,8 +72,9 @@ func (c *Cursor) succeeded(resource, output string) {
 	if resource != "updateService" {
 		return
 	}
+	c.Updated = true
 	var out struct{ Service struct{ CurrentServiceDeployment string } }
-	if json.Unmarshal([]byte(output), &out) == nil && out.Service.CurrentServiceDeployment != "" {
+	if json.Unmarshal([]byte(output), &out) == nil && strings.HasPrefix(out.Service.CurrentServiceDeployment, "arn:") {
 		c.ServiceDeploymentARN = out.Service.CurrentServiceDeployment
 	}
 }

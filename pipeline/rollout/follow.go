@@ -74,6 +74,8 @@ type Cursor struct {
 	// from then on ECS may be changing it, and an execution stopped without
 	// rolling ECS back would leave ECS shifting traffic on its own.
 	Updating bool `json:"updating,omitempty"`
+	// Updated reports that ECS answered that UpdateService.
+	Updated bool `json:"updated,omitempty"`
 	// ServiceDeploymentARN is the ECS service deployment the execution
 	// started, once its history shows it.
 	ServiceDeploymentARN string `json:"serviceDeploymentArn,omitempty"`
