@@ -14,6 +14,7 @@ import (
 	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/image"
+	"github.com/pandadeploy/panda/pipeline/rollout"
 	"github.com/pandadeploy/panda/pipeline/source"
 	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/tasks"
@@ -111,11 +112,11 @@ func (d *Deployer) buildAndPush(ctx context.Context, dep *store.Deployment) erro
 		tags := imageTags(dep)
 		if eventBridge(dep) {
 			// The rule must exist before the push it reacts to; and only the
-			// commit tag is pushed, since every pushed tag starts an execution.
+			// environment's trigger tag is pushed: the rule matches it alone.
 			if err := d.ensureRule(ctx, dep); err != nil {
 				return err
 			}
-			tags = tags[:1]
+			tags = []string{rollout.TriggerTag(dep.Environment, dep.SHA)}
 		}
 		res, err := pusher.Push(ctx, image.PushRequest{
 			Image:      built.ImageID,
