@@ -189,3 +189,55 @@ func TestLongBakeIsNotTimedOut(t *testing.T) {
 		t.Errorf("StopServiceDeployment called %d times", n)
 	}
 }
+
+// TestECSFailureReasons: when ECS rolls the deployment back, the deploy
+// check run and the result say why in ECS's own words: the error the
+// definition names, the final status, the stopped tasks' reasons (also as
+// annotations) and the service's events.
+func TestECSFailureReasons(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		scenario awstest.ECSScenario
+		want     []string
+	}{
+		{name: "failing_health_checks", scenario: awstest.ECSScenario{UnhealthyTasks: true},
+			want: []string{"Panda.DeploymentRolledBack", "circuit breaker", "ROLLBACK_SUCCESSFUL", "Stopped task: Task failed ELB health checks in (target-group", "ECS event: (service web)"}},
+		{name: "image_pull_fails", scenario: awstest.ECSScenario{ImagePullFails: true},
+			want: []string{"Panda.DeploymentRolledBack", "Stopped task: CannotPullContainerError"}},
+		{name: "rollback_fails", scenario: awstest.ECSScenario{UnhealthyTasks: true, RollbackFails: true},
+			want: []string{"The service deployment ended ROLLBACK_FAILED", "could not roll the service deployment back"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newECSHarness(t, 0, 1000, awstest.BlueGreenService{DeploymentConfiguration: blueGreen(5), Scenario: tt.scenario})
+			sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": tt.name}, pandaYML(h.smARN, ""))
+			h.push(sha, tt.name)
+			dep := h.waitFinal(sha, 2*time.Minute)
+			if dep.Status != store.StatusFailed || dep.ErrorStage != "deploy" {
+				t.Fatalf("deployment %s at %q: %q, want FAILED at deploy", dep.Status, dep.ErrorStage, dep.Error)
+			}
+			run := h.deployCheck(sha)
+			t.Logf("deploy check run summary:\n%s", run.Output.Summary)
+			for _, w := range tt.want {
+				if !strings.Contains(dep.Error, w) {
+					t.Errorf("result error lacks %q:\n%s", w, dep.Error)
+				}
+				if !strings.Contains(run.Output.Summary, w) {
+					t.Errorf("deploy check run summary lacks %q:\n%s", w, run.Output.Summary)
+				}
+			}
+			if !strings.Contains(tt.name, "rollback_fails") && strings.Contains(dep.Error, "ROLLBACK_FAILED") {
+				t.Errorf("a successful rollback reported as failed: %s", dep.Error)
+			}
+			found := false
+			for _, a := range run.Output.Annotations {
+				found = found || (a.Path == ".panda.yml" && strings.Contains(a.Message, "ECS stopped a task of web"))
+			}
+			if !found {
+				t.Errorf("no annotation for the stopped tasks: %+v", run.Output.Annotations)
+			}
+		})
+	}
+}

@@ -58,7 +58,7 @@ func (d *Deployer) stopping(ctx context.Context, rc Rollout, dep *store.Deployme
 	if !s.RollingBack {
 		switch {
 		case prog.Done && prog.Status != rollout.StatusAborted:
-			return d.ended(ctx, dep, prog)
+			return d.ended(ctx, rc, dep, prog)
 		case cur.ServiceDeploymentARN != "":
 			if err := rc.RollBack(ctx, cur.ServiceDeploymentARN); err != nil {
 				return d.stopFailed(ctx, dep, cur, err)

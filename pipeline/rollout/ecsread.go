@@ -73,7 +73,9 @@ func (c *Cursor) succeeded(resource, output string) {
 		return
 	}
 	c.Updated = true
-	var out struct{ Service struct{ CurrentServiceDeployment string } }
+	var out struct {
+		Service struct{ CurrentServiceDeployment string }
+	}
 	if json.Unmarshal([]byte(output), &out) == nil && strings.HasPrefix(out.Service.CurrentServiceDeployment, "arn:") {
 		c.ServiceDeploymentARN = out.Service.CurrentServiceDeployment
 	}
