@@ -168,6 +168,8 @@ func (s *Server) handleECS(req request) (any, *apiError) {
 		return ecsCall(req, s.listServiceDeployments)
 	case "StopServiceDeployment":
 		return ecsCall(req, s.stopServiceDeployment)
+	case "ContinueServiceDeployment":
+		return ecsCall(req, s.continueServiceDeployment)
 	case "DescribeTasks":
 		return ecsCall(req, s.describeTasks)
 	case "ListTasks":
