@@ -119,11 +119,11 @@ func (s *Server) HealthCheckFunction() LambdaFunc {
 // HealthCheck runs the health-check function's logic with client; scale
 // turns the interval into wall-clock time.
 func HealthCheck(ctx context.Context, client *http.Client, ev HealthCheckEvent, scale func(time.Duration) time.Duration) HealthCheckResult {
-	attempts, timeout, expect, interval := max(ev.Attempts, 1), ev.TimeoutSeconds, ev.ExpectStatus, 2.0
+	attempts, timeout, expect, interval := ev.Attempts, ev.TimeoutSeconds, ev.ExpectStatus, 2.0
 	if timeout <= 0 {
 		timeout = 5
 	}
-	if ev.Attempts == 0 {
+	if attempts <= 0 {
 		attempts = 3
 	}
 	if expect == 0 {
