@@ -147,7 +147,15 @@ func TargetOf(env repoconfig.Env) store.Target {
 		EventsRoleARN:   env.EventsRoleARN,
 		BuildArgs:       env.BuildArgs,
 		Submodules:      env.Submodules,
+		HealthCheck:     healthCheckOf(env.HealthCheck),
 	}
+}
+
+func healthCheckOf(hc *repoconfig.HealthCheck) *store.HealthCheck {
+	if hc == nil {
+		return nil
+	}
+	return &store.HealthCheck{Path: hc.Path, ExpectStatus: hc.ExpectStatus, TimeoutSeconds: hc.Timeout.Seconds(), Attempts: hc.Attempts}
 }
 
 // Event appends to the deployment's event stream. A lost event is logged, not

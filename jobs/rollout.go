@@ -107,6 +107,7 @@ func (d *Deployer) startExecution(ctx context.Context, dep *store.Deployment) (*
 			Commit:        dep.SHA,
 			Environment:   dep.Environment,
 			DeploymentID:  dep.ID,
+			HealthCheck:   healthCheckInput(dep.Target.HealthCheck),
 		},
 	})
 	if err != nil {
@@ -261,4 +262,11 @@ func (d *Deployer) release(ctx context.Context, dep *store.Deployment) {
 	if err := d.Store.LeaveLine(ctx, dep); err != nil {
 		d.Logger.Warn("leave line", "deployment_id", dep.ID, "err", err)
 	}
+}
+
+func healthCheckInput(hc *store.HealthCheck) *rollout.HealthCheck {
+	if hc == nil {
+		return nil
+	}
+	return &rollout.HealthCheck{Path: hc.Path, ExpectStatus: hc.ExpectStatus, TimeoutSeconds: hc.TimeoutSeconds, Attempts: hc.Attempts}
 }

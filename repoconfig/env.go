@@ -46,6 +46,7 @@ var fields = map[string]field{
 	"default":           boolField(func(e *Env) *bool { return &e.Default }),
 	"submodules":        boolField(func(e *Env) *bool { return &e.Submodules }),
 	"build_args":        parseBuildArgs,
+	"health_check":      parseHealthCheck,
 }
 
 var roleRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$`)

@@ -83,6 +83,9 @@ type Env struct {
 	Default bool
 	// Submodules makes the clone check out submodules too (false by default).
 	Submodules bool
+	// HealthCheck, if set, probes the new revision on the test listener
+	// before production traffic moves to it.
+	HealthCheck *HealthCheck
 }
 
 // ForBranch returns the environments a push to branch deploys, sorted by name.

@@ -117,6 +117,15 @@ type Target struct {
 	EventsRoleARN   string            `json:"eventsRoleArn,omitempty"`
 	BuildArgs       map[string]string `json:"buildArgs,omitempty"`
 	Submodules      bool              `json:"submodules,omitempty"`
+	HealthCheck     *HealthCheck      `json:"healthCheck,omitempty"`
+}
+
+// HealthCheck is a target's health check on the test listener (repoconfig.HealthCheck).
+type HealthCheck struct {
+	Path           string  `json:"path"`
+	ExpectStatus   int     `json:"expectStatus,omitempty"`
+	TimeoutSeconds float64 `json:"timeoutSeconds,omitempty"`
+	Attempts       int     `json:"attempts,omitempty"`
 }
 
 // Duration is how long the deployment ran, or has been running at now.

@@ -48,7 +48,7 @@ type serviceDeployment struct {
 	// accepted, or -1.
 	stopAt      float64
 	stopReason  string // the statusReason of a rollback stopAt started, if not a StopServiceDeployment's
-	unknownLeft int // DescribeServiceDeployments reads still answered MISSING
+	unknownLeft int    // DescribeServiceDeployments reads still answered MISSING
 	hooks       []ecstypes.DeploymentLifecycleHook
 	finished    bool // settle applied the terminal state to the service
 	// pause is the deployment's PAUSE hook at POST_TEST_TRAFFIC_SHIFT, if

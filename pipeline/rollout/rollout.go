@@ -67,6 +67,18 @@ type Input struct {
 	Commit        string `json:"commit"`
 	Environment   string `json:"environment"`
 	DeploymentID  string `json:"deploymentId"`
+	// HealthCheck, if set, has the definition probe the test listener before
+	// production traffic moves (omitted: no probe).
+	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
+}
+
+// HealthCheck is the execution input's healthCheck; zero members take the
+// definition's defaults (200, 5 seconds, 3 attempts).
+type HealthCheck struct {
+	Path           string  `json:"path"`
+	ExpectStatus   int     `json:"expectStatus,omitempty"`
+	TimeoutSeconds float64 `json:"timeoutSeconds,omitempty"`
+	Attempts       int     `json:"attempts,omitempty"`
 }
 
 // StartRequest names the execution to start.

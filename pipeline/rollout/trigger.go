@@ -37,14 +37,15 @@ type RuleSpec struct {
 // FindExecution.
 func inputTransformer(in Input) *ebtypes.InputTransformer {
 	fixed, _ := json.Marshal(struct {
-		Cluster       string `json:"cluster"`
-		Service       string `json:"service"`
-		TaskFamily    string `json:"taskFamily"`
-		ContainerPort int    `json:"containerPort"`
-		DesiredCount  int    `json:"desiredCount,omitempty"`
-		Repository    string `json:"repository"`
-		Environment   string `json:"environment"`
-	}{in.Cluster, in.Service, in.TaskFamily, in.ContainerPort, in.DesiredCount, in.Repository, in.Environment})
+		Cluster       string       `json:"cluster"`
+		Service       string       `json:"service"`
+		TaskFamily    string       `json:"taskFamily"`
+		ContainerPort int          `json:"containerPort"`
+		DesiredCount  int          `json:"desiredCount,omitempty"`
+		Repository    string       `json:"repository"`
+		Environment   string       `json:"environment"`
+		HealthCheck   *HealthCheck `json:"healthCheck,omitempty"`
+	}{in.Cluster, in.Service, in.TaskFamily, in.ContainerPort, in.DesiredCount, in.Repository, in.Environment, in.HealthCheck})
 	// The fixed part is JSON made here; the event's values go into quoted
 	// placeholders, so nothing in an event can change the template's shape.
 	tmpl := `{"imageUri":"<account>.dkr.ecr.<region>.amazonaws.com/<repo>@<digest>","imageTag":"<tag>","commit":"<tag>",` +
