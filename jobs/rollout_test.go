@@ -2,7 +2,9 @@ package jobs_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,5 +241,47 @@ func TestECSFailureReasons(t *testing.T) {
 				t.Errorf("no annotation for the stopped tasks: %+v", run.Output.Annotations)
 			}
 		})
+	}
+}
+
+// TestHealthCheckFailureRollsBack: the new revision answers 503 on the test
+// listener; production traffic never moves, ECS rolls back, and the deploy
+// check run shows what the probe got.
+func TestHealthCheckFailureRollsBack(t *testing.T) {
+	t.Parallel()
+	var probes atomic.Int32
+	h := newECSHarness(t, 0, 1000, awstest.BlueGreenService{
+		DeploymentConfiguration: blueGreen(5),
+		TestTraffic: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			probes.Add(1)
+			if r.URL.Path != "/healthz" {
+				http.NotFound(w, r)
+				return
+			}
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"db":"unreachable"}`))
+		}),
+	})
+	h.aws.AddLambda("arn:aws:lambda:"+h.aws.Region()+":"+h.aws.Account()+":function:panda-bluegreen-health-check", h.aws.HealthCheckFunction())
+	yml := pandaYML(h.smARN, "    health_check:\n      path: /healthz\n      attempts: 2\n      timeout: 2s\n")
+	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "sick\n"}, yml)
+	h.push(sha, "sick")
+	dep := h.waitFinal(sha, 2*time.Minute)
+	if dep.Status != store.StatusFailed {
+		t.Fatalf("deployment %s: %q, want FAILED", dep.Status, dep.Error)
+	}
+	st := h.ecsState()
+	if got := st.Deployments[0].Status; got != ecstypes.ServiceDeploymentStatusRollbackSuccessful || !strings.HasSuffix(st.TaskDefinition, ":1") {
+		t.Errorf("ECS service deployment %s, service on %s; want ROLLBACK_SUCCESSFUL back on revision 1", got, st.TaskDefinition)
+	}
+	if n := probes.Load(); n != 2 {
+		t.Errorf("the test listener was probed %d times, want 2", n)
+	}
+	want := []string{"HealthCheck failed (Panda.HealthCheckFailed)", ":8080/healthz answered 503 (expected 200) after 2 attempt(s): {\"db\":\"unreachable\"}", "ROLLBACK_SUCCESSFUL"}
+	run := h.deployCheck(sha)
+	for _, w := range want {
+		if !strings.Contains(dep.Error, w) || !strings.Contains(run.Output.Summary, w) {
+			t.Errorf("result and deploy check run should say %q:\nresult: %s\ncheck run: %s", w, dep.Error, run.Output.Summary)
+		}
 	}
 }
