@@ -194,8 +194,9 @@ func checkGitHubDeployment(t *testing.T, h *harness, dep *store.Deployment) {
 		t.Errorf("GitHub deployment statuses %s, want in_progress,success", got)
 	}
 	if len(gd.Statuses) >= 2 {
+		// The environment URL is the production listener (blue), since c86d8e4.
 		st := gd.Statuses[1]
-		if st.EnvironmentURL != dep.GreenURL || st.LogURL != "http://panda.test/deployments/"+dep.ID {
+		if st.EnvironmentURL != dep.BlueURL || st.LogURL != "http://panda.test/deployments/"+dep.ID {
 			t.Errorf("success status environment_url %q log_url %q", st.EnvironmentURL, st.LogURL)
 		}
 	}
