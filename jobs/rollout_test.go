@@ -207,6 +207,8 @@ func TestECSFailureReasons(t *testing.T) {
 			want: []string{"Panda.DeploymentRolledBack", "circuit breaker", "ROLLBACK_SUCCESSFUL", "Stopped task: Task failed ELB health checks in (target-group", "ECS event: (service web)"}},
 		{name: "image_pull_fails", scenario: awstest.ECSScenario{ImagePullFails: true},
 			want: []string{"Panda.DeploymentRolledBack", "Stopped task: CannotPullContainerError"}},
+		{name: "container_exits", scenario: awstest.ECSScenario{ContainerExitCode: 3},
+			want: []string{"Panda.DeploymentRolledBack", "Stopped task: Essential container in task exited (web exit code 3)"}},
 		{name: "rollback_fails", scenario: awstest.ECSScenario{UnhealthyTasks: true, RollbackFails: true},
 			want: []string{"The service deployment ended ROLLBACK_FAILED", "could not roll the service deployment back"}},
 	}

@@ -410,6 +410,15 @@ func scenarios() []scenario {
 			},
 		},
 		{
+			name: "container_exits_rolled_back",
+			spec: awstest.BlueGreenService{DeploymentConfiguration: bake(5), Scenario: awstest.ECSScenario{ContainerExitCode: 137}},
+			check: func(t *testing.T, r *rollout, end *sfn.DescribeExecutionOutput) {
+				if cause := aws.ToString(end.Cause); end.Status != sfntypes.ExecutionStatusFailed || !strings.Contains(cause, "Stopped tasks: Essential container in task exited (web exit code 137).") {
+					t.Errorf("execution %s: %s; want the exit code among the stopped tasks", end.Status, cause)
+				}
+			},
+		},
+		{
 			name:  "health_check_passes",
 			spec:  awstest.BlueGreenService{DeploymentConfiguration: bake(5), TestTraffic: answer(http.StatusOK, "ok")},
 			input: map[string]any{"healthCheck": map[string]any{"path": "/healthz"}},

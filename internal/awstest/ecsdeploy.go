@@ -183,7 +183,7 @@ func (d *serviceDeployment) view(v float64) (ecstypes.ServiceDeploymentStatus, e
 	// replacing them and the deployment stays in SCALE_UP (developer guide,
 	// "Amazon ECS deployment circuit breaker": without it, a deployment
 	// whose tasks keep failing does not end by itself).
-	if scaleUp := d.span(ecstypes.ServiceDeploymentLifecycleStageScaleUp); (d.scenario.UnhealthyTasks || d.scenario.ImagePullFails) && d.failAt < 0 && v >= scaleUp.start {
+	if scaleUp := d.span(ecstypes.ServiceDeploymentLifecycleStageScaleUp); d.scenario.failing() && d.failAt < 0 && v >= scaleUp.start {
 		return ecstypes.ServiceDeploymentStatusInProgress, ecstypes.ServiceDeploymentLifecycleStageScaleUp, ""
 	}
 	last := d.stages[len(d.stages)-1]
@@ -264,7 +264,7 @@ func (d *serviceDeployment) plan() {
 		}
 	}
 	d.failAt = -1
-	if d.scenario.UnhealthyTasks || d.scenario.ImagePullFails {
+	if d.scenario.failing() {
 		if cb := d.config.DeploymentCircuitBreaker; cb != nil && cb.Enable {
 			d.failAt = d.span(ecstypes.ServiceDeploymentLifecycleStageScaleUp).start + float64(circuitBreakerThreshold(d.desired))*taskFailSecs
 		}
@@ -450,7 +450,7 @@ func (s *Server) settle(svc *ecsService, now time.Time) {
 // failTasks adds the green tasks that failed by virtual second v: one every
 // taskFailSecs from the start of SCALE_UP until the deployment is stopped.
 func (s *Server) failTasks(svc *ecsService, d *serviceDeployment, v float64) {
-	if !d.scenario.UnhealthyTasks && !d.scenario.ImagePullFails {
+	if !d.scenario.failing() {
 		return
 	}
 	until := v
@@ -497,7 +497,19 @@ func (s *Server) failTask(svc *ecsService, d *serviceDeployment, at time.Time) {
 	if lb := svc.svc.LoadBalancers; len(lb) > 0 && lb[0].AdvancedConfiguration != nil {
 		tg = aws.ToString(lb[0].AdvancedConfiguration.AlternateTargetGroupArn)
 	}
-	if d.scenario.ImagePullFails {
+	if code := d.scenario.ContainerExitCode; code != 0 {
+		// Developer guide, "Amazon ECS stopped task error messages": a task
+		// whose essential container exits stops with EssentialContainerExited
+		// and "Essential container in task exited"; the container's exitCode
+		// says how (DescribeTasks, Container.exitCode).
+		name := "web"
+		if td, _, aerr := s.taskDefinition(d.target); aerr == nil && len(td.ContainerDefinitions) > 0 {
+			name = aws.ToString(td.ContainerDefinitions[0].Name)
+		}
+		t.StopCode = ecstypes.TaskStopCodeEssentialContainerExited
+		t.StoppedReason = aws.String("Essential container in task exited")
+		t.Containers = []ecstypes.Container{{Name: aws.String(name), ExitCode: aws.Int32(code), LastStatus: aws.String("STOPPED"), TaskArn: t.TaskArn}}
+	} else if d.scenario.ImagePullFails {
 		image := ""
 		if td, _, aerr := s.taskDefinition(d.target); aerr == nil && len(td.ContainerDefinitions) > 0 {
 			image = aws.ToString(td.ContainerDefinitions[0].Image)
