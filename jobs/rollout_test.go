@@ -92,6 +92,12 @@ func (h *harness) watchUntilFinal(sha string, within time.Duration) {
 			h.t.Fatalf("deployments of %s: %v %v", sha, len(list), err)
 		}
 		st := h.ecsState()
+		if len(st.Deployments) == 0 {
+			if list[0].Status.Final() {
+				h.t.Fatalf("the deployment ended %s (%s) before ECS started a service deployment", list[0].Status, list[0].Error)
+			}
+			continue
+		}
 		first := st.Deployments[0]
 		if len(st.Deployments) > 1 && !ecsTerminal(first.Status) {
 			h.t.Fatalf("a second service deployment started while the first was %s", first.Status)
@@ -152,8 +158,9 @@ func TestCancelRollsECSBack(t *testing.T) {
 // once ECS confirms.
 func TestTimeoutRollsECSBack(t *testing.T) {
 	t.Parallel()
-	// Scale-up alone takes 60 virtual seconds, 12 s here: past the timeout.
-	h := newECSHarness(t, 5*time.Second, 5, awstest.BlueGreenService{DeploymentConfiguration: blueGreen(0)})
+	// The service deployment takes about 125 virtual seconds, 25 s here:
+	// well past the timeout, which comes well after UpdateService.
+	h := newECSHarness(t, 8*time.Second, 5, awstest.BlueGreenService{DeploymentConfiguration: blueGreen(0)})
 	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "slow\n"}, pandaYML(h.smARN, ""))
 	h.push(sha, "slow")
 	h.waitFor(sha, func(d *store.Deployment) bool { return d.ExecutionARN != "" })

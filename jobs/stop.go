@@ -27,12 +27,12 @@ const rollbackWait = time.Hour
 
 // stopWanted says whether the rollout is to be stopped now, and how it then
 // ends: cancelled (a stop request on the record, or the execution aborted
-// outside Panda after it started a service deployment), or timed out.
+// outside Panda after it asked ECS to update the service), or timed out.
 func (d *Deployer) stopWanted(dep *store.Deployment, prog rollout.Progress) *rollout.Stop {
 	cur := prog.Cursor
 	now := d.now()
 	switch {
-	case prog.Done && prog.Status == rollout.StatusAborted && cur.ServiceDeploymentARN != "":
+	case prog.Done && prog.Status == rollout.StatusAborted && cur.Updating:
 		msg := dep.StopRequest
 		if msg == "" {
 			msg = "The execution was stopped outside Panda"
@@ -52,74 +52,94 @@ func (d *Deployer) stopWanted(dep *store.Deployment, prog rollout.Progress) *rol
 
 // stopping carries out the stop in prog.Cursor.Stop, one step per follow task.
 func (d *Deployer) stopping(ctx context.Context, rc Rollout, dep *store.Deployment, step int, prog rollout.Progress) error {
+	if !prog.Cursor.Stop.RollingBack {
+		return d.beginStop(ctx, rc, dep, step, prog)
+	}
+	return d.awaitRollback(ctx, rc, dep, step, prog.Cursor)
+}
+
+// beginStop decides what stopping takes, from what the history says ECS was asked.
+func (d *Deployer) beginStop(ctx context.Context, rc Rollout, dep *store.Deployment, step int, prog rollout.Progress) error {
 	cur := prog.Cursor
 	s := cur.Stop
-	status := store.Status(s.Status)
-	if !s.RollingBack {
-		switch {
-		case prog.Done && prog.Status != rollout.StatusAborted:
-			return d.ended(ctx, rc, dep, prog)
-		case cur.ServiceDeploymentARN != "":
-			if err := rc.RollBack(ctx, cur.ServiceDeploymentARN); err != nil {
-				return d.stopFailed(ctx, dep, cur, err)
-			}
-			if !prog.Done {
-				if err := rc.Stop(ctx, dep.ExecutionARN, "Panda: "+s.Message+"; Panda rolls ECS back"); err != nil {
-					return err
-				}
-			}
-			s.RollingBack = true
-			d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(pipeline.StageDeploy), Message: s.Message + ": rolling the ECS service deployment back",
-				Details: map[string]any{"phase": "rollback", "serviceDeploymentArn": cur.ServiceDeploymentARN}})
-			d.checkErr(dep, "log", d.Checks.Log(ctx, dep, string(pipeline.StageDeploy), "Rolling the ECS service deployment back"))
-			return d.followAgain(ctx, dep, step, cur)
-		case !cur.Updating || prog.Done:
-			// ECS was never asked to change the service: stopping the
-			// execution is all there is to do.
-			if !prog.Done {
-				if err := rc.Stop(ctx, dep.ExecutionARN, "Panda: "+s.Message); err != nil {
-					return err
-				}
-			}
-			return d.finishDeploy(ctx, dep, cur, status, s.Message+"; the ECS service was not changed", rollout.Output{})
-		case !cur.Updated:
-			// UpdateService was called and has not answered: stopping the
-			// execution now could leave the deployment it starts running.
-			// Follow until the history shows the answer.
-			return d.followAgain(ctx, dep, step, cur)
-		default:
-			// ECS answered without naming the deployment, and the history
-			// names none yet: ask ECS for it, as the definition would.
-			arn, err := rc.FindDeployment(ctx, dep.Target.Cluster, dep.Target.Service)
-			if err != nil {
-				return d.stopFailed(ctx, dep, cur, err)
-			}
-			if arn == "" {
-				if !prog.Done {
-					if err := rc.Stop(ctx, dep.ExecutionARN, "Panda: "+s.Message); err != nil {
-						return err
-					}
-				}
-				return d.finishDeploy(ctx, dep, cur, status, s.Message+"; ECS shows no service deployment in progress to roll back", rollout.Output{})
-			}
-			cur.ServiceDeploymentARN = arn
-			prog.Cursor = cur
-			return d.stopping(ctx, rc, dep, step, prog)
+	switch {
+	case prog.Done && prog.Status != rollout.StatusAborted:
+		return d.ended(ctx, rc, dep, prog)
+	case cur.ServiceDeploymentARN != "":
+		return d.rollBack(ctx, rc, dep, step, prog)
+	case !cur.Updating:
+		// ECS was never asked to change the service: stopping the
+		// execution is all there is to do.
+		if err := d.stopExecution(ctx, rc, dep, prog, s.Message); err != nil {
+			return err
 		}
+		return d.finishDeploy(ctx, dep, cur, store.Status(s.Status), s.Message+"; the ECS service was not changed", rollout.Output{})
+	case !cur.Updated && !prog.Done:
+		// UpdateService was called and has not answered: stopping the
+		// execution now could leave the deployment it starts running.
+		// Follow until the history shows the answer.
+		return d.followAgain(ctx, dep, step, cur)
 	}
+	// ECS was asked to update the service, and the history names no service
+	// deployment (yet, or ever: the execution ended): ask ECS for it, as the
+	// definition would.
+	arn, err := rc.FindDeployment(ctx, dep.Target.Cluster, dep.Target.Service)
+	if err != nil {
+		return d.stopFailed(ctx, dep, cur, err)
+	}
+	if arn == "" {
+		if err := d.stopExecution(ctx, rc, dep, prog, s.Message); err != nil {
+			return err
+		}
+		return d.finishDeploy(ctx, dep, cur, store.Status(s.Status), s.Message+"; ECS shows no service deployment in progress to roll back", rollout.Output{})
+	}
+	prog.Cursor.ServiceDeploymentARN = arn
+	return d.rollBack(ctx, rc, dep, step, prog)
+}
+
+// rollBack asks ECS to roll the service deployment back, stops the
+// execution (so the definition does not act on the same deployment too),
+// and follows on to await ECS.
+func (d *Deployer) rollBack(ctx context.Context, rc Rollout, dep *store.Deployment, step int, prog rollout.Progress) error {
+	cur := prog.Cursor
+	if err := rc.RollBack(ctx, cur.ServiceDeploymentARN); err != nil {
+		return d.stopFailed(ctx, dep, cur, err)
+	}
+	if err := d.stopExecution(ctx, rc, dep, prog, cur.Stop.Message+"; Panda rolls ECS back"); err != nil {
+		return err
+	}
+	cur.Stop.RollingBack = true
+	d.event(ctx, dep, store.Event{Type: store.EventStage, Stage: string(pipeline.StageDeploy), Message: cur.Stop.Message + ": rolling the ECS service deployment back",
+		Details: map[string]any{"phase": "rollback", "serviceDeploymentArn": cur.ServiceDeploymentARN}})
+	d.checkErr(dep, "log", d.Checks.Log(ctx, dep, string(pipeline.StageDeploy), "Rolling the ECS service deployment back"))
+	return d.followAgain(ctx, dep, step, cur)
+}
+
+// stopExecution stops the execution unless it has ended.
+func (d *Deployer) stopExecution(ctx context.Context, rc Rollout, dep *store.Deployment, prog rollout.Progress, why string) error {
+	if prog.Done {
+		return nil
+	}
+	return rc.Stop(ctx, dep.ExecutionARN, "Panda: "+why)
+}
+
+// awaitRollback reads the service deployment once: terminal ends the
+// deployment with what ECS says; anything else follows on, up to rollbackWait.
+func (d *Deployer) awaitRollback(ctx context.Context, rc Rollout, dep *store.Deployment, step int, cur rollout.Cursor) error {
+	s := cur.Stop
 	sd, err := rc.DescribeDeployment(ctx, dep.Target.Cluster, dep.Target.Service, cur.ServiceDeploymentARN)
 	if err != nil {
 		return d.stopFailed(ctx, dep, cur, err)
 	}
-	if !sd.Terminal {
-		s.Reads++
-		if d.now().Sub(s.At) > rollbackWait {
-			msg := fmt.Sprintf("%s; ECS did not confirm the rollback within %s (the service deployment is %s): check the service in the ECS console", s.Message, rollbackWait, sd.Status)
-			return d.finishDeploy(ctx, dep, cur, status, msg, rollout.Output{})
-		}
-		return d.followAgain(ctx, dep, step, cur)
+	if sd.Terminal {
+		return d.finishDeploy(ctx, dep, cur, store.Status(s.Status), stoppedMessage(s.Message, sd), rollout.Output{})
 	}
-	return d.finishDeploy(ctx, dep, cur, status, stoppedMessage(s.Message, sd), rollout.Output{})
+	s.Reads++
+	if d.now().Sub(s.At) > rollbackWait {
+		msg := fmt.Sprintf("%s; ECS did not confirm the rollback within %s (the service deployment is %s): check the service in the ECS console", s.Message, rollbackWait, sd.Status)
+		return d.finishDeploy(ctx, dep, cur, store.Status(s.Status), msg, rollout.Output{})
+	}
+	return d.followAgain(ctx, dep, step, cur)
 }
 
 // stoppedMessage says how a stopped rollout ended, as ECS reports it.
