@@ -294,3 +294,36 @@ func TestHealthCheckFailureRollsBack(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthCheckPassesThenProduction: a healthy revision answers the probe
+// on the test listener and the rollout goes on to production and succeeds.
+func TestHealthCheckPassesThenProduction(t *testing.T) {
+	t.Parallel()
+	var probed atomic.Int32
+	h := newECSHarness(t, 0, 1000, awstest.BlueGreenService{
+		DeploymentConfiguration: blueGreen(5),
+		TestTraffic: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/ready" {
+				probed.Add(1)
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			http.NotFound(w, r)
+		}),
+	})
+	h.aws.AddLambda("arn:aws:lambda:"+h.aws.Region()+":"+h.aws.Account()+":function:panda-bluegreen-health-check", h.aws.HealthCheckFunction())
+	yml := pandaYML(h.smARN, "    health_check:\n      path: /ready\n      expect_status: 204\n")
+	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "well\n"}, yml)
+	h.push(sha, "well")
+	dep := h.waitFinal(sha, 2*time.Minute)
+	if dep.Status != store.StatusSucceeded {
+		t.Fatalf("deployment %s: %q, want SUCCEEDED", dep.Status, dep.Error)
+	}
+	st := h.ecsState()
+	if got := st.Deployments[0].Status; got != ecstypes.ServiceDeploymentStatusSuccessful || !strings.HasSuffix(st.TaskDefinition, ":2") {
+		t.Errorf("ECS service deployment %s, service on %s; want SUCCESSFUL on revision 2", got, st.TaskDefinition)
+	}
+	if n := probed.Load(); n != 1 {
+		t.Errorf("the test listener was probed %d times, want 1", n)
+	}
+}
