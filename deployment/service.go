@@ -193,6 +193,7 @@ func TargetOf(env repoconfig.Env) store.Target {
 		Scan:            scanGate(env.Scan),
 		Freeze:          env.Freeze,
 		FreezePolicy:    env.FreezePolicy,
+		HealthCheck:     healthCheckOf(env.HealthCheck),
 	}
 }
 
@@ -201,6 +202,13 @@ func scanGate(s *repoconfig.Scan) *store.ScanGate {
 		return nil
 	}
 	return &store.ScanGate{FailOn: s.FailOn, Ignore: s.Ignore}
+}
+
+func healthCheckOf(hc *repoconfig.HealthCheck) *store.HealthCheck {
+	if hc == nil {
+		return nil
+	}
+	return &store.HealthCheck{Path: hc.Path, ExpectStatus: hc.ExpectStatus, TimeoutSeconds: hc.Timeout.Seconds(), Attempts: hc.Attempts}
 }
 
 // Event appends to the deployment's event stream. A lost event is logged, not

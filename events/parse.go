@@ -77,6 +77,8 @@ func Parse(ev store.Event) (Kind, error) {
 		return into[CancelRequested](ev)
 	case PhaseRollback:
 		return into[RollingBack](ev)
+	case PhaseECSRollback:
+		return into[ECSRollingBack](ev)
 	case PhaseFrozen:
 		return into[Frozen](ev)
 	case PhaseForced:

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -138,7 +139,7 @@ func (p *AWSProvider) get(ctx context.Context, dep *store.Deployment) (*awsClien
 	}
 	c := &awsClients{
 		pusher:  newPusher(p.Engine, ecr.NewFromConfig(cfg), sts.NewFromConfig(cfg)),
-		rollout: &rollout.Client{SFN: sfn.NewFromConfig(cfg), Events: eventbridge.NewFromConfig(cfg)},
+		rollout: &rollout.Client{SFN: sfn.NewFromConfig(cfg), Events: eventbridge.NewFromConfig(cfg), ECS: ecs.NewFromConfig(cfg)},
 		used:    now,
 	}
 	if p.clients == nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/pandadeploy/panda/events"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/image"
+	"github.com/pandadeploy/panda/pipeline/rollout"
 	"github.com/pandadeploy/panda/pipeline/source"
 	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/tasks"
@@ -148,16 +149,16 @@ func (d *Deployer) buildAndPush(ctx context.Context, dep *store.Deployment) erro
 	})
 }
 
-// pushTags are the tags pushed: both, or in EventBridge mode only the commit tag
-// (every pushed tag starts an execution), after making sure the rule that
-// reacts to the push exists.
+// pushTags are the tags pushed: both, or in EventBridge mode only the
+// environment's trigger tag (the rule matches it alone, so one push starts one
+// execution, of this environment), after making sure that rule exists.
 func (d *Deployer) pushTags(ctx context.Context, dep *store.Deployment) ([]string, error) {
 	tags := imageTags(dep)
 	if eventBridge(dep) {
 		if err := d.ensureRule(ctx, dep); err != nil {
 			return nil, err
 		}
-		tags = tags[:1]
+		tags = []string{rollout.TriggerTag(dep.Environment, dep.SHA)}
 	}
 	return tags, nil
 }

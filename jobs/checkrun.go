@@ -115,12 +115,14 @@ func (h *GitHubHandler) requested(ctx context.Context, p tasks.CheckRunPayload) 
 	return out, nil
 }
 
-// Cancel stops dep unless it has ended. A running Step Functions execution is
-// stopped, and following it ends the deployment as CANCELED; before the
-// execution exists the deployment is ended CANCELED here: that stops the
-// clone, build or push in flight on whichever worker runs it (HandleBuild
-// runs its stages under store.WhileRunning), and a start task that finds the
-// status final does nothing.
+// Cancel stops dep unless it has ended. Once an execution exists, Cancel
+// records the request and the follow task stops the rollout: it rolls the
+// ECS service deployment back if there is one, and ends the deployment
+// CANCELED (releasing the environment) only once ECS confirms a terminal
+// state. Before the execution exists the deployment is ended CANCELED here,
+// which stops the clone, build or push in flight on whichever worker runs
+// it (HandleBuild runs its stages under store.WhileRunning); a start task
+// that finds the status final does nothing.
 func (d *Deployer) Cancel(ctx context.Context, dep *store.Deployment, actor string) error {
 	cur, err := d.Store.Get(ctx, dep.ID)
 	if err != nil {
@@ -132,11 +134,16 @@ func (d *Deployer) Cancel(ctx context.Context, dep *store.Deployment, actor stri
 	msg := "Cancelled by " + actor
 	d.event(ctx, cur, events.CancelRequested{Actor: actor})
 	if cur.ExecutionARN != "" {
-		rc, err := d.AWS.Rollout(ctx, cur)
-		if err != nil {
-			return fmt.Errorf("cancel %s: %w", cur.ID, err)
-		}
-		if err := rc.Stop(ctx, cur.ExecutionARN, "Panda: "+msg); err != nil {
+		// The follow task acts on the request at its next poll: it rolls
+		// ECS back if the rollout changed the service, and ends the
+		// deployment once ECS confirms (jobs/stop.go).
+		_, err := d.Store.Update(ctx, cur.ID, func(x *store.Deployment) error {
+			if x.StopRequest == "" {
+				x.StopRequest = msg
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, store.ErrFinal) {
 			return fmt.Errorf("cancel %s: %w", cur.ID, err)
 		}
 		return nil

@@ -78,6 +78,10 @@ type Rollout interface {
 	Start(ctx context.Context, req rollout.StartRequest) (string, error)
 	Poll(ctx context.Context, executionARN string, cur rollout.Cursor) (rollout.Progress, error)
 	Stop(ctx context.Context, executionARN, cause string) error
+	RollBack(ctx context.Context, serviceDeploymentARN string) error
+	DescribeDeployment(ctx context.Context, cluster, service, serviceDeploymentARN string) (rollout.ServiceDeployment, error)
+	FindDeployment(ctx context.Context, cluster, service string) (string, error)
+	ServiceEvents(ctx context.Context, cluster, service string, since time.Time) ([]string, error)
 	EnsureRule(ctx context.Context, spec rollout.RuleSpec) error
 	FindExecution(ctx context.Context, stateMachineARN, imageTag string, since time.Time) (string, bool, error)
 }

@@ -47,12 +47,13 @@ func (d *Deployer) ensureRule(ctx context.Context, dep *store.Deployment) error 
 	return rc.EnsureRule(ctx, rollout.RuleSpec{
 		Name:            ruleName(dep),
 		ECRRepository:   ecrRepository(dep),
+		TagPrefix:       rollout.TriggerTagPrefix(dep.Environment),
 		StateMachineARN: dep.Target.StateMachineARN,
 		RoleARN:         dep.Target.EventsRoleARN,
 		Input: rollout.Input{
 			Cluster: dep.Target.Cluster, Service: dep.Target.Service, TaskFamily: dep.Target.TaskFamily,
 			ContainerPort: dep.Target.ContainerPort, DesiredCount: dep.Target.DesiredCount,
-			Repository: dep.Repo, Environment: dep.Environment,
+			Repository: dep.Repo, Environment: dep.Environment, HealthCheck: healthCheckInput(dep.Target.HealthCheck),
 		},
 	})
 }
@@ -70,14 +71,14 @@ func (d *Deployer) findExecution(ctx context.Context, dep *store.Deployment, ste
 		d.event(ctx, dep, events.AwaitingTrigger{Rule: ruleName(dep)})
 		d.checkErr(dep, "start", d.Checks.Start(ctx, dep, string(pipeline.StageDeploy)))
 	}
-	arn, found, err := rc.FindExecution(ctx, dep.Target.StateMachineARN, dep.SHA, dep.CreatedAt.Add(-time.Minute))
+	arn, found, err := rc.FindExecution(ctx, dep.Target.StateMachineARN, rollout.TriggerTag(dep.Environment, dep.SHA), dep.CreatedAt.Add(-time.Minute))
 	if err != nil {
 		return nil, d.stageFailed(ctx, dep, pipeline.StageDeploy, err)
 	}
 	if !found {
 		if step >= eventBridgeSteps {
 			err := pipeline.UserError(nil, "EventBridge started no execution of %s for image tag %s: check rule %s and its role",
-				dep.Target.StateMachineARN, deployment.Short(dep.SHA), ruleName(dep))
+				dep.Target.StateMachineARN, rollout.TriggerTag(dep.Environment, deployment.Short(dep.SHA)), ruleName(dep))
 			return nil, d.stageFailed(ctx, dep, pipeline.StageDeploy, err)
 		}
 		return nil, d.enqueue(ctx, tasks.NewStartTask(dep.ID, step+1, eventBridgePoll))

@@ -195,6 +195,7 @@ func checkGitHubDeployment(t *testing.T, h *harness, dep *store.Deployment) {
 		t.Errorf("GitHub deployment statuses %s, want in_progress,success", got)
 	}
 	if len(gd.Statuses) >= 2 {
+		// The environment URL is the production listener (blue), since c86d8e4.
 		st := gd.Statuses[1]
 		// The environment's URL is production's listener (blueServiceUrl), not the test one.
 		if st.EnvironmentURL != dep.BlueURL || st.LogURL != "http://panda.test/deployments/"+dep.ID {

@@ -56,9 +56,9 @@ const (
 	testInst = stacktest.Installation
 )
 
-func newHarness(t *testing.T, deployTimeout time.Duration) *harness {
+func newHarness(t *testing.T, deployTimeout time.Duration, awsOpts ...awstest.Option) *harness {
 	t.Helper()
-	w := stacktest.New(t, stacktest.Options{})
+	w := stacktest.New(t, stacktest.Options{AWSOptions: awsOpts})
 	h := &harness{t: t, w: w, rdb: w.Redis(), store: w.Store(), queue: asynq.NewClientFromRedisClient(w.Redis()),
 		gh: w.GitHub, git: w.Git, repo: w.Source, aws: w.AWS, reg: w.Registry, docker: w.Docker, smARN: w.StateMachineARN,
 		workDir: t.TempDir(), logs: w.Logs, conns: w.Connections()}

@@ -309,7 +309,7 @@ func TestEventBridgeTrigger(t *testing.T) {
 	dep := h.waitFor(sha, func(d *store.Deployment) bool { return d.ImageURI != "" })
 	_, digest, _ := strings.Cut(dep.ImageURI, "@")
 	// Stand in for ECR: it tells EventBridge about the push it received.
-	if started := h.aws.EmitECRPush("acme-app", sha, digest); len(started) != 1 {
+	if started := h.aws.EmitECRPush("acme-app", "panda.production."+sha, digest); len(started) != 1 {
 		t.Fatalf("the push event started %d executions, want 1 (is the rule there?)", len(started))
 	}
 	dep = h.waitFinal(sha, 3*time.Minute)
@@ -319,8 +319,8 @@ func TestEventBridgeTrigger(t *testing.T) {
 	if n := h.aws.CallCount("StartExecution"); n != 0 {
 		t.Errorf("Panda called StartExecution %d times in EventBridge mode", n)
 	}
-	if tags := h.reg.Tags("acme-app"); len(tags) != 1 || tags[0] != sha {
-		t.Errorf("pushed tags %v, want only the commit (each tag would start an execution)", tags)
+	if tags := h.reg.Tags("acme-app"); len(tags) != 1 || tags[0] != "panda.production."+sha {
+		t.Errorf("pushed tags %v, want only the environment's trigger tag (each tag the rule matches starts an execution)", tags)
 	}
 	execs := h.aws.Executions(h.smARN)
 	if len(execs) != 1 || execs[0] != dep.ExecutionARN {
@@ -334,7 +334,7 @@ func TestEventBridgeTrigger(t *testing.T) {
 	if err := json.Unmarshal([]byte(*out.Input), &input); err != nil {
 		t.Fatal(err)
 	}
-	if input["cluster"] != "prod" || input["commit"] != sha || !strings.HasSuffix(input["imageUri"].(string), "@"+digest) {
+	if input["cluster"] != "prod" || input["commit"] != "panda.production."+sha || !strings.HasSuffix(input["imageUri"].(string), "@"+digest) {
 		t.Errorf("execution input from the rule: %v", input)
 	}
 }

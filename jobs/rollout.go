@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
 
+	"github.com/pandadeploy/panda/checks"
 	"github.com/pandadeploy/panda/events"
+
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/rollout"
 	"github.com/pandadeploy/panda/store"
@@ -105,6 +108,7 @@ func (d *Deployer) startExecution(ctx context.Context, dep *store.Deployment) (*
 			Commit:        dep.SHA,
 			Environment:   dep.Environment,
 			DeploymentID:  dep.ID,
+			HealthCheck:   healthCheckInput(dep.Target.HealthCheck),
 		},
 	})
 	if err != nil {
@@ -156,43 +160,72 @@ func (d *Deployer) HandleFollow(ctx context.Context, t *asynq.Task) error {
 		d.event(ctx, dep, sc)
 		d.checkErr(dep, "log", d.Checks.Log(ctx, dep, string(pipeline.StageDeploy), sc.Event().Message))
 	}
+	if prog.Cursor.Stop == nil {
+		prog.Cursor.Stop = d.stopWanted(dep, prog)
+	}
+	if prog.Cursor.Stop != nil {
+		return d.stopping(ctx, rc, dep, p.Step, prog)
+	}
 	if prog.Done {
-		return d.ended(ctx, dep, prog)
+		return d.ended(ctx, rc, dep, prog)
 	}
-	if prog.Cursor.TimedOut(d.now(), d.DeployTimeout) {
-		if err := rc.Stop(ctx, dep.ExecutionARN, "Panda: deployment timeout"); err != nil {
-			return err
-		}
-		return d.finishDeploy(ctx, dep, prog.Cursor, store.StatusTimeout, "The rollout did not finish within the deployment timeout", rollout.Output{})
-	}
+	return d.followAgain(ctx, dep, p.Step, prog.Cursor)
+}
+
+// followAgain extends dep's hold on its environment and queues the next poll.
+func (d *Deployer) followAgain(ctx context.Context, dep *store.Deployment, step int, cur rollout.Cursor) error {
 	if _, _, err := d.Store.TryLock(ctx, store.EnvName(dep.Repo, dep.Environment), dep.ID, lockTTL); err != nil {
 		return err
 	}
-	return d.enqueue(ctx, followTask(dep.ID, p.Step+1, prog.Cursor))
+	return d.enqueue(ctx, followTask(dep.ID, step+1, cur))
 }
 
 // ended records the end of the execution. A rollout that ECS rolled back is a
 // failure, whatever the execution's own status says.
-func (d *Deployer) ended(ctx context.Context, dep *store.Deployment, prog rollout.Progress) error {
-	status, msg := store.StatusSucceeded, ""
+func (d *Deployer) ended(ctx context.Context, rc Rollout, dep *store.Deployment, prog rollout.Progress) error {
 	switch {
 	case prog.Status == rollout.StatusAborted:
-		status, msg = store.StatusCanceled, "The rollout was stopped"
+		msg := "The rollout was stopped"
+		if dep.StopRequest != "" {
+			msg = dep.StopRequest
+		}
+		return d.finishDeploy(ctx, dep, prog.Cursor, store.StatusCanceled, msg, prog.Output)
 	case prog.Status == rollout.StatusTimedOut:
-		status, msg = store.StatusTimeout, "The state machine timed out"
+		return d.finishDeploy(ctx, dep, prog.Cursor, store.StatusTimeout, "The state machine timed out", prog.Output)
 	case prog.Status != rollout.StatusSucceeded || prog.Output.RolledBack || prog.Failure != nil:
-		status, msg = store.StatusFailed, "The rollout failed"
-		if f := prog.Failure; f != nil {
-			msg = fmt.Sprintf("%s failed: %s", f.State, firstNonEmpty(f.Cause, f.Error))
-		}
-		if prog.Output.RolledBack || prog.Cursor.RolledBack {
-			msg += "; ECS rolled back to the previous version"
-		}
+		msg, annotations := d.failure(ctx, rc, dep, prog)
+		return d.finishDeploy(ctx, dep, prog.Cursor, store.StatusFailed, msg, prog.Output, annotations...)
 	}
-	return d.finishDeploy(ctx, dep, prog.Cursor, status, msg, prog.Output)
+	return d.finishDeploy(ctx, dep, prog.Cursor, store.StatusSucceeded, "", prog.Output)
 }
 
-func (d *Deployer) finishDeploy(ctx context.Context, dep *store.Deployment, cur rollout.Cursor, status store.Status, msg string, out rollout.Output) error {
+// failure says why the rollout failed, from ECS itself: the step and the
+// error the execution ended with, the service deployment's final status, the
+// stopped tasks' reasons and the service's events, as summary lines; each
+// stopped-task reason is also an annotation on .panda.yml (the environment
+// whose service failed).
+func (d *Deployer) failure(ctx context.Context, rc Rollout, dep *store.Deployment, prog rollout.Progress) (string, []checks.Annotation) {
+	f := prog.Failure
+	if f == nil {
+		f = &rollout.Failure{State: prog.Cursor.State, Error: "RolledBack", Cause: "The deployment was rolled back."}
+	}
+	r := rollout.ParseReason(*f)
+	if prog.Cursor.Updating {
+		// Best effort: the failure is reported without them if ECS cannot be read.
+		events, err := rc.ServiceEvents(ctx, dep.Target.Cluster, dep.Target.Service, prog.Cursor.StartedAt)
+		if err != nil {
+			d.Logger.Warn("read service events", "deployment_id", dep.ID, "err", err)
+		}
+		r.Events = events
+	}
+	var annotations []checks.Annotation
+	for _, s := range r.StoppedTasks {
+		annotations = append(annotations, checks.Annotation{Path: ".panda.yml", Line: 1, Message: "ECS stopped a task of " + dep.Target.Service + " (environment " + dep.Environment + "): " + s})
+	}
+	return strings.Join(r.Lines(), "\n"), annotations
+}
+
+func (d *Deployer) finishDeploy(ctx context.Context, dep *store.Deployment, cur rollout.Cursor, status store.Status, msg string, out rollout.Output, annotations ...checks.Annotation) error {
 	updated, err := d.Store.Update(ctx, dep.ID, func(x *store.Deployment) error {
 		if x.StageDurations == nil {
 			x.StageDurations = map[string]time.Duration{}
@@ -214,14 +247,12 @@ func (d *Deployer) finishDeploy(ctx context.Context, dep *store.Deployment, cur 
 	if status != store.StatusSucceeded {
 		stage = pipeline.StageDeploy
 	}
-	return d.Life.Finish(ctx, updated, status, stage, msg, nil)
+	return d.Life.Finish(ctx, updated, status, stage, msg, annotations)
 }
 
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
+func healthCheckInput(hc *store.HealthCheck) *rollout.HealthCheck {
+	if hc == nil {
+		return nil
 	}
-	return ""
+	return &rollout.HealthCheck{Path: hc.Path, ExpectStatus: hc.ExpectStatus, TimeoutSeconds: hc.TimeoutSeconds, Attempts: hc.Attempts}
 }

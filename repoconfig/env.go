@@ -44,6 +44,7 @@ var fields = map[string]field{
 	"scan":          parseScan,
 	"freeze":        parseFreeze,
 	"freeze_policy": stringField(func(e *Env) *string { return &e.FreezePolicy }, checkFreezePolicy),
+	"health_check":  parseHealthCheck,
 }
 
 var (

@@ -98,6 +98,9 @@ type Env struct {
 	// (FreezeWait, when empty) or is refused (FreezeRefuse).
 	Freeze       []freeze.Window
 	FreezePolicy string
+	// HealthCheck, if set, probes the new revision on the test listener
+	// before production traffic moves to it.
+	HealthCheck *HealthCheck
 }
 
 // ForBranch returns the environments a push to branch deploys, sorted by name.

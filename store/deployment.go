@@ -58,6 +58,10 @@ type Deployment struct {
 	ExecutionARN   string                   `json:"executionArn,omitempty"`
 	BlueURL        string                   `json:"blueUrl,omitempty"`
 	GreenURL       string                   `json:"greenUrl,omitempty"`
+	// StopRequest is set when someone cancelled the deployment while its
+	// execution runs: the message it ends with. The follow task rolls ECS
+	// back and ends the deployment CANCELED once ECS confirms a terminal state.
+	StopRequest string `json:"stopRequest,omitempty"`
 	// Error is the message shown to users; ErrorStage names the stage it came from.
 	Error      string `json:"error,omitempty"`
 	ErrorStage string `json:"errorStage,omitempty"`
@@ -133,6 +137,7 @@ type Target struct {
 	// deployment that would start inside one.
 	Freeze       []freeze.Window `json:"freeze,omitempty"`
 	FreezePolicy string          `json:"freezePolicy,omitempty"` // wait (default) or refuse
+	HealthCheck  *HealthCheck    `json:"healthCheck,omitempty"`
 }
 
 // ScanGate is .panda.yml's scan setting.
@@ -141,6 +146,14 @@ type ScanGate struct {
 	FailOn string `json:"failOn"`
 	// Ignore lists vulnerability ids (CVE-…) that never block.
 	Ignore []string `json:"ignore,omitempty"`
+}
+
+// HealthCheck is a target's health check on the test listener (repoconfig.HealthCheck).
+type HealthCheck struct {
+	Path           string  `json:"path"`
+	ExpectStatus   int     `json:"expectStatus,omitempty"`
+	TimeoutSeconds float64 `json:"timeoutSeconds,omitempty"`
+	Attempts       int     `json:"attempts,omitempty"`
 }
 
 // Duration is how long the deployment ran, or has been running at now.

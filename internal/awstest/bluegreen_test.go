@@ -2,6 +2,7 @@ package awstest_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -409,6 +410,85 @@ func scenarios() []scenario {
 			},
 		},
 		{
+			name: "container_exits_rolled_back",
+			spec: awstest.BlueGreenService{DeploymentConfiguration: bake(5), Scenario: awstest.ECSScenario{ContainerExitCode: 137}},
+			check: func(t *testing.T, r *rollout, end *sfn.DescribeExecutionOutput) {
+				if cause := aws.ToString(end.Cause); end.Status != sfntypes.ExecutionStatusFailed || !strings.Contains(cause, "Stopped tasks: Essential container in task exited (web exit code 137).") {
+					t.Errorf("execution %s: %s; want the exit code among the stopped tasks", end.Status, cause)
+				}
+			},
+		},
+		{
+			name:  "health_check_passes",
+			spec:  awstest.BlueGreenService{DeploymentConfiguration: bake(5), TestTraffic: answer(http.StatusOK, "ok")},
+			input: map[string]any{"healthCheck": map[string]any{"path": "/healthz"}},
+			setup: addHealthCheckFunction,
+			check: func(t *testing.T, r *rollout, end *sfn.DescribeExecutionOutput) {
+				wantSucceeded(t, r, end)
+				if hooks := updateHooks(t, r); len(hooks) != 1 || hooks[0].TargetType != ecstypes.DeploymentLifecycleHookTargetTypePause {
+					t.Errorf("UpdateService lifecycle hooks %+v, want one PAUSE hook", hooks)
+				}
+				cont := r.calls("ContinueServiceDeployment")
+				if len(cont) != 1 || !strings.Contains(string(cont[0].Input), `"Action":"CONTINUE"`) {
+					t.Errorf("ContinueServiceDeployment calls %v, want one CONTINUE", cont)
+				}
+				if n := len(r.calls("Invoke")); n != 1 {
+					t.Errorf("the health-check function was invoked %d times", n)
+				}
+			},
+		},
+		{
+			name:  "health_check_fails_rolled_back",
+			spec:  awstest.BlueGreenService{DeploymentConfiguration: bake(5), TestTraffic: answer(http.StatusServiceUnavailable, "database unreachable")},
+			input: map[string]any{"healthCheck": map[string]any{"path": "/healthz", "attempts": 2, "timeoutSeconds": 2}},
+			setup: addHealthCheckFunction,
+			check: func(t *testing.T, r *rollout, end *sfn.DescribeExecutionOutput) {
+				cause := aws.ToString(end.Cause)
+				want := "GET http://" + r.res.DNSName + ":8080/healthz answered 503 (expected 200) after 2 attempt(s): database unreachable."
+				if end.Status != sfntypes.ExecutionStatusFailed || aws.ToString(end.Error) != "Panda.HealthCheckFailed" || !strings.Contains(cause, want) {
+					t.Errorf("execution %s %s: %s; want the probe's answer %q", end.Status, aws.ToString(end.Error), cause, want)
+				}
+				if d := r.lastDeployment(t); d.Status != ecstypes.ServiceDeploymentStatusRollbackSuccessful {
+					t.Errorf("ECS service deployment %s, want ROLLBACK_SUCCESSFUL", d.Status)
+				}
+				if st := r.service(t); st.TaskDefinition != r.res.TaskDefinitionARN {
+					t.Errorf("the service runs %s, want the previous %s", st.TaskDefinition, r.res.TaskDefinitionARN)
+				}
+				cont := r.calls("ContinueServiceDeployment")
+				if len(cont) != 1 || !strings.Contains(string(cont[0].Input), `"Action":"ROLLBACK"`) {
+					t.Errorf("ContinueServiceDeployment calls %v, want one ROLLBACK", cont)
+				}
+			},
+		},
+		{
+			name:  "health_check_function_missing_rolled_back",
+			spec:  awstest.BlueGreenService{DeploymentConfiguration: bake(5), TestTraffic: answer(http.StatusOK, "ok")},
+			input: map[string]any{"healthCheck": map[string]any{"path": "/"}},
+			check: func(t *testing.T, r *rollout, end *sfn.DescribeExecutionOutput) {
+				if end.Status != sfntypes.ExecutionStatusFailed || aws.ToString(end.Error) != "Lambda.ResourceNotFoundException" || !strings.HasPrefix(aws.ToString(end.Cause), "HealthCheck failed: ") {
+					t.Errorf("execution %s %s: %s", end.Status, aws.ToString(end.Error), aws.ToString(end.Cause))
+				}
+				if d := r.lastDeployment(t); d.Status != ecstypes.ServiceDeploymentStatusRollbackSuccessful {
+					t.Errorf("ECS service deployment %s, want ROLLBACK_SUCCESSFUL", d.Status)
+				}
+			},
+		},
+		{
+			name: "earlier_pause_hook_dropped",
+			spec: awstest.BlueGreenService{DeploymentConfiguration: func() *ecstypes.DeploymentConfiguration {
+				c := bake(5)
+				c.LifecycleHooks = []ecstypes.DeploymentLifecycleHook{{TargetType: ecstypes.DeploymentLifecycleHookTargetTypePause,
+					LifecycleStages: []ecstypes.DeploymentLifecycleHookStage{ecstypes.DeploymentLifecycleHookStagePostTestTrafficShift}}}
+				return c
+			}()},
+			check: func(t *testing.T, r *rollout, end *sfn.DescribeExecutionOutput) {
+				wantSucceeded(t, r, end)
+				if hooks := updateHooks(t, r); len(hooks) != 0 {
+					t.Errorf("UpdateService kept lifecycle hooks %+v; without health_check Panda's PAUSE hook goes", hooks)
+				}
+			},
+		},
+		{
 			name:  "service_missing",
 			spec:  awstest.BlueGreenService{Cluster: "production", Service: "api", Family: "api-task"},
 			input: map[string]any{"service": "web"},
@@ -467,4 +547,36 @@ func TestShippedDefinitionScenarios(t *testing.T) {
 		t.Errorf("no scenario entered %v", missed)
 	}
 	t.Logf("states entered by the scenarios: %d of %d", len(entered), len(def.States))
+}
+
+// answer is a test listener that answers every request with status and body.
+func answer(status int, body string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(body))
+	})
+}
+
+// addHealthCheckFunction installs the health-check function's Go twin under
+// the name the definition derives from the state machine's.
+func addHealthCheckFunction(srv *awstest.Server) {
+	srv.AddLambda("arn:aws:lambda:"+srv.Region()+":"+srv.Account()+":function:panda-bluegreen-health-check", srv.HealthCheckFunction())
+}
+
+// updateHooks returns the lifecycle hooks the execution's UpdateService sent.
+func updateHooks(t *testing.T, r *rollout) []ecstypes.DeploymentLifecycleHook {
+	t.Helper()
+	calls := r.calls("UpdateService")
+	if len(calls) != 1 {
+		t.Fatalf("%d UpdateService calls", len(calls))
+	}
+	var in struct {
+		DeploymentConfiguration struct {
+			LifecycleHooks []ecstypes.DeploymentLifecycleHook
+		}
+	}
+	if err := json.Unmarshal(calls[0].Input, &in); err != nil {
+		t.Fatal(err)
+	}
+	return in.DeploymentConfiguration.LifecycleHooks
 }

@@ -33,6 +33,9 @@ type ECSScenario struct {
 	// ImagePullFails makes the new revision's tasks fail to start with
 	// CannotPullContainerError, with the same consequences.
 	ImagePullFails bool
+	// ContainerExitCode, if not zero, makes the new revision's essential
+	// container exit with it soon after starting, with the same consequences.
+	ContainerExitCode int32
 	// RollbackFails makes a rollback end ROLLBACK_FAILED instead of ROLLBACK_SUCCESSFUL.
 	RollbackFails bool
 	// HookSeconds is how long (in virtual seconds) each lifecycle hook
@@ -49,6 +52,11 @@ type ECSScenario struct {
 	// UpdateService leave the new deployment out, as a list that is
 	// eventually consistent may.
 	UnlistedReads int
+}
+
+// failing reports whether the new revision's tasks keep failing.
+func (sc ECSScenario) failing() bool {
+	return sc.UnhealthyTasks || sc.ImagePullFails || sc.ContainerExitCode != 0
 }
 
 type ecsCluster struct {
@@ -168,6 +176,8 @@ func (s *Server) handleECS(req request) (any, *apiError) {
 		return ecsCall(req, s.listServiceDeployments)
 	case "StopServiceDeployment":
 		return ecsCall(req, s.stopServiceDeployment)
+	case "ContinueServiceDeployment":
+		return ecsCall(req, s.continueServiceDeployment)
 	case "DescribeTasks":
 		return ecsCall(req, s.describeTasks)
 	case "ListTasks":

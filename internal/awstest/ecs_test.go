@@ -260,3 +260,86 @@ func TestELBListenersAndLoadBalancers(t *testing.T) {
 		t.Errorf("wrong secret: %v", err)
 	}
 }
+
+// TestECSPauseHook: a PAUSE hook at POST_TEST_TRAFFIC_SHIFT holds the
+// deployment until ContinueServiceDeployment (CONTINUE or ROLLBACK) or its
+// timeout, through the real SDK client.
+func TestECSPauseHook(t *testing.T) {
+	t.Parallel()
+	pause := func(minutes int32) *ecstypes.DeploymentConfiguration {
+		c := bake(1)
+		c.LifecycleHooks = []ecstypes.DeploymentLifecycleHook{{
+			TargetType:           ecstypes.DeploymentLifecycleHookTargetTypePause,
+			LifecycleStages:      []ecstypes.DeploymentLifecycleHookStage{ecstypes.DeploymentLifecycleHookStagePostTestTrafficShift},
+			TimeoutConfiguration: &ecstypes.DeploymentLifecycleHookTimeoutConfiguration{TimeoutInMinutes: aws.Int32(minutes), Action: ecstypes.DeploymentLifecycleHookActionRollback},
+		}}
+		return c
+	}
+	_, client, _ := newECS(t, awstest.BlueGreenService{DeploymentConfiguration: pause(120)})
+	ctx := t.Context()
+	deploy := func(cfg *ecstypes.DeploymentConfiguration) string {
+		t.Helper()
+		up, err := client.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("production"), Service: aws.String("web"), DeploymentConfiguration: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(up.Service.CurrentServiceDeployment)
+	}
+	awaiting := func(arn string) string {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+			out, err := client.DescribeServiceDeployments(ctx, &ecs.DescribeServiceDeploymentsInput{ServiceDeploymentArns: []string{arn}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := out.ServiceDeployments[0]
+			if len(d.LifecycleHookDetails) == 1 {
+				h := d.LifecycleHookDetails[0]
+				if d.Status != ecstypes.ServiceDeploymentStatusInProgress || d.LifecycleStage != ecstypes.ServiceDeploymentLifecycleStagePostTestTrafficShift ||
+					h.Status != ecstypes.DeploymentLifecycleHookStatusAwaitingAction || h.TargetType != ecstypes.DeploymentLifecycleHookTargetTypePause || h.ExpiresAt == nil {
+					t.Fatalf("paused deployment %s at %s with hook %+v", d.Status, d.LifecycleStage, h)
+				}
+				return aws.ToString(h.HookId)
+			}
+			if d.Status != ecstypes.ServiceDeploymentStatusPending && d.Status != ecstypes.ServiceDeploymentStatusInProgress {
+				t.Fatalf("deployment %s without pausing", d.Status)
+			}
+		}
+		t.Fatal("the deployment never paused")
+		return ""
+	}
+
+	first := deploy(nil)
+	hook := awaiting(first)
+	time.Sleep(300 * time.Millisecond) // five virtual minutes: still paused
+	if again := awaiting(first); again != hook {
+		t.Errorf("hook id changed from %s to %s", hook, again)
+	}
+	var invalid *ecstypes.InvalidParameterException
+	if _, err := client.ContinueServiceDeployment(ctx, &ecs.ContinueServiceDeploymentInput{ServiceDeploymentArn: aws.String(first), HookId: aws.String("ecs-pause-nope")}); !errors.As(err, &invalid) {
+		t.Errorf("unknown hook: %v, want InvalidParameterException", err)
+	}
+	if _, err := client.ContinueServiceDeployment(ctx, &ecs.ContinueServiceDeploymentInput{ServiceDeploymentArn: aws.String(first), HookId: aws.String(hook), Action: ecstypes.DeploymentLifecycleHookActionContinue}); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, client, first, ecstypes.ServiceDeploymentStatusSuccessful)
+	var conflict *ecstypes.ConflictException
+	if _, err := client.ContinueServiceDeployment(ctx, &ecs.ContinueServiceDeploymentInput{ServiceDeploymentArn: aws.String(first), HookId: aws.String(hook)}); !errors.As(err, &conflict) {
+		t.Errorf("continue a SUCCESSFUL deployment: %v, want ConflictException", err)
+	}
+
+	second := deploy(nil)
+	hook = awaiting(second)
+	if _, err := client.ContinueServiceDeployment(ctx, &ecs.ContinueServiceDeploymentInput{ServiceDeploymentArn: aws.String(second), HookId: aws.String(hook), Action: ecstypes.DeploymentLifecycleHookActionRollback}); err != nil {
+		t.Fatal(err)
+	}
+	d := waitStatus(t, client, second, ecstypes.ServiceDeploymentStatusRollbackSuccessful)
+	if !strings.Contains(aws.ToString(d.StatusReason), "lifecycle hook") {
+		t.Errorf("rollback reason %q", aws.ToString(d.StatusReason))
+	}
+
+	// Nobody answers: after its timeout (one virtual minute) ECS takes the action, ROLLBACK.
+	third := deploy(pause(1))
+	awaiting(third)
+	waitStatus(t, client, third, ecstypes.ServiceDeploymentStatusRollbackSuccessful)
+}

@@ -47,9 +47,79 @@ type serviceDeployment struct {
 	// stopAt is the virtual second a StopServiceDeployment(ROLLBACK) was
 	// accepted, or -1.
 	stopAt      float64
-	unknownLeft int // DescribeServiceDeployments reads still answered MISSING
+	stopReason  string // the statusReason of a rollback stopAt started, if not a StopServiceDeployment's
+	unknownLeft int    // DescribeServiceDeployments reads still answered MISSING
 	hooks       []ecstypes.DeploymentLifecycleHook
 	finished    bool // settle applied the terminal state to the service
+	// pause is the deployment's PAUSE hook at POST_TEST_TRAFFIC_SHIFT, if
+	// any; hookID its id. The deployment waits at pauseStart (virtual
+	// seconds) until ContinueServiceDeployment or the hook's timeout, at
+	// resumeAt (-1 until then). All other times of the deployment are
+	// "effective" ones, which do not advance while it is paused.
+	pause      *ecstypes.DeploymentLifecycleHook
+	hookID     string
+	pauseStart float64
+	resumeAt   float64
+}
+
+// The PAUSE hook. Developer guide, "Pause hooks for Amazon ECS service
+// deployments": at a stage with a pause hook the deployment waits, the hook
+// AWAITING_ACTION in DescribeServiceDeployments' lifecycleHookDetails, until
+// ContinueServiceDeployment with its hookId and CONTINUE or ROLLBACK, or
+// until its timeout, when ECS takes the timeout action (ECS API reference,
+// DeploymentLifecycleHookTimeoutConfiguration: timeoutInMinutes default 1440,
+// action default ROLLBACK). Only POST_TEST_TRAFFIC_SHIFT pause hooks are
+// modelled; a pause hook elsewhere is refused by UpdateService here.
+
+// pauseTimeout is the pause hook's timeout in virtual seconds and its action.
+func (d *serviceDeployment) pauseTimeout() (float64, ecstypes.DeploymentLifecycleHookAction) {
+	mins, action := float64(1440), ecstypes.DeploymentLifecycleHookActionRollback
+	if tc := d.pause.TimeoutConfiguration; tc != nil {
+		if tc.TimeoutInMinutes != nil {
+			mins = float64(*tc.TimeoutInMinutes)
+		}
+		if tc.Action != "" {
+			action = tc.Action
+		}
+	}
+	return mins * 60, action
+}
+
+// awaiting reports whether the pause hook awaits an action at raw virtual second v.
+func (d *serviceDeployment) awaiting(v float64) bool {
+	return d.pause != nil && d.resumeAt < 0 && v >= d.pauseStart
+}
+
+// expire applies the pause hook's timeout action once raw second v is past it.
+func (d *serviceDeployment) expire(v float64) {
+	if !d.awaiting(v) {
+		return
+	}
+	timeout, action := d.pauseTimeout()
+	if v >= d.pauseStart+timeout {
+		d.resume(d.pauseStart+timeout, action)
+	}
+}
+
+// resume ends the pause at raw second v with action.
+func (d *serviceDeployment) resume(v float64, action ecstypes.DeploymentLifecycleHookAction) {
+	d.resumeAt = v
+	if action == ecstypes.DeploymentLifecycleHookActionRollback {
+		d.stopAt = d.pauseStart
+		d.stopReason = "Service deployment rolled back because a lifecycle hook asked for a rollback."
+	}
+}
+
+// effective turns raw virtual second v into the deployment's own time, which
+// stands still while the pause hook waits.
+func (d *serviceDeployment) effective(v float64) float64 {
+	switch {
+	case d.pause == nil || v < d.pauseStart:
+		return v
+	case d.resumeAt < 0 || v < d.resumeAt:
+		return d.pauseStart
+	}
+	return v - (d.resumeAt - d.pauseStart)
 }
 
 type stageSpan struct {
@@ -57,9 +127,16 @@ type stageSpan struct {
 	start, end float64
 }
 
-// elapsed is the virtual time since the deployment started.
-func (s *Server) elapsed(d *serviceDeployment, now time.Time) float64 {
+// rawElapsed is the virtual time since the deployment started.
+func (s *Server) rawElapsed(d *serviceDeployment, now time.Time) float64 {
 	return now.Sub(d.start).Seconds() * s.timeScale
+}
+
+// elapsed is the deployment's effective time (see effective) by now.
+func (s *Server) elapsed(d *serviceDeployment, now time.Time) float64 {
+	v := s.rawElapsed(d, now)
+	d.expire(v)
+	return d.effective(v)
 }
 
 // view is the deployment's status, lifecycle stage and status reason at
@@ -68,6 +145,9 @@ func (s *Server) elapsed(d *serviceDeployment, now time.Time) float64 {
 // ROLLBACK_IN_PROGRESS | ROLLBACK_SUCCESSFUL | ROLLBACK_FAILED.
 func (d *serviceDeployment) view(v float64) (ecstypes.ServiceDeploymentStatus, ecstypes.ServiceDeploymentLifecycleStage, string) {
 	stopAt, reason, rollback := d.stopAt, "Service deployment rolled back because of a StopServiceDeployment request.", true
+	if d.stopReason != "" {
+		reason = d.stopReason
+	}
 	if d.failAt >= 0 && (stopAt < 0 || d.failAt < stopAt) {
 		stopAt = d.failAt
 		cb := d.config.DeploymentCircuitBreaker
@@ -96,11 +176,14 @@ func (d *serviceDeployment) view(v float64) (ecstypes.ServiceDeploymentStatus, e
 	if v < pendingSecs {
 		return ecstypes.ServiceDeploymentStatusPending, "", ""
 	}
+	if d.pause != nil && d.resumeAt < 0 && v >= d.pauseStart {
+		return ecstypes.ServiceDeploymentStatusInProgress, ecstypes.ServiceDeploymentLifecycleStagePostTestTrafficShift, ""
+	}
 	// Without a circuit breaker nothing detects the failing tasks: ECS keeps
 	// replacing them and the deployment stays in SCALE_UP (developer guide,
 	// "Amazon ECS deployment circuit breaker": without it, a deployment
 	// whose tasks keep failing does not end by itself).
-	if scaleUp := d.span(ecstypes.ServiceDeploymentLifecycleStageScaleUp); (d.scenario.UnhealthyTasks || d.scenario.ImagePullFails) && d.failAt < 0 && v >= scaleUp.start {
+	if scaleUp := d.span(ecstypes.ServiceDeploymentLifecycleStageScaleUp); d.scenario.failing() && d.failAt < 0 && v >= scaleUp.start {
 		return ecstypes.ServiceDeploymentStatusInProgress, ecstypes.ServiceDeploymentLifecycleStageScaleUp, ""
 	}
 	last := d.stages[len(d.stages)-1]
@@ -140,6 +223,9 @@ func (d *serviceDeployment) plan() {
 	hooksAt := func(stages ...ecstypes.DeploymentLifecycleHookStage) float64 {
 		n := 0.0
 		for _, h := range d.hooks {
+			if h.TargetType == ecstypes.DeploymentLifecycleHookTargetTypePause {
+				continue // it waits for an action, not for a callback
+			}
 			for _, st := range stages {
 				if slices.Contains(h.LifecycleStages, st) {
 					n++
@@ -169,8 +255,16 @@ func (d *serviceDeployment) plan() {
 		d.stages = append(d.stages, stageSpan{stage: st.stage, start: at, end: at + st.secs})
 		at += st.secs
 	}
+	d.resumeAt = -1
+	for i, h := range d.hooks {
+		if h.TargetType == ecstypes.DeploymentLifecycleHookTargetTypePause {
+			d.pause = &d.hooks[i]
+			d.hookID = "ecs-pause-" + randomAlnum(43)
+			d.pauseStart = d.span(ecstypes.ServiceDeploymentLifecycleStagePostTestTrafficShift).start
+		}
+	}
 	d.failAt = -1
-	if d.scenario.UnhealthyTasks || d.scenario.ImagePullFails {
+	if d.scenario.failing() {
 		if cb := d.config.DeploymentCircuitBreaker; cb != nil && cb.Enable {
 			d.failAt = d.span(ecstypes.ServiceDeploymentLifecycleStageScaleUp).start + float64(circuitBreakerThreshold(d.desired))*taskFailSecs
 		}
@@ -294,10 +388,23 @@ func (s *Server) checkDeploymentConfiguration(svc *ecsService, cfg ecstypes.Depl
 			return ecsErr("InvalidParameterException", "The BLUE_GREEN strategy requires a load balancer with advancedConfiguration.")
 		}
 	}
+	pauses := 0
 	for _, h := range cfg.LifecycleHooks {
-		// DeploymentLifecycleHook: hookTargetArn (for AWS_LAMBDA), roleArn and
-		// lifecycleStages are required.
-		if len(h.LifecycleStages) == 0 || aws.ToString(h.RoleArn) == "" || (h.TargetType != ecstypes.DeploymentLifecycleHookTargetTypePause && aws.ToString(h.HookTargetArn) == "") {
+		// DeploymentLifecycleHook: lifecycleStages is required; hookTargetArn
+		// ("You must provide this parameter when configuring an AWS_LAMBDA
+		// lifecycle hook") and roleArn ("permission to call Lambda
+		// functions") are a Lambda hook's; a PAUSE hook has neither
+		// (developer guide, "Pause hooks": its example has only targetType,
+		// lifecycleStages and timeoutConfiguration).
+		if h.TargetType == ecstypes.DeploymentLifecycleHookTargetTypePause {
+			pauses++
+			if len(h.LifecycleStages) != 1 || h.LifecycleStages[0] != ecstypes.DeploymentLifecycleHookStagePostTestTrafficShift || pauses > 1 {
+				// Not a rule of ECS: the model plays one pause hook at POST_TEST_TRAFFIC_SHIFT only.
+				return ecsErr("InvalidParameterException", "awstest models one PAUSE hook, at POST_TEST_TRAFFIC_SHIFT only.")
+			}
+			continue
+		}
+		if len(h.LifecycleStages) == 0 || aws.ToString(h.RoleArn) == "" || aws.ToString(h.HookTargetArn) == "" {
 			return ecsErr("InvalidParameterException", "A lifecycle hook needs hookTargetArn, roleArn and lifecycleStages.")
 		}
 	}
@@ -343,7 +450,7 @@ func (s *Server) settle(svc *ecsService, now time.Time) {
 // failTasks adds the green tasks that failed by virtual second v: one every
 // taskFailSecs from the start of SCALE_UP until the deployment is stopped.
 func (s *Server) failTasks(svc *ecsService, d *serviceDeployment, v float64) {
-	if !d.scenario.UnhealthyTasks && !d.scenario.ImagePullFails {
+	if !d.scenario.failing() {
 		return
 	}
 	until := v
@@ -390,7 +497,19 @@ func (s *Server) failTask(svc *ecsService, d *serviceDeployment, at time.Time) {
 	if lb := svc.svc.LoadBalancers; len(lb) > 0 && lb[0].AdvancedConfiguration != nil {
 		tg = aws.ToString(lb[0].AdvancedConfiguration.AlternateTargetGroupArn)
 	}
-	if d.scenario.ImagePullFails {
+	if code := d.scenario.ContainerExitCode; code != 0 {
+		// Developer guide, "Amazon ECS stopped task error messages": a task
+		// whose essential container exits stops with EssentialContainerExited
+		// and "Essential container in task exited"; the container's exitCode
+		// says how (DescribeTasks, Container.exitCode).
+		name := "web"
+		if td, _, aerr := s.taskDefinition(d.target); aerr == nil && len(td.ContainerDefinitions) > 0 {
+			name = aws.ToString(td.ContainerDefinitions[0].Name)
+		}
+		t.StopCode = ecstypes.TaskStopCodeEssentialContainerExited
+		t.StoppedReason = aws.String("Essential container in task exited")
+		t.Containers = []ecstypes.Container{{Name: aws.String(name), ExitCode: aws.Int32(code), LastStatus: aws.String("STOPPED"), TaskArn: t.TaskArn}}
+	} else if d.scenario.ImagePullFails {
 		image := ""
 		if td, _, aerr := s.taskDefinition(d.target); aerr == nil && len(td.ContainerDefinitions) > 0 {
 			image = aws.ToString(td.ContainerDefinitions[0].Image)
@@ -442,6 +561,16 @@ func (s *Server) serviceDeploymentView(svc *ecsService, d *serviceDeployment, no
 	}
 	if reason != "" {
 		out.StatusReason = aws.String(reason)
+	}
+	if raw := s.rawElapsed(d, now); d.awaiting(raw) && status == ecstypes.ServiceDeploymentStatusInProgress {
+		// Developer guide, "Lifecycle hooks for Amazon ECS service
+		// deployments": DescribeServiceDeployments lists each active hook.
+		timeout, action := d.pauseTimeout()
+		expires := d.start.Add(time.Duration((d.pauseStart + timeout) / s.timeScale * float64(time.Second)))
+		out.LifecycleHookDetails = []ecstypes.DeploymentLifecycleHookDetail{{
+			HookId: aws.String(d.hookID), TargetType: ecstypes.DeploymentLifecycleHookTargetTypePause,
+			Status: ecstypes.DeploymentLifecycleHookStatusAwaitingAction, ExpiresAt: &expires, TimeoutAction: action,
+		}}
 	}
 	if cb := d.config.DeploymentCircuitBreaker; cb != nil && cb.Enable {
 		out.DeploymentCircuitBreaker = &ecstypes.ServiceDeploymentCircuitBreaker{Status: ecstypes.ServiceDeploymentRollbackMonitorsStatusMonitoring, Threshold: circuitBreakerThreshold(d.desired)}
@@ -523,8 +652,50 @@ func (s *Server) stopServiceDeployment(in *ecs.StopServiceDeploymentInput) (*ecs
 		// conflict in the current state of the resource."
 		return nil, ecsErr("ConflictException", "The service deployment is "+string(status)+" and cannot be stopped.")
 	}
+	if raw := s.rawElapsed(d, now); d.awaiting(raw) {
+		// A stop ends the pause: the rollback starts now.
+		d.resumeAt = raw
+	}
 	d.stopAt = v
 	return &ecs.StopServiceDeploymentOutput{ServiceDeploymentArn: aws.String(d.arn)}, nil
+}
+
+// continueServiceDeployment answers a paused lifecycle hook. ECS API
+// reference, ContinueServiceDeployment: hookId and serviceDeploymentArn are
+// required, action CONTINUE (the default) or ROLLBACK; developer guide,
+// "Continuing service deployments": "The pause hook must be in
+// AWAITING_ACTION status" and "The deployment must be in the IN_PROGRESS
+// state" (else ConflictException, "conflict in the current state of the resource").
+func (s *Server) continueServiceDeployment(in *ecs.ContinueServiceDeploymentInput) (*ecs.ContinueServiceDeploymentOutput, *apiError) {
+	if aws.ToString(in.HookId) == "" || aws.ToString(in.ServiceDeploymentArn) == "" {
+		return nil, ecsErr("InvalidParameterException", "hookId and serviceDeploymentArn are required.")
+	}
+	switch in.Action {
+	case "", ecstypes.DeploymentLifecycleHookActionContinue, ecstypes.DeploymentLifecycleHookActionRollback:
+	default:
+		return nil, ecsErr("InvalidParameterException", "Invalid action "+string(in.Action)+": the valid values are CONTINUE and ROLLBACK.")
+	}
+	svc, d := s.deployment(aws.ToString(in.ServiceDeploymentArn))
+	if d == nil {
+		return nil, ecsErr("ServiceDeploymentNotFoundException", "The service deployment does not exist.")
+	}
+	now := s.ecsNow()
+	s.settle(svc, now)
+	v := s.elapsed(d, now)
+	status, _, _ := d.view(v)
+	raw := s.rawElapsed(d, now)
+	if d.pause == nil || aws.ToString(in.HookId) != d.hookID {
+		return nil, ecsErr("InvalidParameterException", "The service deployment has no lifecycle hook "+aws.ToString(in.HookId)+".")
+	}
+	if status != ecstypes.ServiceDeploymentStatusInProgress || !d.awaiting(raw) {
+		return nil, ecsErr("ConflictException", "The lifecycle hook is not AWAITING_ACTION (the service deployment is "+string(status)+").")
+	}
+	action := in.Action
+	if action == "" {
+		action = ecstypes.DeploymentLifecycleHookActionContinue
+	}
+	d.resume(raw, action)
+	return &ecs.ContinueServiceDeploymentOutput{ServiceDeploymentArn: aws.String(d.arn)}, nil
 }
 
 func randomDigits(n int) string {

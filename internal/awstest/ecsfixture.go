@@ -1,6 +1,8 @@
 package awstest
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,6 +31,10 @@ type BlueGreenService struct {
 	// ContainerName running an image of the ECR registry.
 	TaskDefinition *ecstypes.TaskDefinition
 	Scenario       ECSScenario
+	// TestTraffic, if set, answers the HTTP requests sent to the test
+	// listener (DNSName:8080): it is served on 127.0.0.1 by an httptest
+	// server, and the Lambda stand-ins' HTTP client dials it for that address.
+	TestTraffic http.Handler
 }
 
 // BlueGreenResources are the ARNs and names AddBlueGreenService made.
@@ -74,6 +80,11 @@ func (s *Server) AddBlueGreenService(spec BlueGreenService) BlueGreenResources {
 		LoadBalancerArn: aws.String(r.LoadBalancerARN), LoadBalancerName: aws.String(spec.Service), DNSName: aws.String(r.DNSName),
 		Scheme: elbtypes.LoadBalancerSchemeEnumInternetFacing, Type: elbtypes.LoadBalancerTypeEnumApplication,
 		State: &elbtypes.LoadBalancerState{Code: elbtypes.LoadBalancerStateEnumActive}, CreatedTime: &now,
+	}
+	if spec.TestTraffic != nil {
+		ts := httptest.NewServer(spec.TestTraffic)
+		s.t.Cleanup(ts.Close)
+		s.routes[r.DNSName+":8080"] = ts.Listener.Addr().String()
 	}
 	for arn, port := range map[string]int32{r.ProductionListenerARN: 80, r.TestListenerARN: 8080} {
 		s.listeners[arn] = &elbtypes.Listener{ListenerArn: aws.String(arn), LoadBalancerArn: aws.String(r.LoadBalancerARN), Port: aws.Int32(port), Protocol: elbtypes.ProtocolEnumHttp}

@@ -429,9 +429,12 @@ func (r *liveRun) task(name string, st liveState) (string, bool, error) {
 				r.emit("TaskStarted", "taskStartedEventDetails", map[string]any{"resourceType": typ, "resource": res}) != nil {
 				return "", true, errAborted
 			}
-			if !ok {
-				terr = &taskError{"States.Runtime", "awstest evaluates only AWS SDK integration tasks, not " + st.Resource}
-			} else {
+			switch {
+			case st.Resource == "arn:aws:states:::lambda:invoke":
+				result, terr = r.s.invokeLambda(r.s.runCtx, argJSON)
+			case !ok:
+				terr = &taskError{"States.Runtime", "awstest evaluates only AWS SDK integration and lambda:invoke tasks, not " + st.Resource}
+			default:
 				result, terr = r.s.sdkCall(integration, action, argJSON)
 			}
 		}

@@ -71,6 +71,8 @@ type Server struct {
 	opCount     map[string]int   // operation → calls so far
 
 	timeScale     float64
+	lambdas       map[string]LambdaFunc // by function ARN
+	routes        map[string]string     // load balancer host:port → 127.0.0.1 address serving it
 	clusters      map[string]*ecsCluster
 	taskDefs      map[string]*taskDefinitionFamily
 	loadBalancers map[string]*elbtypes.LoadBalancer
@@ -122,6 +124,8 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		nthFaults:  map[string][]int{},
 		opCount:    map[string]int{},
 		timeScale:  DefaultTimeScale,
+		lambdas:    map[string]LambdaFunc{},
+		routes:     map[string]string{},
 		clusters:   map[string]*ecsCluster{},
 		taskDefs:   map[string]*taskDefinitionFamily{},
 

@@ -45,6 +45,9 @@ const (
 
 // Options change the world. The zero value is the common world.
 type Options struct {
+	// AWSOptions change the AWS test server (its clock, the evaluating
+	// walker, ECS scenarios); the world's own step comes first.
+	AWSOptions []awstest.Option
 	// RedisURL is the Redis Panda uses. If empty, a private server from
 	// testenv.Redis.
 	RedisURL string
@@ -108,7 +111,7 @@ func New(t testing.TB, o Options) *World {
 	if step == 0 {
 		step = 20 * time.Millisecond
 	}
-	w.AWS = awstest.NewServer(t, awstest.WithStep(step))
+	w.AWS = awstest.NewServer(t, append([]awstest.Option{awstest.WithStep(step)}, o.AWSOptions...)...)
 	user, pass := w.AWS.RegistryAuth()
 	w.Registry = registrytest.New(t, registrytest.Options{Username: user, Password: pass})
 	w.AWS.SetRegistryURL(front(o.RegistryFront, w.Registry.URL()))

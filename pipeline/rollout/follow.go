@@ -70,6 +70,35 @@ type Cursor struct {
 	State       string    `json:"state,omitempty"` // the state entered last
 	Failure     *Failure  `json:"failure,omitempty"`
 	RolledBack  bool      `json:"rolledBack,omitempty"`
+	// Updating reports that the execution asked ECS to update the service:
+	// from then on ECS may be changing it, and an execution stopped without
+	// rolling ECS back would leave ECS shifting traffic on its own.
+	Updating bool `json:"updating,omitempty"`
+	// Updated reports that ECS answered that UpdateService.
+	Updated bool `json:"updated,omitempty"`
+	// ServiceDeploymentARN is the ECS service deployment the execution
+	// started, once its history shows it.
+	ServiceDeploymentARN string `json:"serviceDeploymentArn,omitempty"`
+	// ECSAllowance is how long ECS itself may take with that deployment by
+	// its configuration (bake time and lifecycle hook timeouts), read from
+	// the UpdateService request in the history. TimedOut adds it to the
+	// deployment timeout.
+	ECSAllowance time.Duration `json:"ecsAllowance,omitempty"`
+	// Stop is set once Panda decided to stop the rollout (cancel, timeout).
+	Stop *Stop `json:"stop,omitempty"`
+}
+
+// Stop is a stop of the rollout Panda decided on: the status and message it
+// ends with once ECS confirms a terminal state.
+type Stop struct {
+	Status  string    `json:"status"`
+	Message string    `json:"message"`
+	At      time.Time `json:"at"`
+	// RollingBack reports that Panda asked ECS to roll the service
+	// deployment back and stopped the execution; what is left is awaiting
+	// ECS's terminal status.
+	RollingBack bool `json:"rollingBack,omitempty"`
+	Reads       int  `json:"reads,omitempty"`
 }
 
 // Progress is what one Poll saw.
@@ -89,12 +118,20 @@ type Progress struct {
 const DefaultTimeout = 30 * time.Minute
 
 // TimedOut reports whether following has lasted longer than timeout (if
-// zero, DefaultTimeout) by now.
+// zero, DefaultTimeout) plus what ECS may take by the service deployment's
+// own configuration (ECSAllowance), by now: a 30-minute bake time is not a
+// stuck deployment.
 func (c Cursor) TimedOut(now time.Time, timeout time.Duration) bool {
+	return !c.StartedAt.IsZero() && now.Sub(c.StartedAt) > c.Timeout(timeout)
+}
+
+// Timeout is the time following may last: timeout (if zero, DefaultTimeout)
+// plus ECSAllowance.
+func (c Cursor) Timeout(timeout time.Duration) time.Duration {
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
-	return !c.StartedAt.IsZero() && now.Sub(c.StartedAt) > timeout
+	return timeout + c.ECSAllowance
 }
 
 // NextInterval returns how long to wait before the next Poll. Early in a
@@ -201,6 +238,14 @@ func (p *Progress) apply(cur *Cursor, e types.HistoryEvent) {
 	}
 	if d := e.StateExitedEventDetails; d != nil {
 		p.Events = append(p.Events, StateEvent{State: aws.ToString(d.Name), Phase: PhaseExited, Time: at})
+		return
+	}
+	if d := e.TaskScheduledEventDetails; d != nil {
+		cur.scheduled(aws.ToString(d.Resource), aws.ToString(d.Parameters))
+		return
+	}
+	if d := e.TaskSucceededEventDetails; d != nil {
+		cur.succeeded(aws.ToString(d.Resource), aws.ToString(d.Output))
 		return
 	}
 	if errName, cause, ok := taskFailure(e); ok {

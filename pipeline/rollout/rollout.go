@@ -49,10 +49,12 @@ var (
 )
 
 // Client starts and follows executions. SFN is required; Events only for
-// EnsureRule. A Client is safe for concurrent use if its clients are.
+// EnsureRule, ECS only for RollBack and DescribeDeployment. A Client is safe
+// for concurrent use if its clients are.
 type Client struct {
 	SFN    SFN
 	Events Events
+	ECS    ECS
 }
 
 // Input is the execution input the state machine reads.
@@ -67,6 +69,18 @@ type Input struct {
 	Commit        string `json:"commit"`
 	Environment   string `json:"environment"`
 	DeploymentID  string `json:"deploymentId"`
+	// HealthCheck, if set, has the definition probe the test listener before
+	// production traffic moves (omitted: no probe).
+	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
+}
+
+// HealthCheck is the execution input's healthCheck; zero members take the
+// definition's defaults (200, 5 seconds, 3 attempts).
+type HealthCheck struct {
+	Path           string  `json:"path"`
+	ExpectStatus   int     `json:"expectStatus,omitempty"`
+	TimeoutSeconds float64 `json:"timeoutSeconds,omitempty"`
+	Attempts       int     `json:"attempts,omitempty"`
 }
 
 // StartRequest names the execution to start.
@@ -167,6 +181,10 @@ func permanentCodes() map[string]string {
 		"InvalidSignatureException":    "AWS rejected the request signature; check the secret key.",
 		"ResourceNotFoundException":    "The EventBridge rule does not exist.",
 		"InvalidEventPatternException": "EventBridge refused the event pattern.",
+		// ECS API reference, StopServiceDeployment and DescribeServiceDeployments errors.
+		"ServiceDeploymentNotFoundException": "ECS does not know the service deployment.",
+		"InvalidParameterException":          "ECS refused the request as invalid.",
+		"ClusterNotFoundException":           "The ECS cluster does not exist.",
 	}
 }
 

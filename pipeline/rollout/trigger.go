@@ -17,8 +17,13 @@ import (
 // RuleSpec describes the EventBridge rule of the trigger mode: a push to
 // ECRRepository starts StateMachineARN, which EventBridge does as RoleARN.
 type RuleSpec struct {
-	Name            string
-	ECRRepository   string
+	Name          string
+	ECRRepository string
+	// TagPrefix limits the rule to image tags that start with it. Panda
+	// gives each environment its own (TriggerTag), since environments share
+	// an ECR repository by default: without it a push for staging would
+	// start production's rollout, and every tag pushed would start one.
+	TagPrefix       string
 	StateMachineARN string
 	RoleARN         string
 	// Input holds the settings every execution the rule starts gets (cluster,
@@ -32,14 +37,15 @@ type RuleSpec struct {
 // FindExecution.
 func inputTransformer(in Input) *ebtypes.InputTransformer {
 	fixed, _ := json.Marshal(struct {
-		Cluster       string `json:"cluster"`
-		Service       string `json:"service"`
-		TaskFamily    string `json:"taskFamily"`
-		ContainerPort int    `json:"containerPort"`
-		DesiredCount  int    `json:"desiredCount,omitempty"`
-		Repository    string `json:"repository"`
-		Environment   string `json:"environment"`
-	}{in.Cluster, in.Service, in.TaskFamily, in.ContainerPort, in.DesiredCount, in.Repository, in.Environment})
+		Cluster       string       `json:"cluster"`
+		Service       string       `json:"service"`
+		TaskFamily    string       `json:"taskFamily"`
+		ContainerPort int          `json:"containerPort"`
+		DesiredCount  int          `json:"desiredCount,omitempty"`
+		Repository    string       `json:"repository"`
+		Environment   string       `json:"environment"`
+		HealthCheck   *HealthCheck `json:"healthCheck,omitempty"`
+	}{in.Cluster, in.Service, in.TaskFamily, in.ContainerPort, in.DesiredCount, in.Repository, in.Environment, in.HealthCheck})
 	// The fixed part is JSON made here; the event's values go into quoted
 	// placeholders, so nothing in an event can change the template's shape.
 	tmpl := `{"imageUri":"<account>.dkr.ecr.<region>.amazonaws.com/<repo>@<digest>","imageTag":"<tag>","commit":"<tag>",` +
@@ -57,25 +63,45 @@ func inputTransformer(in Input) *ebtypes.InputTransformer {
 // replaces it, so a changed state machine does not add a second target.
 const targetID = "panda-state-machine"
 
-// PushPattern returns the EventBridge pattern of a successful image push to repository.
-func PushPattern(repository string) string {
+// PushPattern returns the EventBridge pattern of a successful push to
+// repository of an image tag that starts with tagPrefix (any tag if empty).
+// Prefix matching is EventBridge's content filter {"prefix": …}
+// (EventBridge user guide, "Content filtering in Amazon EventBridge event
+// patterns").
+func PushPattern(repository, tagPrefix string) string {
+	detail := map[string]any{
+		"action-type":     []string{"PUSH"},
+		"result":          []string{"SUCCESS"},
+		"repository-name": []string{repository},
+	}
+	if tagPrefix != "" {
+		detail["image-tag"] = []any{map[string]string{"prefix": tagPrefix}}
+	}
 	b, _ := json.Marshal(map[string]any{
 		"source":      []string{"aws.ecr"},
 		"detail-type": []string{"ECR Image Action"},
-		"detail": map[string]any{
-			"action-type":     []string{"PUSH"},
-			"result":          []string{"SUCCESS"},
-			"repository-name": []string{repository},
-		},
+		"detail":      detail,
 	})
 	return string(b)
 }
+
+// TriggerTagPrefix is the image tag prefix of environment's EventBridge
+// rule: "panda.{environment}.". Environment names cannot hold a dot
+// (repoconfig), so no environment's prefix is a prefix of another's, and no
+// tag Panda pushes otherwise (the commit SHA, {owner}-{repo}-{branch}-{time})
+// starts with "panda.".
+func TriggerTagPrefix(environment string) string { return "panda." + environment + "." }
+
+// TriggerTag is the one tag Panda pushes of commit for environment in the
+// EventBridge mode; the execution the rule starts carries it as imageTag and
+// commit (an input transformer cannot cut the prefix off).
+func TriggerTag(environment, commit string) string { return TriggerTagPrefix(environment) + commit }
 
 // EnsureRule makes sure the rule exists, is enabled, matches pushes to the
 // repository, and targets the state machine. It writes only what is missing
 // or different, so calling it on every deployment is cheap and safe.
 func (c *Client) EnsureRule(ctx context.Context, spec RuleSpec) error {
-	pattern := PushPattern(spec.ECRRepository)
+	pattern := PushPattern(spec.ECRRepository, spec.TagPrefix)
 	rule, err := c.Events.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String(spec.Name)})
 	var notFound *ebtypes.ResourceNotFoundException
 	switch {
@@ -89,7 +115,7 @@ func (c *Client) EnsureRule(ctx context.Context, spec RuleSpec) error {
 		Name:         aws.String(spec.Name),
 		EventPattern: aws.String(pattern),
 		State:        ebtypes.RuleStateEnabled,
-		Description:  aws.String("Panda: deploy images pushed to " + spec.ECRRepository),
+		Description:  aws.String("Panda: deploy images pushed to " + spec.ECRRepository + " tagged " + spec.TagPrefix + "*"),
 	})
 	if err != nil {
 		return classify(err, "put rule "+spec.Name)
