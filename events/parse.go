@@ -39,11 +39,10 @@ func Parse(ev store.Event) (Kind, error) {
 		e.Total = time.Duration(e.TotalDuration) * time.Millisecond
 		return e, err
 	}
+	if k, ok, err := plain(head.Phase, ev); ok {
+		return k, err
+	}
 	switch head.Phase {
-	case PhaseQueued:
-		return into[Queued](ev)
-	case PhaseRunning:
-		return into[Running](ev)
 	case PhaseStarted:
 		e, err := into[StageStarted](ev)
 		e.Stage = stage
@@ -63,34 +62,48 @@ func Parse(ev store.Event) (Kind, error) {
 		e, err := into[StageRetrying](ev)
 		e.Stage = stage
 		return e, err
-	case PhaseWaiting:
-		return into[Waiting](ev)
-	case PhaseTrigger:
-		return into[AwaitingTrigger](ev)
-	case PhaseExecution:
-		return into[ExecutionStarted](ev)
 	case PhaseState:
 		e, err := into[StateChanged](ev)
 		e.At = ev.Timestamp
 		return e, err
-	case PhaseCancel:
-		return into[CancelRequested](ev)
-	case PhaseRollback:
-		return into[RollingBack](ev)
-	case PhaseECSRollback:
-		return into[ECSRollingBack](ev)
-	case PhaseFrozen:
-		return into[Frozen](ev)
-	case PhaseForced:
-		return into[Forced](ev)
-	case PhaseScan:
-		return into[ScanWaiting](ev)
-	case PhaseScanned:
-		return into[Scanned](ev)
 	case "":
 		return parseOld(ev, head.Status)
 	}
 	return nil, fmt.Errorf("event of unknown phase %q", head.Phase)
+}
+
+// plain reads the kinds whose details are all they carry; ok is false for
+// any other phase.
+func plain(phase string, ev store.Event) (k Kind, ok bool, err error) {
+	switch phase {
+	case PhaseQueued:
+		k, err = into[Queued](ev)
+	case PhaseRunning:
+		k, err = into[Running](ev)
+	case PhaseWaiting:
+		k, err = into[Waiting](ev)
+	case PhaseTrigger:
+		k, err = into[AwaitingTrigger](ev)
+	case PhaseExecution:
+		k, err = into[ExecutionStarted](ev)
+	case PhaseCancel:
+		k, err = into[CancelRequested](ev)
+	case PhaseRollback:
+		k, err = into[RollingBack](ev)
+	case PhaseECSRollback:
+		k, err = into[ECSRollingBack](ev)
+	case PhaseFrozen:
+		k, err = into[Frozen](ev)
+	case PhaseForced:
+		k, err = into[Forced](ev)
+	case PhaseScan:
+		k, err = into[ScanWaiting](ev)
+	case PhaseScanned:
+		k, err = into[Scanned](ev)
+	default:
+		return nil, false, nil
+	}
+	return k, true, err
 }
 
 // parseOld places the phase-less events of earlier versions.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go/aws"
 	"github.com/docker/docker/client"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -44,11 +45,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	// One Redactor knows every secret the worker holds (the tokens GitHub
-	// issues it are added as they arrive) and scrubs logs and check runs.
-	red := &redact.Redactor{}
-	red.Add(cfg.GitHub.PrivateKey.Reveal())
-	logger := slog.New(redact.NewHandler(cfg.Logger(os.Stderr).Handler(), red))
+	logger, red := newLogger(cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -61,15 +58,11 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("GitHub App: %w", err)
 	}
-	docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	docker, awsCfg, err := newClients(ctx)
 	if err != nil {
-		return fmt.Errorf("docker client (DOCKER_HOST): %w", err)
+		return err
 	}
 	defer docker.Close()
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return fmt.Errorf("AWS configuration: %w", err)
-	}
 
 	builder, pushes, closeBuilder, err := newBuilder(ctx, cfg, docker)
 	if err != nil {
@@ -124,6 +117,30 @@ func newConnections(cfg config.Worker, rdb redis.UniversalClient) (*connections.
 		box = b
 	}
 	return connections.NewStore(rdb, box), nil
+}
+
+// newLogger is the worker's logger, through one Redactor that knows every
+// secret the worker holds (the tokens GitHub issues it are added as they
+// arrive) and scrubs logs and check runs.
+func newLogger(cfg config.Worker) (*slog.Logger, *redact.Redactor) {
+	red := &redact.Redactor{}
+	red.Add(cfg.GitHub.PrivateKey.Reveal())
+	return slog.New(redact.NewHandler(cfg.Logger(os.Stderr).Handler(), red)), red
+}
+
+// newClients are the Docker engine (DOCKER_HOST) and the AWS configuration
+// (the standard AWS_* variables) the worker's stages use.
+func newClients(ctx context.Context) (*client.Client, aws.Config, error) {
+	docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, aws.Config{}, fmt.Errorf("docker client (DOCKER_HOST): %w", err)
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		_ = docker.Close()
+		return nil, aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
+	}
+	return docker, awsCfg, nil
 }
 
 // sweep runs the webhook redelivery sweeper until ctx ends, when the returned
