@@ -61,7 +61,7 @@ func (s *server) hijack(w http.ResponseWriter, r *http.Request) (net.Conn, bool)
 	head.WriteString("\r\n")
 	_ = conn.SetWriteDeadline(time.Now().Add(s.SSEWriteTimeout))
 	if _, err := conn.Write(head.Bytes()); err != nil {
-		conn.Close()
+		_ = conn.Close()
 		return nil, true // taken, and already gone
 	}
 	return conn, true

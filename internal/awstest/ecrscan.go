@@ -202,7 +202,7 @@ func (s *Server) registryManifest(repository, ref string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	digest := resp.Header.Get("Docker-Content-Digest")
 	return digest, resp.StatusCode == http.StatusOK && digest != ""
 }
