@@ -46,6 +46,13 @@ type Reporter struct {
 	// MinInterval is the least time between two log updates of one check run.
 	// If zero, DefaultMinInterval.
 	MinInterval time.Duration
+	// StartDelay holds a stage's in_progress update back this long, so a
+	// stage that ends sooner goes from queued to completed in one write
+	// (GitHub accepts that move) and one that runs longer shows in_progress
+	// when the delay ends or with its first log update, whichever comes
+	// first. GitHub's secondary rate limits count writes: this keeps an
+	// uneventful deployment within its budget. If zero, Start sends at once.
+	StartDelay time.Duration
 	// Now returns the current time. If nil, time.Now.
 	Now func() time.Time
 	// Logger receives warnings about dropped output. If nil, nothing is logged.
@@ -73,6 +80,7 @@ type runState struct {
 	lastSent        time.Time
 	sending         bool   // a log update is in flight
 	finished        bool   // later log lines must not overwrite the final output
+	startPending    bool   // Start was called; in_progress not sent yet (StartDelay)
 	waiting         string // the "Queued behind" headline last shown, if any
 	annotationsSent int
 	touched         time.Time
@@ -231,6 +239,17 @@ func (r *Reporter) Start(ctx context.Context, d *store.Deployment, stage string)
 		return fmt.Errorf("start check run of %s: stage %q: %w", d.ID, stage, errInvalid)
 	}
 	now := r.now()
+	if r.StartDelay > 0 {
+		st := r.state(d.ID, stage)
+		st.mu.Lock()
+		st.lastSent, st.finished, st.startPending = now, false, true
+		st.mu.Unlock()
+		// The task that called Start may end first (the deploy stage's
+		// start task does): the update needs none of its deadline.
+		bg := context.WithoutCancel(ctx)
+		time.AfterFunc(r.StartDelay, func() { r.sendStart(bg, d, stage) })
+		return nil
+	}
 	return r.locked(d, stage, func(st *runState) error {
 		st.mu.Lock()
 		st.lastSent, st.finished = now, false
@@ -240,6 +259,29 @@ func (r *Reporter) Start(ctx context.Context, d *store.Deployment, stage string)
 			Output: output(title(d, stage, phaseRunning, ""), summary(d, stage, phaseRunning, ""), ""),
 		})
 	})
+}
+
+// sendStart sends a held-back in_progress update, unless a log update
+// carried it or the stage ended meanwhile. A failure is logged: it is
+// progress, which may be lost.
+func (r *Reporter) sendStart(ctx context.Context, d *store.Deployment, stage string) {
+	err := r.locked(d, stage, func(st *runState) error {
+		st.mu.Lock()
+		pending := st.startPending && !st.finished
+		st.startPending = false
+		text := st.tail.text()
+		st.mu.Unlock()
+		if !pending {
+			return nil
+		}
+		return r.update(ctx, d, stage, github.UpdateCheckRunOptions{
+			Status: github.String("in_progress"),
+			Output: output(title(d, stage, phaseRunning, ""), summary(d, stage, phaseRunning, ""), text),
+		})
+	})
+	if err != nil {
+		r.logger().Warn("check run start update failed", "deployment_id", d.ID, "stage", stage, "err", err)
+	}
 }
 
 // Log adds line to stage's log tail and shows the tail in the check run's
@@ -272,14 +314,19 @@ func (r *Reporter) Log(ctx context.Context, d *store.Deployment, stage, line str
 	st.send.Lock()
 	defer st.send.Unlock()
 	st.mu.Lock()
-	finished, text := st.finished, st.tail.text()
+	finished, text, starting := st.finished, st.tail.text(), st.startPending
+	st.startPending = false
 	st.mu.Unlock()
 	if finished {
 		return nil // Finish or Skip came first; their output stands
 	}
-	return r.update(ctx, d, stage, github.UpdateCheckRunOptions{
+	opts := github.UpdateCheckRunOptions{
 		Output: output(title(d, stage, phaseRunning, ""), summary(d, stage, phaseRunning, ""), text),
-	})
+	}
+	if starting {
+		opts.Status = github.String("in_progress") // the held-back Start rides along
+	}
+	return r.update(ctx, d, stage, opts)
 }
 
 // Finish completes stage's check run with res: its conclusion, its title and

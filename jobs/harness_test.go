@@ -58,12 +58,19 @@ const (
 
 func newHarness(t *testing.T, deployTimeout time.Duration, awsOpts ...awstest.Option) *harness {
 	t.Helper()
+	return newHarnessWith(t, stacktest.WorkerOptions{DeployTimeout: deployTimeout}, awsOpts...)
+}
+
+// newHarnessWith is newHarness with the worker's options given.
+func newHarnessWith(t *testing.T, wo stacktest.WorkerOptions, awsOpts ...awstest.Option) *harness {
+	t.Helper()
 	w := stacktest.New(t, stacktest.Options{AWSOptions: awsOpts})
 	h := &harness{t: t, w: w, rdb: w.Redis(), store: w.Store(), queue: asynq.NewClientFromRedisClient(w.Redis()),
 		gh: w.GitHub, git: w.Git, repo: w.Source, aws: w.AWS, reg: w.Registry, docker: w.Docker, smARN: w.StateMachineARN,
 		workDir: t.TempDir(), logs: w.Logs, conns: w.Connections()}
 	t.Cleanup(func() { h.queue.Close() })
-	srv := w.StartWorker(stacktest.WorkerOptions{DeployTimeout: deployTimeout, WorkDir: h.workDir})
+	wo.WorkDir = h.workDir
+	srv := w.StartWorker(wo)
 	// Panda logs a refused check-run update and goes on; GitHub would have
 	// refused it all the same, so every test fails on one.
 	t.Cleanup(func() {

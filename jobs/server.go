@@ -67,6 +67,10 @@ type Pace struct {
 	// LogInterval: the least time between two log updates of a check run
 	// (checks.DefaultMinInterval).
 	LogInterval time.Duration
+	// StartDelay: how long a stage's in_progress update is held back, so a
+	// quick stage costs one GitHub write (checks.Reporter.StartDelay; the
+	// log interval). Negative: sent at once.
+	StartDelay time.Duration
 	// RetryDelay: Asynq's RetryDelayFunc (retry.DelayFunc with GitHub's rate
 	// limits: a typed wait is honoured, anything else backs off with jitter).
 	RetryDelay asynq.RetryDelayFunc
@@ -104,6 +108,7 @@ func NewServer(cfg config.Worker, deps Deps) *Server {
 		},
 		PublicURL:   cfg.PublicURL,
 		MinInterval: deps.Pace.LogInterval,
+		StartDelay:  startDelay(deps.Pace),
 		Logger:      logger,
 		Redactor:    deps.Redactor,
 	}
@@ -227,3 +232,15 @@ func (a AsynqLogger) Fatal(args ...any) { a.L.Error(fmt.Sprint(args...)) }
 // IsFailure tells Asynq which errors count as failures for its statistics:
 // a skipped retry of bad input is not the system failing.
 func IsFailure(err error) bool { return !errors.Is(err, asynq.SkipRetry) }
+
+func startDelay(p Pace) time.Duration {
+	switch {
+	case p.StartDelay < 0:
+		return 0
+	case p.StartDelay > 0:
+		return p.StartDelay
+	case p.LogInterval > 0:
+		return p.LogInterval
+	}
+	return checks.DefaultMinInterval
+}

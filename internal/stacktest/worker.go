@@ -22,6 +22,10 @@ type WorkerOptions struct {
 	// WorkDir is where the worker makes its checkouts. If empty, a
 	// directory of the test's.
 	WorkDir string
+	// GitHubPace keeps production's pace of check-run updates (log
+	// interval, held-back starts) instead of the tests' quicker one, for
+	// tests that count what GitHub is sent.
+	GitHubPace bool
 }
 
 // StartWorker runs one whole Panda worker in process on the world, built by
@@ -42,6 +46,10 @@ func (w *World) StartWorker(o WorkerOptions) *jobs.Server {
 		WorkDir:       o.WorkDir,
 		DeployTimeout: o.DeployTimeout,
 	}
+	logEvery := 50 * time.Millisecond
+	if o.GitHubPace {
+		logEvery = 0 // production's
+	}
 	srv := jobs.NewServer(cfg, jobs.Deps{
 		Redis:   w.Redis(),
 		GitHub:  factory,
@@ -52,7 +60,7 @@ func (w *World) StartWorker(o WorkerOptions) *jobs.Server {
 		Logger:      w.Logger(),
 		Pace: jobs.Pace{
 			WaitInterval:    200 * time.Millisecond,
-			LogInterval:     50 * time.Millisecond,
+			LogInterval:     logEvery,
 			RetryDelay:      func(int, error, *asynq.Task) time.Duration { return 100 * time.Millisecond },
 			DelayedCheck:    100 * time.Millisecond,
 			ShutdownTimeout: 5 * time.Second,
