@@ -52,6 +52,9 @@ func (c AWS) Config(base aws.Config, session string) aws.Config {
 // a deployment keeps the connection it started with.
 type Resolver struct {
 	Store *Store
+	// Learn, if set, is told the secrets of every connection resolved (keys,
+	// session token, external id), for the worker's redactor.
+	Learn func(secrets ...string)
 }
 
 // AWSConfig returns base configured with the connection called name as
@@ -60,6 +63,9 @@ func (r *Resolver) AWSConfig(ctx context.Context, base aws.Config, name, deploym
 	c, err := r.Store.AWSForDeployment(ctx, name, deploymentID)
 	if err != nil {
 		return aws.Config{}, err
+	}
+	if r.Learn != nil {
+		r.Learn(c.AccessKeyID.Reveal(), c.SecretAccessKey.Reveal(), c.SessionToken.Reveal(), c.ExternalID.Reveal())
 	}
 	return c.Config(base, deploymentID), nil
 }

@@ -46,6 +46,9 @@ type AWSProvider struct {
 	// Connections resolves named connections. If nil, only the worker's own
 	// credentials can be used.
 	Connections Credentials
+	// Learn, if set, is told every secret the provider comes to hold (ECR
+	// registry credentials), for the worker's redactor.
+	Learn func(secrets ...string)
 	// Now is the clock. If nil, time.Now.
 	Now func() time.Time
 
@@ -138,7 +141,7 @@ func (p *AWSProvider) get(ctx context.Context, dep *store.Deployment) (*awsClien
 		return nil, err
 	}
 	c := &awsClients{
-		pusher:  newPusher(p.Engine, ecr.NewFromConfig(cfg), sts.NewFromConfig(cfg)),
+		pusher:  newPusher(p.Engine, ecr.NewFromConfig(cfg), sts.NewFromConfig(cfg), p.Learn),
 		rollout: &rollout.Client{SFN: sfn.NewFromConfig(cfg), Events: eventbridge.NewFromConfig(cfg), ECS: ecs.NewFromConfig(cfg)},
 		used:    now,
 	}
@@ -159,6 +162,6 @@ func (p *AWSProvider) prune(now time.Time) {
 }
 
 // newPusher is a Pusher whose ECR client also reads the scans (the scan gate).
-func newPusher(engine image.Engine, api *ecr.Client, st *sts.Client) *image.Pusher {
-	return &image.Pusher{Engine: engine, ECR: api, STS: st, Scans: api}
+func newPusher(engine image.Engine, api *ecr.Client, st *sts.Client, learn func(...string)) *image.Pusher {
+	return &image.Pusher{Engine: engine, ECR: api, STS: st, Scans: api, Learn: learn}
 }

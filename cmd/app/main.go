@@ -28,6 +28,7 @@ import (
 	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/githubapp"
 	"github.com/pandadeploy/panda/metrics"
+	"github.com/pandadeploy/panda/redact"
 	"github.com/pandadeploy/panda/secrets"
 	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/webhook"
@@ -40,12 +41,24 @@ func main() {
 	}
 }
 
+// newLogger is the app's logger, through a Redactor that knows the secrets
+// the app holds by value (the webhook secret, every API token, the App key,
+// the encryption key), besides the token patterns it knows by shape.
+func newLogger(cfg config.App) *slog.Logger {
+	red := &redact.Redactor{}
+	red.Add(cfg.WebhookSecret.Reveal(), cfg.GitHub.PrivateKey.Reveal(), cfg.EncryptionKey.Reveal())
+	for _, t := range cfg.APITokens {
+		red.Add(t.Token.Reveal())
+	}
+	return slog.New(redact.NewHandler(cfg.Logger(os.Stderr).Handler(), red))
+}
+
 func run() error {
 	cfg, err := config.LoadApp(os.LookupEnv)
 	if err != nil {
 		return err
 	}
-	logger := cfg.Logger(os.Stderr)
+	logger := newLogger(cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 

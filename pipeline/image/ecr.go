@@ -132,6 +132,9 @@ func (p *Pusher) credentials(ctx context.Context) (registryAuth, error) {
 		return registryAuth{}, err
 	}
 	p.auth = auth
+	if p.Learn != nil {
+		p.Learn(auth.password, base64.StdEncoding.EncodeToString([]byte(auth.username+":"+auth.password)))
+	}
 	return auth, nil
 }
 

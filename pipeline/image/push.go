@@ -29,6 +29,10 @@ type Pusher struct {
 	Scans ScanAPI
 	// Now tells the time for the credentials' expiry. If nil, time.Now.
 	Now func() time.Time
+	// Learn, if set, is told every registry credential ECR issues (the
+	// password and the base64 token it came in), so the worker's redactor
+	// knows them by value wherever text leaves Panda, not only in push logs.
+	Learn func(secrets ...string)
 
 	mu      sync.Mutex
 	account string

@@ -36,7 +36,8 @@ func TestPushLandsInRegistryAndCachesCredentials(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
 	ecrFake := newFakeECR(reg.URL(), testPassword, clock.Now().Add(12*time.Hour))
 	stsFake := &fakeSTS{}
-	pusher := &image.Pusher{Engine: cli, ECR: ecrFake, STS: stsFake, Now: clock.Now}
+	var learned []string
+	pusher := &image.Pusher{Engine: cli, ECR: ecrFake, STS: stsFake, Now: clock.Now, Learn: func(s ...string) { learned = append(learned, s...) }}
 	local := buildScratch(t, cli)
 	t.Cleanup(func() {
 		for _, tag := range []string{"3f2c9e1", "octo-app-main-20250601", "again", "later"} {
@@ -50,6 +51,10 @@ func TestPushLandsInRegistryAndCachesCredentials(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("Push: %v", err)
+	}
+	// The worker's redactor is taught the registry password ECR issued.
+	if !slices.Contains(learned, testPassword) {
+		t.Errorf("Learn was told %d values, not the registry password", len(learned))
 	}
 	for _, tag := range []string{"3f2c9e1", "octo-app-main-20250601"} {
 		stored, err := reg.ManifestDigest("octo-app", tag)
