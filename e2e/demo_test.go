@@ -76,9 +76,17 @@ func TestDemo(t *testing.T) {
 
 	ghTab := browser.Open(gh)
 	var runs []seenRun
+	var controls *seenRun
 	browser.WaitText(ghTab, "the four panda/* check runs concluded success", time.Minute, func(string) bool {
-		runs = checkRunsOf(browser, ghTab, live)
-		if len(runs) != 4 {
+		runs, controls = nil, nil
+		for _, r := range checkRunsOf(browser, ghTab, live) {
+			if r.Name == "panda" { // the controls run, which carries the buttons
+				controls = &r
+				continue
+			}
+			runs = append(runs, r)
+		}
+		if len(runs) != 4 || controls == nil {
 			return false
 		}
 		for _, r := range runs {
@@ -104,6 +112,11 @@ func TestDemo(t *testing.T) {
 	}
 	if !strings.Contains(runs[3].Buttons, "Roll back") {
 		t.Errorf("panda/deploy shows buttons %q, want Roll back after a success", runs[3].Buttons)
+	}
+	// The controls run, completed from the start so GitHub shows its Cancel,
+	// says how the deployment ended and offers what the deploy run offers.
+	if controls.Status != "completed" || !strings.Contains(controls.Summary, "SUCCEEDED") || !strings.Contains(controls.Buttons, "Roll back") {
+		t.Errorf("the panda controls run shows %+v, want it completed with the end and Roll back", *controls)
 	}
 
 	// One read per poll: the page reloads itself every few seconds.
