@@ -373,11 +373,12 @@ func (s *scanner) skip() error {
 	var buf [64]byte
 	open := buf[:0] // '{' or '[' per open container
 	for {
-		closed, err := s.skipOpen(&open)
+		opened, err := s.skipOpen(len(open))
 		if err != nil {
 			return err
 		}
-		if !closed {
+		if opened != 0 {
+			open = append(open, opened)
 			continue // a container was opened: its first value comes next
 		}
 		// A value ended: close containers until one has another value.
@@ -406,41 +407,41 @@ func (s *scanner) skip() error {
 	}
 }
 
-// skipOpen reads the start of a value. It reports closed when the value is
-// complete (a scalar, or an empty container); otherwise it has pushed the
-// container onto open and, for an object, read the first member's name.
-func (s *scanner) skipOpen(open *[]byte) (closed bool, err error) {
+// skipOpen reads the start of a value, depth containers deep. When the value
+// is complete (a scalar, or an empty container) it returns 0; otherwise it
+// returns the container it opened, '{' or '[', having read an object's first
+// member name.
+func (s *scanner) skipOpen(depth int) (opened byte, err error) {
 	s.ws()
 	switch c := s.peek(); c {
 	case '{', '[':
-		if len(*open) >= maxDepth {
-			return false, errDepth
+		if depth >= maxDepth {
+			return 0, errDepth
 		}
 		s.pos++
 		s.ws()
 		if end := c + 2; s.peek() == end { // '{'+2 == '}', '['+2 == ']'
 			s.pos++
-			return true, nil
+			return 0, nil
 		}
-		*open = append(*open, c)
 		if c == '{' {
 			if _, err := s.name(); err != nil {
-				return false, err
+				return 0, err
 			}
 		}
-		return false, nil
+		return c, nil
 	case '"':
 		_, _, err := s.stringToken()
-		return true, err
+		return 0, err
 	case 't':
-		return true, s.want("true")
+		return 0, s.want("true")
 	case 'f':
-		return true, s.want("false")
+		return 0, s.want("false")
 	case 'n':
-		return true, s.want("null")
+		return 0, s.want("null")
 	}
 	_, err = s.numberToken()
-	return true, err
+	return 0, err
 }
 
 func (s *scanner) want(word string) error {
