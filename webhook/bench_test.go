@@ -46,6 +46,8 @@ func newBenchIntake(b *testing.B) *benchIntake {
 			Queue:  asynq.NewClientFromRedisClient(rdb),
 			Store:  store.New(rdb),
 			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+			// As cmd/app sets it.
+			ServesFor: time.Second,
 		},
 		insp: asynq.NewInspectorFromRedisClient(rdb),
 		body: body,

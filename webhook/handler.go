@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -62,8 +63,13 @@ type Handler struct {
 	// sweeper recovers) beats answers that queue past GitHub's 10-second
 	// timeout. If zero, 512.
 	MaxInFlight int64
+	// ServesFor, if positive, is how long an answer of Store.Serves for an
+	// installation and repository is reused for the deliveries that follow
+	// (see servesCache). If zero, every delivery asks the store.
+	ServesFor time.Duration
 
 	inFlight atomic.Int64
+	served   servesCache
 }
 
 // Delivery ids are GUIDs (names.DeliveryID), hook ids are numbers of at most
@@ -175,7 +181,7 @@ func (h *Handler) take(ctx context.Context, event string, payload []byte, d task
 		return OutcomeIgnored, http.StatusAccepted, "ignored: " + dec.Reason
 	}
 	if dec.InstallationID != 0 {
-		serves, _, err := h.Store.Serves(ctx, dec.InstallationID, dec.Repo)
+		serves, err := h.served.serves(ctx, h.ServesFor, dec.InstallationID, dec.Repo, h.Store.Serves)
 		if err != nil {
 			log.attrs(slog.LevelError, "look up installation", slog.Any("err", err))
 			return OutcomeUnavailable, http.StatusServiceUnavailable, "cannot record the delivery now; redeliver later"
