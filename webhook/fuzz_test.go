@@ -44,7 +44,7 @@ func FuzzRoute(f *testing.F) {
 	})
 }
 
-// nopQueue accepts every task; nopDeliveries remembers nothing.
+// nopQueue accepts every task; nopDeliveries serves every repository.
 type nopQueue struct{ n int }
 
 func (q *nopQueue) EnqueueContext(context.Context, *asynq.Task, ...asynq.Option) (*asynq.TaskInfo, error) {
@@ -54,7 +54,6 @@ func (q *nopQueue) EnqueueContext(context.Context, *asynq.Task, ...asynq.Option)
 
 type nopDeliveries struct{}
 
-func (nopDeliveries) RememberDelivery(context.Context, string, string) error { return nil }
 func (nopDeliveries) Serves(context.Context, int64, string) (bool, bool, error) {
 	return true, false, nil
 }

@@ -27,9 +27,10 @@ type Queue interface {
 	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
 }
 
-// Deliveries is what the handler needs of *store.Store.
+// Deliveries is what the handler needs of *store.Store. Nothing records a
+// taken delivery besides its task: the redelivery sweeper asks the store
+// whether a delivery's task exists (store.DeliverySeen).
 type Deliveries interface {
-	RememberDelivery(ctx context.Context, hookID, deliveryID string) error
 	Serves(ctx context.Context, installationID int64, repo string) (serves, known bool, err error)
 }
 
@@ -162,10 +163,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, event string, d 
 	return h.take(r.Context(), event, payload, d, log)
 }
 
-// take dedupes, routes and enqueues a verified delivery. The task is enqueued
-// before the delivery is remembered: if remembering fails, a redelivery finds
-// the task by its TaskID, while the reverse order could remember a delivery
-// whose task was never queued and so lose it.
+// take dedupes, routes and enqueues a verified delivery. The task is the one
+// record that the delivery was taken: written by the script that queues it,
+// it cannot say "taken" of a delivery whose task was never queued (a separate
+// memory written after the enqueue was one more Redis round trip per
+// delivery, and could be missing for a task that was queued).
 func (h *Handler) take(ctx context.Context, event string, payload []byte, d tasks.Delivery, log deliveryLog) (Outcome, int, string) {
 	// No look-up of the delivery first: the task's TaskID (kept for the 4 days
 	// GitHub allows redelivery) is what makes a redelivery a duplicate, and a
@@ -196,10 +198,6 @@ func (h *Handler) take(ctx context.Context, event string, payload []byte, d task
 	if err != nil && !duplicate {
 		log.attrs(slog.LevelError, "enqueue delivery", slog.Any("err", err))
 		return OutcomeUnavailable, http.StatusServiceUnavailable, "cannot queue the delivery now; redeliver later"
-	}
-	if err := h.Store.RememberDelivery(ctx, d.HookID, d.ID); err != nil {
-		// The task is queued; a redelivery will conflict with its TaskID.
-		log.attrs(slog.LevelWarn, "remember delivery", slog.Any("err", err))
 	}
 	if duplicate {
 		log.attrs(slog.LevelInfo, "webhook duplicate", slog.String("reason", "task already queued"))
