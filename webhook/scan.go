@@ -279,6 +279,10 @@ func (s *scanner) stringToken() (raw []byte, plain bool, err error) {
 	escaped, ascii := false, true
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
+		if plainByte[c] {
+			s.pos++
+			continue
+		}
 		switch {
 		case c == '"':
 			s.pos++
@@ -299,6 +303,16 @@ func (s *scanner) stringToken() (raw []byte, plain bool, err error) {
 	}
 	return nil, false, s.fail("the end of a string")
 }
+
+// plainByte marks the bytes that stand for themselves in a string: not the
+// quote, the backslash, a control character or a byte of a multi-byte
+// sequence. One table look-up per byte keeps the common case a short loop.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // escape checks one escape sequence, at the backslash, and steps over it.
 func (s *scanner) escape() error {
