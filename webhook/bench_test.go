@@ -153,3 +153,27 @@ func reportCPU(b *testing.B, start time.Time, cpu time.Duration) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "deliveries/s")
 	b.ReportMetric(float64(used.Microseconds())/float64(b.N), "cpu-µs/delivery")
 }
+
+// BenchmarkRoute decodes and routes the benchmark's push delivery with the
+// scanner and, as the baseline of the same run, with encoding/json (the
+// decoder Route used before).
+//
+//	go test -run '^$' -bench Route ./webhook
+func BenchmarkRoute(b *testing.B) {
+	body := patch(b, "push.branch.json", withInstallation(42))
+	d := tasks.Delivery{HookID: "1", ID: "6f7d1d40-0000-4000-8000-000000000000"}
+	for _, c := range []struct {
+		name  string
+		route func(string, []byte, tasks.Delivery) (Decision, error)
+	}{{"scanner", Route}, {"encoding_json", routeStd}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for range b.N {
+				if dec, err := c.route("push", body, d); err != nil || dec.Task == nil {
+					b.Fatalf("%+v, %v", dec, err)
+				}
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"os"
@@ -229,4 +230,18 @@ func FuzzScanner(f *testing.F) {
 		}
 		sameDecision(t, event, payload)
 	})
+}
+
+// TestPlain8 holds the eight-byte test to the byte table, for every byte in
+// every lane.
+func TestPlain8(t *testing.T) {
+	for c := range 256 {
+		for lane := range 8 {
+			b := []byte("abcdefgh")
+			b[lane] = byte(c)
+			if got, want := plain8(binary.LittleEndian.Uint64(b)), plainByte[c]; got != want {
+				t.Fatalf("byte %#x in lane %d: plain8 %v, plainByte %v", c, lane, got, want)
+			}
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -278,6 +279,12 @@ func (s *scanner) stringToken() (raw []byte, plain bool, err error) {
 	s.pos++
 	escaped, ascii := false, true
 	for s.pos < len(s.data) {
+		for s.pos+8 <= len(s.data) && plain8(binary.LittleEndian.Uint64(s.data[s.pos:])) {
+			s.pos += 8
+		}
+		if s.pos >= len(s.data) {
+			break
+		}
 		c := s.data[s.pos]
 		if plainByte[c] {
 			s.pos++
@@ -313,6 +320,19 @@ var plainByte = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// plain8 reports whether all eight bytes of x stand for themselves in a
+// string (plainByte), eight at a time: a byte equal to the quote or the
+// backslash, below 0x20 or from 0x80 shows up in the high bit of its lane
+// (the "has zero byte" and "has less than" tests of Bit Twiddling Hacks,
+// which report whether such a byte exists without false positives).
+func plain8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	hasZero := func(v uint64) uint64 { return (v - ones) &^ v & highs }
+	quote, backslash := hasZero(x^(ones*'"')), hasZero(x^(ones*'\\'))
+	control := (x - ones*0x20) &^ x & highs
+	return quote|backslash|control|x&highs == 0
+}
 
 // escape checks one escape sequence, at the backslash, and steps over it.
 func (s *scanner) escape() error {
