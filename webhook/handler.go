@@ -134,6 +134,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, event string, d tasks.Delivery, log deliveryLog) (Outcome, int, string) {
+	// The signature is checked before anything is parsed, in constant time
+	// (verify): a timing oracle would leak the expected signature byte by byte.
 	buf := getBuffer()
 	defer putBuffer(buf)
 	body, err := readBody(w, r, buf)
