@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pandadeploy/panda/internal/testenv"
+	"github.com/pandadeploy/panda/tasks"
 )
 
 func newStore(t *testing.T) *Store {
@@ -218,6 +220,21 @@ func TestDeliveries(t *testing.T) {
 	}
 	if ttl := s.rdb.TTL(ctx, deliveryKey("1", "d1")).Val(); ttl < 3*24*time.Hour {
 		t.Fatalf("delivery remembered for %v, want at least 3 days", ttl)
+	}
+	// A delivery that became a task is seen without being remembered.
+	d := tasks.Delivery{HookID: "7", ID: "d2"}
+	task, err := tasks.NewPushTask(tasks.PushPayload{Delivery: d, InstallationID: 1, Repo: "o/r", Branch: "main", SHA: "abc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := asynq.NewClientFromRedisClient(s.rdb).EnqueueContext(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	if seen, err := s.DeliverySeen(ctx, d.HookID, d.ID); err != nil || !seen {
+		t.Fatalf("queued delivery seen=%v err=%v", seen, err)
+	}
+	if seen, _ := s.DeliverySeen(ctx, "8", d.ID); seen {
+		t.Fatal("the task of another hook's delivery counted")
 	}
 }
 

@@ -110,7 +110,7 @@ func (r Result) LogValue() slog.Value {
 //   - has no successful (2xx) attempt in the list, and whose last attempt
 //     failed with a connection failure (status code 0), 408, 429 or 5xx — a
 //     4xx was Panda refusing the delivery on purpose and would be refused again;
-//   - is not remembered by the webhook handler (Deliveries.DeliverySeen);
+//   - was not taken by the webhook intake (Deliveries.DeliverySeen: its task exists);
 //   - failed no later than the newest successful delivery of any GUID: that
 //     success is GitHub's own proof that Panda takes deliveries again, so a
 //     redelivery is not spent into an outage still under way;

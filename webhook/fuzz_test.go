@@ -45,7 +45,7 @@ func FuzzRoute(f *testing.F) {
 	})
 }
 
-// nopQueue accepts every task; nopDeliveries remembers nothing.
+// nopQueue accepts every task; nopDeliveries serves every repository.
 type nopQueue struct{ n int }
 
 func (q *nopQueue) EnqueueContext(context.Context, *asynq.Task, ...asynq.Option) (*asynq.TaskInfo, error) {
@@ -55,7 +55,6 @@ func (q *nopQueue) EnqueueContext(context.Context, *asynq.Task, ...asynq.Option)
 
 type nopDeliveries struct{}
 
-func (nopDeliveries) RememberDelivery(context.Context, string, string) error { return nil }
 func (nopDeliveries) ServesRepo(context.Context, int64, store.RepoRef) (bool, bool, error) {
 	return true, false, nil
 }

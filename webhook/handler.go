@@ -9,10 +9,10 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"regexp"
+	"strings"
 	"sync/atomic"
+	"time"
 
-	"github.com/google/go-github/v66/github"
 	"github.com/hibiken/asynq"
 
 	"github.com/pandadeploy/panda/names"
@@ -28,9 +28,10 @@ type Queue interface {
 	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
 }
 
-// Deliveries is what the handler needs of *store.Store.
+// Deliveries is what the handler needs of *store.Store. Nothing records a
+// taken delivery besides its task: the redelivery sweeper asks the store
+// whether a delivery's task exists (store.DeliverySeen).
 type Deliveries interface {
-	RememberDelivery(ctx context.Context, hookID, deliveryID string) error
 	// ServesRepo reports whether Panda serves the repository (by id; by
 	// name when repoID is 0) through the installation.
 	ServesRepo(ctx context.Context, installationID int64, r store.RepoRef) (serves, known bool, err error)
@@ -66,24 +67,53 @@ type Handler struct {
 	// sweeper recovers) beats answers that queue past GitHub's 10-second
 	// timeout. If zero, 512.
 	MaxInFlight int64
+	// ServesFor, if positive, is how long an answer of Store.Serves for an
+	// installation and repository is reused for the deliveries that follow
+	// (see servesCache). If zero, every delivery asks the store.
+	ServesFor time.Duration
 
 	inFlight atomic.Int64
+	served   servesCache
 }
 
-// Delivery ids are GUIDs (names.DeliveryID) and hook ids are numbers;
-// anything else is refused before it becomes part of a Redis key or a TaskID.
-var (
-	hookIDPattern = regexp.MustCompile(`^[0-9]{1,20}$`)
-	eventPattern  = regexp.MustCompile(`^[a-z_]{1,64}$`)
+// Delivery ids are GUIDs (names.DeliveryID), hook ids are numbers of at most
+// 20 digits and event names are lower case with underscores, at most 64
+// characters; anything else is refused before it becomes part of a Redis key
+// or a TaskID.
+func validHookID(id string) bool { return validChars(id, 20, "0123456789") }
+
+func validEvent(event string) bool {
+	return validChars(event, 64, "_abcdefghijklmnopqrstuvwxyz")
+}
+
+func validChars(s string, maxLen int, allowed string) bool {
+	if s == "" || len(s) > maxLen {
+		return false
+	}
+	for i := range len(s) {
+		if strings.IndexByte(allowed, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// The request headers a delivery carries, in canonical form so that reading
+// them does not canonicalise (and allocate) per request.
+const (
+	headerEvent     = "X-Github-Event"
+	headerDelivery  = "X-Github-Delivery"
+	headerHookID    = "X-Github-Hook-Id"
+	headerSignature = "X-Hub-Signature-256"
 )
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	event := r.Header.Get("X-GitHub-Event")
-	d := tasks.Delivery{HookID: r.Header.Get("X-GitHub-Hook-ID"), ID: r.Header.Get("X-GitHub-Delivery")}
+	event := r.Header.Get(headerEvent)
+	d := tasks.Delivery{HookID: r.Header.Get(headerHookID), ID: r.Header.Get(headerDelivery)}
 	if d.HookID == "" {
 		d.HookID = "0" // older GitHub Enterprise versions do not send it
 	}
-	log := h.Logger.With("delivery_id", d.ID, "event", event)
+	log := deliveryLog{Logger: h.Logger, ctx: r.Context(), delivery: d.ID, event: event}
 	limit := h.MaxInFlight
 	if limit <= 0 {
 		limit = 512
@@ -106,24 +136,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, msg)
 }
 
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, event string, d tasks.Delivery, log *slog.Logger) (Outcome, int, string) {
-	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, event string, d tasks.Delivery, log deliveryLog) (Outcome, int, string) {
 	// The signature is checked before anything is parsed, in constant time
-	// (ValidatePayloadFromBody compares with hmac.Equal): a timing oracle would
-	// leak the expected signature byte by byte.
-	payload, err := github.ValidatePayloadFromBody(r.Header.Get("Content-Type"), body,
-		r.Header.Get("X-Hub-Signature-256"), h.Secret)
+	// (verify): a timing oracle would leak the expected signature byte by byte.
+	buf := getBuffer()
+	defer putBuffer(buf)
+	body, err := readBody(w, r, buf)
+	var payload []byte
+	if err == nil {
+		payload, err = verify(r.Header.Get("Content-Type"), body, r.Header.Get(headerSignature), h.Secret)
+	}
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			log.Warn("webhook body too large", "limit", MaxBodyBytes)
+			log.attrs(slog.LevelWarn, "webhook body too large", slog.Int("limit", MaxBodyBytes))
 			return OutcomeTooLarge, http.StatusRequestEntityTooLarge, "payload larger than 25 MiB"
 		}
 		// Logged without the body and without the expected signature.
-		log.Warn("webhook signature rejected", "remote", r.RemoteAddr)
+		log.attrs(slog.LevelWarn, "webhook signature rejected", slog.String("remote", r.RemoteAddr))
 		return OutcomeUnauthorized, http.StatusUnauthorized, "signature missing or invalid"
 	}
-	if !eventPattern.MatchString(event) || names.DeliveryID(d.ID) != nil || !hookIDPattern.MatchString(d.HookID) {
+	if !validEvent(event) || names.DeliveryID(d.ID) != nil || !validHookID(d.HookID) {
 		return OutcomeBadRequest, http.StatusBadRequest, "X-GitHub-Event, X-GitHub-Delivery or X-GitHub-Hook-ID missing or malformed"
 	}
 	if event == "ping" {
@@ -135,50 +168,47 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, event string, d 
 	return h.take(r.Context(), event, payload, d, log)
 }
 
-// take dedupes, routes and enqueues a verified delivery. The task is enqueued
-// before the delivery is remembered: if remembering fails, a redelivery finds
-// the task by its TaskID, while the reverse order could remember a delivery
-// whose task was never queued and so lose it.
-func (h *Handler) take(ctx context.Context, event string, payload []byte, d tasks.Delivery, log *slog.Logger) (Outcome, int, string) {
+// take dedupes, routes and enqueues a verified delivery. The task is the one
+// record that the delivery was taken: written by the script that queues it,
+// it cannot say "taken" of a delivery whose task was never queued (a separate
+// memory written after the enqueue was one more Redis round trip per
+// delivery, and could be missing for a task that was queued).
+func (h *Handler) take(ctx context.Context, event string, payload []byte, d tasks.Delivery, log deliveryLog) (Outcome, int, string) {
 	// No look-up of the delivery first: the task's TaskID (kept for the 4 days
 	// GitHub allows redelivery) is what makes a redelivery a duplicate, and a
 	// redelivered delivery that was ignored is simply ignored again.
 	dec, err := Route(event, payload, d)
 	if err != nil {
-		log.Warn("webhook payload rejected", "err", err)
+		log.attrs(slog.LevelWarn, "webhook payload rejected", slog.Any("err", err))
 		return OutcomeBadRequest, http.StatusBadRequest, "malformed JSON payload for event " + event
 	}
-	log = log.With("installation_id", dec.InstallationID, "repo", dec.Repo)
+	log.installation, log.repo = dec.InstallationID, dec.Repo
 	if dec.Task == nil {
-		log.Info("webhook ignored", "reason", dec.Reason)
+		log.attrs(slog.LevelInfo, "webhook ignored", slog.String("reason", dec.Reason))
 		return OutcomeIgnored, http.StatusAccepted, "ignored: " + dec.Reason
 	}
 	if dec.InstallationID != 0 {
-		serves, _, err := h.Store.ServesRepo(ctx, dec.InstallationID, store.RepoRef{ID: dec.RepoID, FullName: dec.Repo})
+		serves, err := h.served.serves(ctx, h.ServesFor, dec.InstallationID, store.RepoRef{ID: dec.RepoID, FullName: dec.Repo}, h.Store.ServesRepo)
 		if err != nil {
-			log.Error("look up installation", "err", err)
+			log.attrs(slog.LevelError, "look up installation", slog.Any("err", err))
 			return OutcomeUnavailable, http.StatusServiceUnavailable, "cannot record the delivery now; redeliver later"
 		}
 		if !serves {
-			log.Info("webhook ignored", "reason", "repository not served")
+			log.attrs(slog.LevelInfo, "webhook ignored", slog.String("reason", "repository not served"))
 			return OutcomeIgnored, http.StatusAccepted, "ignored: repository or installation not served"
 		}
 	}
 	_, err = h.Queue.EnqueueContext(ctx, dec.Task)
 	duplicate := errors.Is(err, asynq.ErrTaskIDConflict)
 	if err != nil && !duplicate {
-		log.Error("enqueue delivery", "err", err)
+		log.attrs(slog.LevelError, "enqueue delivery", slog.Any("err", err))
 		return OutcomeUnavailable, http.StatusServiceUnavailable, "cannot queue the delivery now; redeliver later"
 	}
-	if err := h.Store.RememberDelivery(ctx, d.HookID, d.ID); err != nil {
-		// The task is queued; a redelivery will conflict with its TaskID.
-		log.Warn("remember delivery", "err", err)
-	}
 	if duplicate {
-		log.Info("webhook duplicate", "reason", "task already queued")
+		log.attrs(slog.LevelInfo, "webhook duplicate", slog.String("reason", "task already queued"))
 		return OutcomeDuplicate, http.StatusOK, "delivery already taken"
 	}
-	log.Info("webhook queued", "task_type", dec.Task.Type())
+	log.attrs(slog.LevelInfo, "webhook queued", slog.String("task_type", dec.Task.Type()))
 	return OutcomeQueued, http.StatusAccepted, dec.Reason
 }
 
@@ -197,8 +227,62 @@ type envelope struct {
 	Message string `json:"message"`
 }
 
+// writeJSON writes the envelope as json.Encoder would, byte for byte. The
+// messages are Panda's own ASCII sentences, so the body is put together by
+// hand; one with a character encoding/json escapes (a payload's action can
+// end up in a reason) is encoded by encoding/json.
 func writeJSON(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(envelope{Success: status < 300, Message: msg})
+	var buf [256]byte
+	out := buf[:0]
+	if plainJSON(msg) {
+		if status < 300 {
+			out = append(out, `{"success":true,"message":"`...)
+		} else {
+			out = append(out, `{"success":false,"message":"`...)
+		}
+		out = append(append(out, msg...), "\"}\n"...)
+	} else {
+		b, _ := json.Marshal(envelope{Success: status < 300, Message: msg})
+		out = append(b, '\n')
+	}
+	_, _ = w.Write(out)
+}
+
+// plainJSON reports whether s needs no escaping in a JSON string, by
+// encoding/json's rules (which also escape <, > and & for HTML).
+func plainJSON(s string) bool {
+	for i := range len(s) {
+		switch c := s[i]; {
+		case c < 0x20, c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
+}
+
+// deliveryLog logs what became of one delivery with the fixed vocabulary's
+// attributes. It replaces Logger.With per delivery, which built a handler
+// (and formatted its attributes) for every request whatever was logged;
+// LogAttrs with at most five attributes does not allocate for the record.
+type deliveryLog struct {
+	*slog.Logger
+	ctx          context.Context
+	delivery     string
+	event        string
+	installation int64
+	repo         string
+}
+
+func (l deliveryLog) attrs(level slog.Level, msg string, extra slog.Attr) {
+	if !l.Enabled(l.ctx, level) {
+		return
+	}
+	if l.installation == 0 && l.repo == "" {
+		l.LogAttrs(l.ctx, level, msg, slog.String("delivery_id", l.delivery), slog.String("event", l.event), extra)
+		return
+	}
+	l.LogAttrs(l.ctx, level, msg, slog.String("delivery_id", l.delivery), slog.String("event", l.event),
+		slog.Int64("installation_id", l.installation), slog.String("repo", l.repo), extra)
 }

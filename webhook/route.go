@@ -56,9 +56,12 @@ func Route(event string, payload []byte, d tasks.Delivery) (Decision, error) {
 	return Decision{Reason: "event " + event + " is not handled"}, nil
 }
 
-func decodeThen[E any](payload []byte, route func(*E, tasks.Delivery) (Decision, error), d tasks.Delivery) (Decision, error) {
+func decodeThen[E any, PE interface {
+	*E
+	decodeJSON(*scanner) error
+}](payload []byte, route func(*E, tasks.Delivery) (Decision, error), d tasks.Delivery) (Decision, error) {
 	e := new(E)
-	if err := json.Unmarshal(payload, e); err != nil {
+	if err := decodeObject(payload, PE(e).decodeJSON); err != nil {
 		return Decision{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return route(e, d)

@@ -13,7 +13,10 @@
 #        RATE=500 DURATION=10s bench/load/run.sh
 # Environment: RATE, DURATION, OUT (default bench/load/out), WORKER=0 to run
 # without the worker, DRAIN (default 60) seconds to wait for the worker to
-# empty the queue after the load.
+# empty the queue after the load, APP_BIN to run that app binary instead of
+# one built from this tree (to measure a before and an after back to back:
+# go build -o /tmp/app-before ./cmd/app at the old commit, then
+# APP_BIN=/tmp/app-before bench/load/run.sh; bench/load/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -58,6 +61,7 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
 echo "== build"
 mkdir -p "$work/bin"
 go build -o "$work/bin/" ./cmd/app ./cmd/worker ./bench/load
+if [ -n "${APP_BIN:-}" ]; then cp "$APP_BIN" "$work/bin/app"; echo "app binary: $APP_BIN"; fi
 go test -c -o "$work/bin/github.test" ./bench/load
 
 echo "== start redis, GitHub test server, app, worker"
@@ -105,12 +109,16 @@ for i in "${!pids[@]}"; do cpu_before[$i]=$(cpu_secs "${pids[$i]}"); done
 
 echo "== load: $RATE/s for $DURATION (worker: $([ "$WORKER" != 0 ] && echo on || echo off))"
 "$work/bin/load" -url "http://127.0.0.1:$app_port/webhook" -secret-file "$work/secret" \
-	-rate "$RATE" -duration "$DURATION" -redis "$redis_url" -out "$OUT"
+	-rate "$RATE" -duration "$DURATION" -redis "$redis_url" -out "$OUT" | tee "$work/load.out"
+accepted=$(sed -n 's/^achieved .*(\([0-9]*\) accepted in.*/\1/p' "$work/load.out")
 
 echo "== CPU used during the load (2 cores = 2 CPU-s per second; machine load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 for i in "${!pids[@]}"; do
 	used=$(echo "$(cpu_secs "${pids[$i]}") - ${cpu_before[$i]}" | bc)
 	echo "${names[$i]}: ${used} CPU-s"
+	if [ "${names[$i]}" = app ] && [ "${accepted:-0}" -gt 0 ]; then
+		echo "app per accepted delivery: $(echo "scale=1; $used * 1000000 / $accepted" | bc) CPU-µs ($accepted accepted)"
+	fi
 done
 
 if [ "$WORKER" != 0 ]; then

@@ -138,6 +138,8 @@ func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, 
 			Store:   st,
 			Logger:  logger,
 			Observe: func(event string, o webhook.Outcome) { m.ObserveWebhook(event, string(o)) },
+			// One look-up of an installation per second, not one per delivery.
+			ServesFor: time.Second,
 		},
 		Deployer:    deployer,
 		AWSVerifier: verifier,
