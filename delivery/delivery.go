@@ -103,6 +103,16 @@ type Report struct {
 	TimeToRestore          Durations
 	// Unrestored counts failures not followed by a success within the window.
 	Unrestored int
+	// Days are the window's UTC days, from the day of Since to the day
+	// before Until (or of it, if Until is not a midnight), each with its
+	// successful and failed changes: the series a chart draws.
+	Days []Day
+}
+
+// Day is one UTC day of a Report.
+type Day struct {
+	Date                  time.Time // midnight UTC
+	Deployments, Failures int
 }
 
 type key struct{ repo, env string }
@@ -175,7 +185,30 @@ func compute(k key, g []Deployment, w Window) Report {
 		r.ChangeFailureRate = float64(r.FailedChanges) / float64(r.Changes)
 	}
 	r.LeadTime, r.TimeToRestore = summarise(leads), summarise(restores)
+	r.Days = days(g, failed, w)
 	return r
+}
+
+// days counts g's successful and failed changes by UTC day of w.
+func days(g []Deployment, failed []bool, w Window) []Day {
+	first := w.Since.UTC().Truncate(24 * time.Hour)
+	var out []Day
+	for d := first; d.Before(w.Until); d = d.Add(24 * time.Hour) {
+		out = append(out, Day{Date: d})
+	}
+	for i, d := range g {
+		n := int(d.FinishedAt.Sub(first) / (24 * time.Hour))
+		if n < 0 || n >= len(out) || !isChange(d) {
+			continue
+		}
+		if d.Status == Succeeded {
+			out[n].Deployments++ // a change rolled back later was deployed too
+		}
+		if failed[i] {
+			out[n].Failures++
+		}
+	}
+	return out
 }
 
 func isChange(d Deployment) bool {

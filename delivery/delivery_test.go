@@ -121,6 +121,9 @@ func TestCompute(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got := rounded(Compute(tt.deps, tt.window))
+			for i := range got {
+				got[i].Days = nil // TestComputeDays checks them
+			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Compute:\n got %+v\nwant %+v", got, tt.want)
 			}
@@ -150,4 +153,29 @@ func rounded(rs []Report) []Report {
 		rs[i].PerDay, rs[i].PerWeek, rs[i].ChangeFailureRate = r9(rs[i].PerDay), r9(rs[i].PerWeek), r9(rs[i].ChangeFailureRate)
 	}
 	return rs
+}
+
+// TestComputeDays checks the daily series of the two weeks.
+func TestComputeDays(t *testing.T) {
+	t.Parallel()
+	// Until at noon: the last day is partial, and still drawn.
+	reports := Compute(twoWeeks, Window{Since: at(1, 0, 0), Until: at(14, 12, 0)})
+	if len(reports) != 3 {
+		t.Fatalf("%d reports, want 3", len(reports))
+	}
+	type count struct{ deployments, failures int }
+	got := map[int]count{}
+	days := reports[1].Days
+	for _, d := range days {
+		if d.Deployments+d.Failures > 0 {
+			got[d.Date.Day()] = count{d.Deployments, d.Failures}
+		}
+	}
+	want := map[int]count{1: {1, 0}, 2: {1, 1}, 3: {1, 1}, 4: {1, 0}, 6: {1, 2}, 8: {1, 0}, 10: {1, 0}, 14: {0, 1}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("days with changes = %v, want %v", got, want)
+	}
+	if len(days) != 14 || !days[0].Date.Equal(at(1, 0, 0)) || !days[13].Date.Equal(at(14, 0, 0)) {
+		t.Errorf("days run %v to %v (%d), want Jan 1 to Jan 14", days[0].Date, days[len(days)-1].Date, len(days))
+	}
 }
