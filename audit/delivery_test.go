@@ -64,7 +64,7 @@ func TestDeliveries(t *testing.T) {
 	other := entry("dep_0000000004", audit.DeploymentFinished, "SUCCEEDED", day(3))
 	other.Repo = "octo/lib"
 	add(other)
-	add(entry("dep_0000000005", audit.DeploymentFinished, "SUCCEEDED", day(9))) // after until
+	add(entry("dep_0000000005", audit.DeploymentFinished, "SUCCEEDED", day(9)))  // after until
 	add(entry("dep_0000000006", audit.DeploymentFinished, "SUCCEEDED", day(-1))) // before since
 
 	got, err := l.Deliveries(ctx, "octo/app", "production", day(0), day(8))
