@@ -161,6 +161,8 @@ func (s *server) routes() []route {
 		{"GET /api/v1/deployments", s.requireToken(s.handle(s.listDeployments))},
 		{"GET /api/v1/audit", s.requireToken(s.handle(s.listAudit))},
 		{"GET /api/v1/audit/export", s.requireToken(s.handle(s.exportAudit))},
+		{"GET /api/v1/metrics/delivery", s.requireToken(s.handle(s.deliveryMetrics))},
+		{"GET /delivery", s.handle(s.deliveryPage)}, // public like /metrics, which shows the same numbers
 		// The deployment's own reads also accept its unguessable id alone: the
 		// page GitHub links to runs in a browser that has no API token.
 		{"GET /api/v1/deploy/{id}/events", s.tokenOrID(s.handle(s.events))},

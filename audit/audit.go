@@ -57,15 +57,19 @@ type Entry struct {
 	// Reason says why, for a refusal or a failure: Panda's own words, never a payload's.
 	Reason string `json:"reason,omitempty"`
 
-	Trigger        string `json:"trigger,omitempty"` // push, comment, rerun, rollback, api
-	Repo           string `json:"repo,omitempty"`    // owner/name
-	Environment    string `json:"environment,omitempty"`
-	Commit         string `json:"commit,omitempty"`
-	DeploymentID   string `json:"deploymentId,omitempty"`
-	ImageURI       string `json:"imageUri,omitempty"`
-	ImageDigest    string `json:"imageDigest,omitempty"`
-	ExecutionARN   string `json:"executionArn,omitempty"`
-	TaskDefinition string `json:"taskDefinition,omitempty"` // the task family the rollout registers
+	Trigger     string `json:"trigger,omitempty"` // push, comment, rerun, rollback, api
+	Repo        string `json:"repo,omitempty"`    // owner/name
+	Environment string `json:"environment,omitempty"`
+	Commit      string `json:"commit,omitempty"`
+	// CommitTime is the commit's committer date, as the clone read it, on
+	// deployment.finished entries; the lead time of package delivery runs
+	// from it. Entries written before it existed lack it (zero).
+	CommitTime     time.Time `json:"commitTime,omitzero"`
+	DeploymentID   string    `json:"deploymentId,omitempty"`
+	ImageURI       string    `json:"imageUri,omitempty"`
+	ImageDigest    string    `json:"imageDigest,omitempty"`
+	ExecutionARN   string    `json:"executionArn,omitempty"`
+	TaskDefinition string    `json:"taskDefinition,omitempty"` // the task family the rollout registers
 	// Connection names a connection by kind and Panda key: aws:prod, github:owner/name.
 	Connection string `json:"connection,omitempty"`
 	// ConnectionID is the connection's conn_ id.
@@ -78,7 +82,7 @@ type Entry struct {
 // commit, image, execution and task family, trigger and actor.
 func ForDeployment(dep *store.Deployment, action, outcome string) Entry {
 	e := Entry{Action: action, Outcome: outcome, Actor: dep.Actor, Trigger: dep.Trigger, Repo: dep.Repo,
-		Environment: dep.Environment, Commit: dep.SHA, DeploymentID: dep.ID, ImageURI: dep.ImageURI,
+		Environment: dep.Environment, Commit: dep.SHA, CommitTime: dep.CommitTime, DeploymentID: dep.ID, ImageURI: dep.ImageURI,
 		ExecutionARN: dep.ExecutionARN, TaskDefinition: dep.Target.TaskFamily}
 	if _, digest, ok := strings.Cut(dep.ImageURI, "@"); ok {
 		e.ImageDigest = digest

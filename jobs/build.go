@@ -140,7 +140,11 @@ func (d *Deployer) buildAndPush(ctx context.Context, dep *store.Deployment) erro
 			}
 			res = &pushed
 		}
-		updated, err := d.Store.Update(ctx, dep.ID, func(x *store.Deployment) error { x.ImageURI = res.ImageURI; return nil })
+		updated, err := d.Store.Update(ctx, dep.ID, func(x *store.Deployment) error {
+			x.ImageURI = res.ImageURI
+			x.CommitTime = co.CommitTime // for the lead time of the audit's deployment.finished
+			return nil
+		})
 		if err != nil {
 			return err
 		}

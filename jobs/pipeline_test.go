@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/pandadeploy/panda/audit"
 	"github.com/pandadeploy/panda/events"
 	"github.com/pandadeploy/panda/internal/awstest"
 	"github.com/pandadeploy/panda/internal/dockertest"
@@ -25,12 +26,22 @@ const dockerfile = "FROM scratch\nCOPY hello.txt /hello.txt\n"
 func TestPushDeploysToProduction(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, 0)
+	committed := time.Now().Truncate(time.Second) // git's dates are whole seconds
 	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "hi\n"}, h.pandaYML(""))
 	h.push(sha, "ship it")
 	dep := h.waitFinal(sha, 3*time.Minute)
 
 	if dep.Status != store.StatusSucceeded {
 		t.Fatalf("status %s (%s: %s), want SUCCEEDED", dep.Status, dep.ErrorStage, dep.Error)
+	}
+	// The commit's date, read by the clone, is recorded and audited: the
+	// delivery metrics' lead time runs from it.
+	if dep.CommitTime.Before(committed) || dep.CommitTime.After(time.Now()) {
+		t.Errorf("commit time %v, want the commit's date (after %v)", dep.CommitTime, committed)
+	}
+	finished, err := audit.New(h.rdb, 0).Deliveries(t.Context(), testRepo, "production", committed.Add(-time.Minute), time.Now().Add(time.Minute))
+	if err != nil || len(finished) != 1 || !finished[0].CommitTime.Equal(dep.CommitTime) || finished[0].AcceptedAt.IsZero() {
+		t.Errorf("audited deliveries %+v (%v), want this one with its commit time %v", finished, err, dep.CommitTime)
 	}
 	for _, stage := range []string{"clone", "build", "push", "deploy"} {
 		if dep.StageDurations[stage] <= 0 {

@@ -36,21 +36,24 @@ func (s Status) Final() bool {
 // It is stored as JSON; fields are added, never renamed, so older workers can
 // read records written by newer ones during a rolling upgrade.
 type Deployment struct {
-	ID             string    `json:"id"`
-	Status         Status    `json:"status"`
-	Repo           string    `json:"repo"` // owner/name
-	InstallationID int64     `json:"installationId"`
-	SHA            string    `json:"sha"`
-	Branch         string    `json:"branch,omitempty"`
-	Environment    string    `json:"environment"`
-	Trigger        string    `json:"trigger"` // push, comment, rerun, rollback, api
-	Actor          string    `json:"actor,omitempty"`
-	DeliveryID     string    `json:"deliveryId,omitempty"`
-	PullRequest    int       `json:"pullRequest,omitempty"`
-	CommentID      int64     `json:"commentId,omitempty"`
-	CreatedAt      time.Time `json:"createdAt"`
-	StartedAt      time.Time `json:"startedAt,omitzero"`
-	EndedAt        time.Time `json:"endedAt,omitzero"`
+	ID             string `json:"id"`
+	Status         Status `json:"status"`
+	Repo           string `json:"repo"` // owner/name
+	InstallationID int64  `json:"installationId"`
+	SHA            string `json:"sha"`
+	// CommitTime is the commit's committer date, recorded by the build once
+	// the clone has read it; zero before (and for a rollback, which clones nothing).
+	CommitTime  time.Time `json:"commitTime,omitzero"`
+	Branch      string    `json:"branch,omitempty"`
+	Environment string    `json:"environment"`
+	Trigger     string    `json:"trigger"` // push, comment, rerun, rollback, api
+	Actor       string    `json:"actor,omitempty"`
+	DeliveryID  string    `json:"deliveryId,omitempty"`
+	PullRequest int       `json:"pullRequest,omitempty"`
+	CommentID   int64     `json:"commentId,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	StartedAt   time.Time `json:"startedAt,omitzero"`
+	EndedAt     time.Time `json:"endedAt,omitzero"`
 
 	// StageDurations holds each finished stage's duration by stage name.
 	StageDurations map[string]time.Duration `json:"stageDurations,omitempty"`

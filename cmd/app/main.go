@@ -118,6 +118,7 @@ func newHandler(ctx context.Context, cfg config.App, rdb redis.UniversalClient, 
 	}
 	conns := connections.NewStore(rdb, box)
 	auditLog := audit.New(rdb, cfg.AuditRetention)
+	reg.MustRegister(&metrics.DeliveryCollector{Source: auditLog}) // computed from the audit log at scrape
 	deployer, err := newDeployer(cfg, st, queue, conns, auditLog, logger)
 	if err != nil {
 		return nil, err

@@ -19,7 +19,7 @@ const module = "github.com/pandadeploy/panda/"
 var layers = map[string]int{
 	// 0: contracts and leaves, standard library and drivers only.
 	"pipeline": 0, "command": 0, "config": 0, "secrets": 0, "store": 0, "tasks": 0,
-	"names": 0, "retry": 0, "redact": 0, "ghtext": 0, "freeze": 0, "events": 0, "deploy/aws": 0,
+	"names": 0, "retry": 0, "redact": 0, "ghtext": 0, "freeze": 0, "events": 0, "deploy/aws": 0, "delivery": 0,
 	// 1: one concern each: a stage, a GitHub or AWS conversation, a file format.
 	"repoconfig": 1, "pipeline/source": 1, "pipeline/image": 1, "pipeline/rollout": 1,
 	"checks": 1, "githubapp": 1, "connections": 1, "metrics": 1, "audit": 1, "commitstatus": 1,
