@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pandadeploy/panda/names"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/pandadeploy/panda/names"
 
 	"github.com/pandadeploy/panda/pipeline"
 )
