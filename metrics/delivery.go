@@ -102,7 +102,8 @@ func (c *DeliveryCollector) Collect(ch chan<- prometheus.Metric) {
 // summary is a sample as a Prometheus summary: its count, sum and median.
 func summary(d *prometheus.Desc, s delivery.Durations, labels []string) prometheus.Metric {
 	sum := s.Mean.Seconds() * float64(s.Count)
-	return prometheus.MustNewConstSummary(d, uint64(s.Count), sum, map[float64]float64{0.5: s.Median.Seconds()}, labels...)
+	// #nosec G115 -- a count, never negative (max guards it)
+	return prometheus.MustNewConstSummary(d, uint64(max(s.Count, 0)), sum, map[float64]float64{0.5: s.Median.Seconds()}, labels...)
 }
 
 func (c *DeliveryCollector) window() time.Duration {
