@@ -105,25 +105,9 @@ func (d *Deployer) buildAndPush(ctx context.Context, dep *store.Deployment) erro
 
 	var built image.BuildResult
 	err = d.runStage(ctx, dep, pipeline.StageBuild, func(ctx context.Context) error {
-		req := image.BuildRequest{
-			Dir:        co.Dir,
-			Dockerfile: dep.Target.Dockerfile,
-			Tags:       []string{localTag(dep)},
-			Labels:     labels(d.GitURL, dep, co.CommitTime),
-			BuildArgs:  dep.Target.BuildArgs,
-			Target:     dep.Target.BuildTarget,
-			Platform:   dep.Target.Platform,
-			OnLog:      d.logger(ctx, dep, pipeline.StageBuild),
-		}
-		if req.SecretNames = dep.Target.BuildSecrets; len(req.SecretNames) > 0 && d.BuildSecrets != nil {
-			req.SecretSource = d.BuildSecrets(dep.Repo, dep.Environment)
-		}
-		if d.BuilderPushes {
-			dest, err := d.destination(ctx, dep)
-			if err != nil {
-				return err
-			}
-			req.Push = &dest
+		req, err := d.buildRequest(ctx, dep, co)
+		if err != nil {
+			return err
 		}
 		built, err = d.Builder.Build(ctx, req)
 		return err
@@ -151,6 +135,33 @@ func (d *Deployer) buildAndPush(ctx context.Context, dep *store.Deployment) erro
 		*dep = *updated
 		return nil
 	})
+}
+
+// buildRequest is what the build stage asks of the builder for dep's
+// checkout: its Dockerfile, tags and labels, the .panda.yml build settings,
+// the build secrets' source, and where to push when the builder pushes.
+func (d *Deployer) buildRequest(ctx context.Context, dep *store.Deployment, co *source.Checkout) (image.BuildRequest, error) {
+	req := image.BuildRequest{
+		Dir:        co.Dir,
+		Dockerfile: dep.Target.Dockerfile,
+		Tags:       []string{localTag(dep)},
+		Labels:     labels(d.GitURL, dep, co.CommitTime),
+		BuildArgs:  dep.Target.BuildArgs,
+		Target:     dep.Target.BuildTarget,
+		Platform:   dep.Target.Platform,
+		OnLog:      d.logger(ctx, dep, pipeline.StageBuild),
+	}
+	if req.SecretNames = dep.Target.BuildSecrets; len(req.SecretNames) > 0 && d.BuildSecrets != nil {
+		req.SecretSource = d.BuildSecrets(dep.Repo, dep.Environment)
+	}
+	if d.BuilderPushes {
+		dest, err := d.destination(ctx, dep)
+		if err != nil {
+			return req, err
+		}
+		req.Push = &dest
+	}
+	return req, nil
 }
 
 // pushTags are the tags pushed: both, or in EventBridge mode only the
