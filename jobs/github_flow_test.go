@@ -235,9 +235,11 @@ func (h *harness) settled(dep *store.Deployment) {
 	}, "the end of "+dep.ID+" reported on GitHub")
 }
 
+// waitFor waits for cond, as long as a deployment may take on a loaded
+// machine (the jobs tests run beside e2e on two cores).
 func waitFor(t *testing.T, cond func() bool, what string) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if cond() {
 			return
 		}
