@@ -40,10 +40,20 @@ func phaseOf(d *store.Deployment, stage string) phase {
 		return phaseDone
 	case d.Status.Final():
 		return phaseSkipped
-	case d.Status == store.StatusRunning:
-		return phaseRunning
+	case d.Status == store.StatusRunning && firstUnfinished(d) == stage:
+		return phaseRunning // only the stage under way; the ones after it wait
 	}
 	return phaseQueued
+}
+
+// firstUnfinished is the first stage of d without a duration, or "".
+func firstUnfinished(d *store.Deployment) string {
+	for _, s := range []string{"clone", "build", "push", "deploy"} {
+		if _, ok := d.StageDurations[s]; !ok {
+			return s
+		}
+	}
+	return ""
 }
 
 // SummaryFor renders the markdown summary of stage's check run from the
