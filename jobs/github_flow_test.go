@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/hibiken/asynq"
 
+	"github.com/pandadeploy/panda/checks"
 	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/events"
 	"github.com/pandadeploy/panda/internal/awstest"
@@ -415,7 +416,7 @@ func TestCancelStopsTheRunningExecution(t *testing.T) {
 		}
 		return dep != nil
 	}, "the execution to start")
-	h.press(dep, "requested_action", "cancel", "alice")
+	h.pressVisible(dep, checks.ActionCancel, "alice") // the Cancel GitHub displays, on the completed controls run
 	dep = h.waitFinal(sha, 3*time.Minute)
 	h.settled(dep)
 	if dep.Status != store.StatusCanceled {
@@ -452,7 +453,7 @@ func TestCancelBeforeTheExecutionStarts(t *testing.T) {
 		}
 		return dep != nil
 	}, "the image to be pushed")
-	h.press(dep, "requested_action", "cancel", "alice")
+	h.pressVisible(dep, checks.ActionCancel, "alice") // the Cancel GitHub displays, on the completed controls run
 	dep = h.waitFinal(sha, 3*time.Minute)
 	if dep.Status != store.StatusCanceled || dep.ErrorStage != "deploy" || !strings.Contains(dep.Error, "alice") {
 		t.Fatalf("status %s at %q (%s), want CANCELED at deploy by alice", dep.Status, dep.ErrorStage, dep.Error)

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	"github.com/pandadeploy/panda/checks"
 	"github.com/pandadeploy/panda/internal/awstest"
 	"github.com/pandadeploy/panda/internal/githubtest"
 	"github.com/pandadeploy/panda/store"
@@ -134,7 +135,7 @@ func TestCancelRollsECSBack(t *testing.T) {
 		return len(st.Deployments) == 1 && st.Deployments[0].LifecycleStage == ecstypes.ServiceDeploymentLifecycleStagePostTestTrafficShift
 	}, "the new revision to have test traffic")
 
-	h.press(dep, "requested_action", "cancel", "alice")
+	h.pressVisible(dep, checks.ActionCancel, "alice") // the Cancel GitHub displays, on the completed controls run
 	h.watchUntilFinal(sha, 2*time.Minute)
 	dep = h.waitFinal(sha, time.Minute)
 	st := h.ecsState()
