@@ -1,0 +1,76 @@
+package pipelinebench
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// result is one mode's pairs: contender a (Panda, or "with cache") against b.
+type result struct {
+	builder, mode         string
+	a, b                  string
+	as, bs                []timing
+	loadBefore, loadAfter string
+}
+
+// ratio is the ratio of the medians of the totals, a over b.
+func (r result) ratio() float64 { return median(r.as).total().Seconds() / median(r.bs).total().Seconds() }
+
+// report logs every run, reports medians and the ratio, and keeps r for the chart.
+func (f *fixture) report(b *testing.B, r result) {
+	f.results = append(f.results, r)
+	ma, mb := median(r.as), median(r.bs)
+	b.ReportMetric(ma.total().Seconds(), "a-s")
+	b.ReportMetric(mb.total().Seconds(), "b-s")
+	b.ReportMetric(r.ratio(), "a/b")
+	b.Logf("%s %s, %d pairs; load average before %s, after %s", r.builder, r.mode, len(r.as), r.loadBefore, r.loadAfter)
+	b.Logf("  median clone/build/push/total (min–max total):")
+	for _, c := range []struct {
+		name string
+		ts   []timing
+	}{{r.a, r.as}, {r.b, r.bs}} {
+		m := median(c.ts)
+		lo, hi := span(c.ts)
+		b.Logf("  %-10s %v / %v / %v / %v (%v–%v)", c.name, m.clone, m.build, m.push, m.total(), lo, hi)
+	}
+	b.Logf("  %s/%s = %.2f", r.a, r.b, r.ratio())
+	for i := range r.as {
+		b.Logf("  pair %d: %s %v (%v/%v/%v), %s %v (%v/%v/%v)", i, r.a, r.as[i].total(), r.as[i].clone, r.as[i].build, r.as[i].push,
+			r.b, r.bs[i].total(), r.bs[i].clone, r.bs[i].build, r.bs[i].push)
+	}
+}
+
+// median returns the run whose total is the median (the lower middle for an
+// even count), so its stages add up to its total.
+func median(ts []timing) timing {
+	s := slices.Clone(ts)
+	slices.SortFunc(s, func(a, b timing) int { return int(a.total() - b.total()) })
+	return s[(len(s)-1)/2]
+}
+
+// span is the lowest and highest total.
+func span(ts []timing) (lo, hi time.Duration) {
+	for i, t := range ts {
+		if i == 0 || t.total() < lo {
+			lo = t.total()
+		}
+		hi = max(hi, t.total())
+	}
+	return lo, hi
+}
+
+// loadAvg is the 1, 5 and 15 minute load averages, as uptime prints them.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
+}
