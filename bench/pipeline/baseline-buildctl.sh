@@ -3,7 +3,8 @@
 # one buildctl build on the same buildkitd, pushing straight to the registry
 # with the same registry build cache Panda keeps (mode=max, image manifest,
 # OCI media types, imported from and exported to CACHE_REF). It prints the
-# milliseconds of each step; the push is part of the build (push_ms=0).
+# milliseconds of each step (the push is part of the build: push_ms=0) and
+# the number of steps its log reported CACHED.
 #
 # Usage: baseline-buildctl.sh REPO_URL BRANCH IMAGE_REF CACHE_REF
 # Environment: GIT_AUTH as for baseline.sh; DOCKER_CONFIG, logged in to the
@@ -24,4 +25,6 @@ t1=$(ms)
 	--export-cache "type=registry,ref=$cache,mode=max,image-manifest=true,oci-mediatypes=true" \
 	--import-cache "type=registry,ref=$cache" 2>"$dir/build.err" || { cat "$dir/build.err" >&2; exit 1; }
 t2=$(ms)
-echo "clone_ms=$((t1 - t0)) build_ms=$((t2 - t1)) push_ms=0"
+# The steps the build log reports as CACHED, so a cold run can be seen to be cold.
+cached=$(grep -c ' CACHED$' "$dir/build.err" || true)
+echo "clone_ms=$((t1 - t0)) build_ms=$((t2 - t1)) push_ms=0 cached=$cached"

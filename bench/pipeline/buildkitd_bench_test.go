@@ -82,7 +82,7 @@ func (f *fixture) bkPanda(ctx context.Context, d *daemon, gitRepo, sha, repo, ca
 	t.push = time.Since(start)
 	start = time.Now()
 	_, err = (&pimage.BuildkitBuilder{Client: d.cli}).Build(ctx, pimage.BuildRequest{
-		Dir: co.Dir, Labels: f.labels(gitRepo, sha, co), Push: &dest,
+		Dir: co.Dir, Labels: f.labels(gitRepo, sha, co), Push: &dest, OnLog: buildLog(&t),
 	})
 	t.build = time.Since(start)
 	return t, err

@@ -23,7 +23,11 @@ func writeChart(path string, results []result) error {
 		_, hi2 := span(r.bs)
 		top = max(top, hi.Seconds(), hi2.Seconds())
 	}
-	top = float64(int(top/5)+1) * 5
+	step := 1.0
+	for top/step > 8 {
+		step *= 2
+	}
+	top = float64(int(top/step)+1) * step
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		chartW, chartH, chartW, chartH)
@@ -35,7 +39,7 @@ func writeChart(path string, results []result) error {
 	}
 	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#888"/>`+"\n", padL, padT, plotW, plotH)
 	y := func(s float64) float64 { return padT + plotH - s/top*plotH }
-	for s := 0.0; s <= top; s += 5 {
+	for s := 0.0; s <= top; s += step {
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#eee"/><text x="%d" y="%.1f" text-anchor="end">%g s</text>`+"\n",
 			padL, padL+plotW, y(s), y(s), padL-6, y(s)+4, s)
 	}
@@ -74,4 +78,3 @@ func label(r result, j int) string {
 	}
 	return r.b
 }
-

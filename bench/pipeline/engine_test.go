@@ -74,7 +74,7 @@ func (f *fixture) enginePanda(ctx context.Context, repo string) (timing, error) 
 		f.engineRefs = append(f.engineRefs, f.reg.Host()+"/"+repo+":"+tag)
 	}
 	built, err := (&pimage.Builder{Engine: f.cli, NetworkMode: "none"}).Build(ctx, pimage.BuildRequest{
-		Dir: co.Dir, Tags: []string{local}, Labels: f.labels(engineRepo, f.engineSHA, co),
+		Dir: co.Dir, Tags: []string{local}, Labels: f.labels(engineRepo, f.engineSHA, co), OnLog: buildLog(&t),
 	})
 	if err != nil {
 		return t, err

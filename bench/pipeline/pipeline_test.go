@@ -129,8 +129,12 @@ func newFixture(b *testing.B) *fixture {
 	return f
 }
 
-// timing is one run of one contender, by stage.
-type timing struct{ clone, build, push time.Duration }
+// timing is one run of one contender, by stage, and how many build steps its
+// log reported CACHED (-1 when the contender's log is not read).
+type timing struct {
+	clone, build, push time.Duration
+	cached             int
+}
 
 func (t timing) total() time.Duration { return t.clone + t.build + t.push }
 
@@ -206,10 +210,11 @@ func (f *fixture) runScript(ctx context.Context, env []string, script string, ar
 		return timing{}, fmt.Errorf("%s: %w\n%s", script, err, out)
 	}
 	var c, bu, p int64
-	if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "clone_ms=%d build_ms=%d push_ms=%d", &c, &bu, &p); err != nil {
+	var cached int
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "clone_ms=%d build_ms=%d push_ms=%d cached=%d", &c, &bu, &p, &cached); err != nil {
 		return timing{}, fmt.Errorf("%s printed %q: %w", script, out, err)
 	}
-	return timing{clone: ms(c), build: ms(bu), push: ms(p)}, nil
+	return timing{clone: ms(c), build: ms(bu), push: ms(p), cached: cached}, nil
 }
 
 func ms(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
@@ -226,6 +231,17 @@ func (f *fixture) labels(name, sha string, co *source.Checkout) map[string]strin
 		"org.opencontainers.image.source":   f.git.URL() + "/" + owner + "/" + name,
 		"org.opencontainers.image.revision": sha,
 		"org.opencontainers.image.created":  co.CommitTime.UTC().Format(time.RFC3339),
+	}
+}
+
+// buildLog is what Panda's build stage gets as OnLog: the worker streams each
+// line to the event stream and the check run; here the lines are counted, and
+// the CACHED ones, so a cold run can be seen to be cold.
+func buildLog(t *timing) func(string) {
+	return func(line string) {
+		if strings.HasSuffix(line, " CACHED") {
+			t.cached++
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package pipelinebench
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -17,7 +18,9 @@ type result struct {
 }
 
 // ratio is the ratio of the medians of the totals, a over b.
-func (r result) ratio() float64 { return median(r.as).total().Seconds() / median(r.bs).total().Seconds() }
+func (r result) ratio() float64 {
+	return median(r.as).total().Seconds() / median(r.bs).total().Seconds()
+}
 
 // report logs every run, reports medians and the ratio, and keeps r for the chart.
 func (f *fixture) report(b *testing.B, r result) {
@@ -38,9 +41,16 @@ func (f *fixture) report(b *testing.B, r result) {
 	}
 	b.Logf("  %s/%s = %.2f", r.a, r.b, r.ratio())
 	for i := range r.as {
-		b.Logf("  pair %d: %s %v (%v/%v/%v), %s %v (%v/%v/%v)", i, r.a, r.as[i].total(), r.as[i].clone, r.as[i].build, r.as[i].push,
-			r.b, r.bs[i].total(), r.bs[i].clone, r.bs[i].build, r.bs[i].push)
+		b.Logf("  pair %d: %s %v (%v/%v/%v%s), %s %v (%v/%v/%v%s)", i, r.a, r.as[i].total(), r.as[i].clone, r.as[i].build, r.as[i].push, cachedNote(r.as[i]),
+			r.b, r.bs[i].total(), r.bs[i].clone, r.bs[i].build, r.bs[i].push, cachedNote(r.bs[i]))
 	}
+}
+
+func cachedNote(t timing) string {
+	if t.cached < 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d steps CACHED", t.cached)
 }
 
 // median returns the run whose total is the median (the lower middle for an
