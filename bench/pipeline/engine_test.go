@@ -53,6 +53,7 @@ func (f *fixture) benchEngine(b *testing.B, cold bool) {
 	b.ResetTimer()
 	pandas, scripts := pair(b, pairs(), reset, runPanda, runScript)
 	b.StopTimer()
+	checkCached(b, "panda", pandas, !cold)
 	f.report(b, result{builder: "engine", mode: mode, a: "panda", b: "script", as: pandas, bs: scripts, loadBefore: load, loadAfter: loadAvg()})
 }
 

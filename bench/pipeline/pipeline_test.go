@@ -235,11 +235,17 @@ func (f *fixture) labels(name, sha string, co *source.Checkout) map[string]strin
 }
 
 // buildLog is what Panda's build stage gets as OnLog: the worker streams each
-// line to the event stream and the check run; here the lines are counted, and
-// the CACHED ones, so a cold run can be seen to be cold.
+// line to the event stream and the check run; here the CACHED steps are
+// counted, so a cold run can be seen to be cold. A FROM is not counted: the
+// engine reports a base image already in its store as CACHED, cold or not.
 func buildLog(t *timing) func(string) {
+	from := map[string]bool{} // "#3" -> the step is a FROM
 	return func(line string) {
-		if strings.HasSuffix(line, " CACHED") {
+		id, rest, _ := strings.Cut(line, " ")
+		if _, step, ok := strings.Cut(rest, "] "); ok && strings.HasPrefix(rest, "[") && strings.HasPrefix(step, "FROM ") {
+			from[id] = true
+		}
+		if rest == "CACHED" && !from[id] {
 			t.cached++
 		}
 	}

@@ -46,6 +46,19 @@ func (f *fixture) report(b *testing.B, r result) {
 	}
 }
 
+// checkCached fails b unless every run of ts reported a CACHED step (want) or
+// none did (!want): a "cold" run that hit a cache, or a cache that was never
+// hit, would make the comparison measure something else. Runs whose log was not
+// read (cached -1) are not checked.
+func checkCached(b *testing.B, who string, ts []timing, want bool) {
+	b.Helper()
+	for i, t := range ts {
+		if t.cached >= 0 && (t.cached > 0) != want {
+			b.Errorf("%s run %d: %d steps CACHED, want %s", who, i, t.cached, map[bool]string{true: "some", false: "none"}[want])
+		}
+	}
+}
+
 func cachedNote(t timing) string {
 	if t.cached < 0 {
 		return ""
