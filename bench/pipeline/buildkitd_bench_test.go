@@ -99,16 +99,16 @@ func (f *fixture) bkPanda(ctx context.Context, d *daemon, gitRepo, sha, repo, ca
 // cache. Starting the fresh buildkitd is not timed.
 func (f *fixture) benchSecondWorker(b *testing.B, d *daemon) {
 	ctx := b.Context()
-	onFresh := func(i int, repo, cache string) (timing, error) {
-		fresh := startDaemon(b, ctx)
+	onFresh := func(repo, cache string) (timing, error) {
+		fresh := startDaemon(ctx, b)
 		defer fresh.stop()
 		return f.bkPanda(ctx, fresh, workerRepo, f.childSHA, repo, cache)
 	}
 	parentRepo := func(i int) string { return "bench-sw-parent-" + strconv.Itoa(i) }
 	withCache := func(i int) (timing, error) {
-		return onFresh(i, "bench-sw-with-"+strconv.Itoa(i), pimage.CacheRepositoryName(parentRepo(i)))
+		return onFresh("bench-sw-with-"+strconv.Itoa(i), pimage.CacheRepositoryName(parentRepo(i)))
 	}
-	without := func(i int) (timing, error) { return onFresh(i, "bench-sw-without-"+strconv.Itoa(i), "") }
+	without := func(i int) (timing, error) { return onFresh("bench-sw-without-"+strconv.Itoa(i), "") }
 	load := loadAvg()
 	b.ResetTimer()
 	var withs, withouts []timing

@@ -37,7 +37,7 @@ type daemon struct {
 // startDaemon starts a buildkitd with an empty state directory and waits until
 // it answers. Its flags are scripts/lib.sh ensure_buildkitd's: the native
 // snapshotter (no overlay here) and host networking (no CNI plugins).
-func startDaemon(tb testing.TB, ctx context.Context) *daemon {
+func startDaemon(ctx context.Context, tb testing.TB) *daemon {
 	tb.Helper()
 	bin := os.Getenv(buildkitdVar)
 	if bin == "" {

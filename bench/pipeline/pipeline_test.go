@@ -159,7 +159,7 @@ func BenchmarkCloneBuildPush(b *testing.B) {
 		}
 	})
 	b.Run("buildkitd", func(b *testing.B) {
-		d := startDaemon(b, b.Context())
+		d := startDaemon(b.Context(), b)
 		b.Cleanup(d.stop)
 		for _, cold := range []bool{true, false} {
 			b.Run(modeName(cold), func(b *testing.B) { f.benchBuildkitd(b, d, cold) })
