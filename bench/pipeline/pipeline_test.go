@@ -1,9 +1,18 @@
 // Package pipelinebench compares Panda's clone, build and push of a fixture
-// repository with a plain shell script doing the same (git clone --depth 1,
-// docker build, docker push), on the same engine, git server and registry, in
-// the same run. Run it with bench/pipeline/run.sh, or:
+// repository with a plain shell script doing the same, for each of Panda's two
+// BuildKit builders, on the same engine or buildkitd, git server and registry,
+// in the same run:
 //
-//	go test -run '^$' -bench CloneBuildPush -benchtime 3x -timeout 20m ./bench/pipeline
+//   - engine: image.Builder and image.Pusher against baseline.sh (git clone
+//     --depth 1, the Engine API's BuildKit build, docker push);
+//   - buildkitd: image.BuildkitBuilder (pushing during the build, with the
+//     registry build cache) against baseline-buildctl.sh (git clone --depth 1,
+//     buildctl build with the same cache options), on a buildkitd of the
+//     benchmark's own;
+//   - second-worker: a fresh buildkitd builds a child commit after another
+//     built its parent, with the registry cache that build left and without.
+//
+// Run it with bench/pipeline/run.sh (RUNS pairs per mode, default 3).
 package pipelinebench
 
 import (
@@ -14,17 +23,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 
+	"github.com/pandadeploy/panda/internal/buildkittest"
 	"github.com/pandadeploy/panda/internal/dockertest"
 	"github.com/pandadeploy/panda/internal/gittest"
 	"github.com/pandadeploy/panda/internal/registrytest"
@@ -36,22 +44,29 @@ import (
 const (
 	gitToken = "ghs_benchtoken0123456789"
 	owner    = "acme"
-	name     = "benchapp"
 	branch   = "main"
 )
 
-// fixture is the world both contenders share.
+// fixture is the world every contender shares.
 type fixture struct {
-	cli        *client.Client
-	git        *gittest.Server
-	reg        *registrytest.Registry
-	pusher     *pimage.Pusher
-	sha        string
-	dockerCfg  string // DOCKER_CONFIG of the script, logged in to the registry
-	scriptPath string
-	// built are the ids of the images Panda built: a warm rebuild moves the
-	// tags to a new image and leaves the old one, which forget removes too.
-	built []string
+	cli       *client.Client
+	git       *gittest.Server
+	reg       *registrytest.Registry
+	pusher    *pimage.Pusher
+	dockerCfg string // DOCKER_CONFIG of the scripts, logged in to the registry
+	dir       string // this directory, where the scripts are
+	// engineSHA and bkSHA are the fixture's commit in the repositories the
+	// engine and buildkitd builders build (their Dockerfiles differ only in
+	// FROM: buildkitd resolves it through the registry, never the engine).
+	engineSHA, bkSHA string
+	// parentSHA and childSHA are two commits of the second-worker repository;
+	// the child changes one source file.
+	parentSHA, childSHA string
+	bkBase              string
+	// engineRefs are the engine images the engine runs made, removed before
+	// each cold run and at the end.
+	engineRefs []string
+	results    []result
 }
 
 // appFiles is a small service's repository: a Dockerfile that copies 8 MiB of
@@ -87,24 +102,25 @@ func appFiles(base string) map[string]string {
 func newFixture(b *testing.B) *fixture {
 	b.Helper()
 	// The world the jobs and e2e tests run in; its git server takes one fixed
-	// token here, as both contenders clone without the App.
+	// token here, as every contender clones without the App.
 	w := stacktest.New(b, stacktest.Options{GitToken: gitToken})
-	cli, git, reg := w.Docker, w.Git, w.Registry
-	base := dockertest.BusyboxBase(b, cli)
 	user, pass := w.AWS.RegistryAuth()
-	repo := git.CreateRepo(owner, name)
-	f := &fixture{
-		cli: cli, git: git, reg: reg,
-		pusher:    &pimage.Pusher{Engine: cli, ECR: ecr.NewFromConfig(w.AWS.Config()), STS: sts.NewFromConfig(w.AWS.Config())},
-		sha:       repo.Commit(branch, appFiles(base), "bench app"),
-		dockerCfg: b.TempDir(),
-	}
-	script, err := filepath.Abs("baseline.sh")
+	dir, err := os.Getwd()
 	if err != nil {
 		b.Fatal(err)
 	}
-	f.scriptPath = script
-	login := exec.Command("docker", "login", "--username", user, "--password-stdin", reg.Host())
+	f := &fixture{
+		cli: w.Docker, git: w.Git, reg: w.Registry, dir: dir,
+		pusher:    &pimage.Pusher{Engine: w.Docker, ECR: ecr.NewFromConfig(w.AWS.Config()), STS: sts.NewFromConfig(w.AWS.Config())},
+		dockerCfg: b.TempDir(),
+	}
+	f.engineSHA = w.Git.CreateRepo(owner, "benchapp-engine").Commit(branch, appFiles(dockertest.BusyboxBase(b, w.Docker)), "bench app")
+	f.bkBase = buildkittest.PushBusybox(b, w.Docker, w.Registry.Host(), "bench-base", user, pass)
+	f.bkSHA = w.Git.CreateRepo(owner, "benchapp-buildkitd").Commit(branch, appFiles(f.bkBase), "bench app")
+	sw := w.Git.CreateRepo(owner, "benchapp-worker")
+	f.parentSHA = sw.Commit(branch, appFiles(f.bkBase), "bench app")
+	f.childSHA = sw.Commit(branch, map[string]string{"src/module007.txt": "changed by the child commit\n"}, "change one module")
+	login := exec.Command("docker", "login", "--username", user, "--password-stdin", w.Registry.Host())
 	login.Env = append(os.Environ(), "DOCKER_CONFIG="+f.dockerCfg)
 	login.Stdin = strings.NewReader(pass)
 	if out, err := login.CombinedOutput(); err != nil {
@@ -113,157 +129,129 @@ func newFixture(b *testing.B) *fixture {
 	return f
 }
 
-// timing is one run of one contender, by stage.
-type timing struct{ clone, build, push time.Duration }
+// timing is one run of one contender, by stage, and how many build steps its
+// log reported CACHED (-1 when the contender's log is not read).
+type timing struct {
+	clone, build, push time.Duration
+	cached             int
+}
 
 func (t timing) total() time.Duration { return t.clone + t.build + t.push }
 
-// panda runs the three stages the way the worker's build task does.
-func (f *fixture) panda(ctx context.Context, repoName string, tags []string) (timing, error) {
-	var t timing
-	start := time.Now()
-	co, err := source.Clone(ctx, source.Request{BaseURL: f.git.URL(), Repo: owner + "/" + name, SHA: f.sha, Branch: branch, Token: gitToken})
-	if err != nil {
-		return t, err
+// pairs is how many timed pairs each mode runs: RUNS, as run.sh passes it.
+func pairs() int {
+	if n, err := strconv.Atoi(os.Getenv("RUNS")); err == nil && n > 0 {
+		return n
 	}
-	defer co.Close()
-	t.clone = time.Since(start)
-	start = time.Now()
-	built, err := (&pimage.Builder{Engine: f.cli, NetworkMode: "none"}).Build(ctx, pimage.BuildRequest{
-		Dir:  co.Dir,
-		Tags: []string{"panda-build/" + repoName + ":" + f.sha},
-		Labels: map[string]string{
-			"org.opencontainers.image.source":   f.git.URL() + "/" + owner + "/" + name,
-			"org.opencontainers.image.revision": f.sha,
-			"org.opencontainers.image.created":  co.CommitTime.Format(time.RFC3339), // as the worker labels it
-		},
-	})
-	if err != nil {
-		return t, err
-	}
-	f.built = append(f.built, built.ImageID)
-	t.build = time.Since(start)
-	start = time.Now()
-	if _, err := f.pusher.Push(ctx, pimage.PushRequest{Image: built.ImageID, Repository: repoName, Tags: tags}); err != nil {
-		return t, err
-	}
-	t.push = time.Since(start)
-	return t, nil
+	return 3
 }
 
-// script runs baseline.sh and reads its stage timings.
-func (f *fixture) script(ctx context.Context, ref string) (timing, error) {
-	cmd := exec.CommandContext(ctx, f.scriptPath, f.git.URL()+"/"+owner+"/"+name+".git", branch, ref)
-	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+f.dockerCfg, "GIT_AUTH="+gittest.BasicAuth(gitToken))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return timing{}, fmt.Errorf("baseline.sh: %w\n%s", err, out)
-	}
-	var c, bu, p int64
-	if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "clone_ms=%d build_ms=%d push_ms=%d", &c, &bu, &p); err != nil {
-		return timing{}, fmt.Errorf("baseline.sh printed %q: %w", out, err)
-	}
-	return timing{clone: ms(c), build: ms(bu), push: ms(p)}, nil
-}
-
-func ms(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
-
-// forget removes the images of refs (and the intermediate images of their
-// builds, which are the classic builder's cache) and the engine's BuildKit
-// cache, so the next build starts cold. It removes nothing but what this
-// benchmark built: the engine is shared.
-func (f *fixture) forget(ctx context.Context, refs []string) error {
-	for _, ref := range slices.Concat(refs, f.built) {
-		_, err := f.cli.ImageRemove(ctx, ref, image.RemoveOptions{Force: true, PruneChildren: true})
-		if err != nil && !cerrdefs.IsNotFound(err) {
-			return fmt.Errorf("remove %s: %w", ref, err)
-		}
-	}
-	if _, err := f.cli.BuildCachePrune(ctx, build.CachePruneOptions{All: true}); err != nil {
-		return fmt.Errorf("prune build cache: %w", err)
-	}
-	return nil
-}
-
-// BenchmarkCloneBuildPush runs Panda and the script in turns (the order
-// alternates, so neither always finds the page cache warmer) and reports the
-// median seconds of each and their ratio. cold removes every image and cache
-// of both before each run; warm keeps them, as a busy worker would.
+// BenchmarkCloneBuildPush runs each builder's Panda and script in pairs (the
+// order alternates, so neither always finds the page cache warmer), cold and
+// warm, then the second-worker comparison, and writes the chart. It ignores
+// b.N: run it with -benchtime 1x, as run.sh does; RUNS says how many pairs.
 func BenchmarkCloneBuildPush(b *testing.B) {
 	f := newFixture(b)
-	for _, mode := range []string{"cold", "warm"} {
-		b.Run(mode, func(b *testing.B) { f.bench(b, mode == "cold") })
+	b.Cleanup(func() { _ = f.forgetEngine(context.Background()) })
+	b.Run("engine", func(b *testing.B) {
+		for _, cold := range []bool{true, false} {
+			b.Run(modeName(cold), func(b *testing.B) { f.benchEngine(b, cold) })
+		}
+	})
+	b.Run("buildkitd", func(b *testing.B) {
+		d := startDaemon(b.Context(), b)
+		b.Cleanup(d.stop)
+		for _, cold := range []bool{true, false} {
+			b.Run(modeName(cold), func(b *testing.B) { f.benchBuildkitd(b, d, cold) })
+		}
+		b.Run("second-worker", func(b *testing.B) { f.benchSecondWorker(b, d) })
+	})
+	if out := os.Getenv("PANDA_BENCH_CHART"); out != "" {
+		if err := writeChart(out, f.results); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("chart written to %s", out)
 	}
 }
 
-func (f *fixture) bench(b *testing.B, cold bool) {
-	ctx := b.Context()
-	mode := map[bool]string{true: "cold", false: "warm"}[cold]
-	pandaRepo, scriptRepo := "bench-panda-"+mode, "bench-script-"+mode
-	pandaTags := []string{f.sha, "acme-benchapp-main-" + time.Now().UTC().Format("20060102150405")}
-	scriptRef := f.reg.Host() + "/" + scriptRepo + ":" + f.sha
-	refs := []string{"panda-build/" + pandaRepo + ":" + f.sha, scriptRef}
-	for _, tag := range pandaTags {
-		refs = append(refs, f.reg.Host()+"/"+pandaRepo+":"+tag)
-	}
-	b.Cleanup(func() { _ = f.forget(context.WithoutCancel(ctx), refs) })
-	if err := f.forget(ctx, refs); err != nil {
-		b.Fatal(err)
-	}
-	if !cold { // warm: one untimed run of each fills the caches
-		if _, err := f.panda(ctx, pandaRepo, pandaTags); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := f.script(ctx, scriptRef); err != nil {
-			b.Fatal(err)
-		}
-	}
-	var pandas, scripts []timing
-	b.ResetTimer()
-	for i := range b.N {
+func modeName(cold bool) string { return map[bool]string{true: "cold", false: "warm"}[cold] }
+
+// pair runs a and b in turns, in alternate order, calling reset before each
+// run when set, and returns their timings.
+func pair(b *testing.B, n int, reset func(i int) error, runA, runB func(i int) (timing, error)) (as, bs []timing) {
+	for i := range n {
 		runs := []func() error{
-			func() error { t, err := f.panda(ctx, pandaRepo, pandaTags); pandas = append(pandas, t); return err },
-			func() error { t, err := f.script(ctx, scriptRef); scripts = append(scripts, t); return err },
+			func() error { t, err := runA(i); as = append(as, t); return err },
+			func() error { t, err := runB(i); bs = append(bs, t); return err },
 		}
 		if i%2 == 1 {
 			slices.Reverse(runs)
 		}
 		for _, run := range runs {
-			if cold {
-				b.StopTimer()
-				if err := f.forget(ctx, refs); err != nil {
+			if reset != nil {
+				if err := reset(i); err != nil {
 					b.Fatal(err)
 				}
-				b.StartTimer()
 			}
 			if err := run(); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
-	b.StopTimer()
-	report(b, mode, pandas, scripts)
+	return as, bs
 }
 
-// report logs every run and reports medians and the ratio of medians.
-func report(b *testing.B, mode string, pandas, scripts []timing) {
-	p, s := median(pandas), median(scripts)
-	b.ReportMetric(p.total().Seconds(), "panda-s")
-	b.ReportMetric(s.total().Seconds(), "script-s")
-	b.ReportMetric(p.total().Seconds()/s.total().Seconds(), "panda/script")
-	b.Logf("%s, %d runs each; median clone/build/push/total:", mode, len(pandas))
-	b.Logf("  panda  %v / %v / %v / %v", p.clone, p.build, p.push, p.total())
-	b.Logf("  script %v / %v / %v / %v", s.clone, s.build, s.push, s.total())
-	for i := range pandas {
-		b.Logf("  run %d: panda %v (%v/%v/%v), script %v (%v/%v/%v)", i, pandas[i].total(), pandas[i].clone, pandas[i].build, pandas[i].push,
-			scripts[i].total(), scripts[i].clone, scripts[i].build, scripts[i].push)
+// runScript runs one of the baseline scripts and reads its stage timings.
+func (f *fixture) runScript(ctx context.Context, env []string, script string, args ...string) (timing, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(f.dir, script), args...)
+	cmd.Env = append(os.Environ(), append(env, "DOCKER_CONFIG="+f.dockerCfg, "GIT_AUTH="+gittest.BasicAuth(gitToken))...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return timing{}, fmt.Errorf("%s: %w\n%s", script, err, out)
+	}
+	var c, bu, p int64
+	var cached int
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "clone_ms=%d build_ms=%d push_ms=%d cached=%d", &c, &bu, &p, &cached); err != nil {
+		return timing{}, fmt.Errorf("%s printed %q: %w", script, out, err)
+	}
+	return timing{clone: ms(c), build: ms(bu), push: ms(p), cached: cached}, nil
+}
+
+func ms(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
+
+// clone is Panda's clone stage of commit sha of repository name.
+func (f *fixture) clone(ctx context.Context, name, sha string) (*source.Checkout, error) {
+	return source.Clone(ctx, source.Request{BaseURL: f.git.URL(), Repo: owner + "/" + name, SHA: sha, Branch: branch, Token: gitToken})
+}
+
+// labels are the worker's labels (jobs' labels: created is the commit time, so
+// a rebuild of a commit is a full cache hit).
+func (f *fixture) labels(name, sha string, co *source.Checkout) map[string]string {
+	return map[string]string{
+		"org.opencontainers.image.source":   f.git.URL() + "/" + owner + "/" + name,
+		"org.opencontainers.image.revision": sha,
+		"org.opencontainers.image.created":  co.CommitTime.UTC().Format(time.RFC3339),
 	}
 }
 
-// median returns the run whose total is the median (the lower middle for an
-// even count), so its stages add up to its total.
-func median(ts []timing) timing {
-	s := slices.Clone(ts)
-	slices.SortFunc(s, func(a, b timing) int { return int(a.total() - b.total()) })
-	return s[(len(s)-1)/2]
+// buildLog is what Panda's build stage gets as OnLog: the worker streams each
+// line to the event stream and the check run; here the CACHED steps are
+// counted, so a cold run can be seen to be cold. A FROM is not counted: the
+// engine reports a base image already in its store as CACHED, cold or not.
+func buildLog(t *timing) func(string) {
+	from := map[string]bool{} // "#3" -> the step is a FROM
+	return func(line string) {
+		id, rest, _ := strings.Cut(line, " ")
+		if _, step, ok := strings.Cut(rest, "] "); ok && strings.HasPrefix(rest, "[") && strings.HasPrefix(step, "FROM ") {
+			from[id] = true
+		}
+		if rest == "CACHED" && !from[id] {
+			t.cached++
+		}
+	}
+}
+
+// pandaTags are the worker's two tags of a commit.
+func pandaTags(sha string) []string {
+	return []string{sha, "acme-benchapp-main-" + time.Now().UTC().Format("20060102150405")}
 }
