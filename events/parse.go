@@ -87,6 +87,10 @@ func Parse(ev store.Event) (Kind, error) {
 		return into[ScanWaiting](ev)
 	case PhaseScanned:
 		return into[Scanned](ev)
+	case PhaseApproval:
+		return into[ApprovalWaiting](ev)
+	case PhaseApproved:
+		return into[ApprovalAnswered](ev)
 	case "":
 		return parseOld(ev, head.Status)
 	}
