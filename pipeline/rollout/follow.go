@@ -109,6 +109,8 @@ type Awaiting struct {
 	// Why says, for ROLLBACK, what the deployment ends with.
 	Action string `json:"action,omitempty"`
 	Why    string `json:"why,omitempty"`
+	// TimedOut reports that Panda answered ROLLBACK because nobody answered in time.
+	TimedOut bool `json:"timedOut,omitempty"`
 }
 
 // Stop is a stop of the rollout Panda decided on: the status and message it
