@@ -39,6 +39,15 @@ func approvalTimeout(dep *store.Deployment) time.Duration {
 	return repoconfig.DefaultApprovalTimeout
 }
 
+// approvalInput is the execution input's approval: the timeout, which the
+// definition adds to the PAUSE hook's.
+func approvalInput(a *store.Approval) *rollout.Approval {
+	if a == nil {
+		return nil
+	}
+	return &rollout.Approval{TimeoutMinutes: a.TimeoutMinutes}
+}
+
 // approval acts on the hook cur.Awaiting names, once per follow task: it
 // announces the wait the first time, then gives ECS the recorded answer, or
 // ROLLBACK once the timeout has passed. It changes cur (the answer given)

@@ -109,6 +109,7 @@ func (d *Deployer) startExecution(ctx context.Context, dep *store.Deployment) (*
 			Environment:   dep.Environment,
 			DeploymentID:  dep.ID,
 			HealthCheck:   healthCheckInput(dep.Target.HealthCheck),
+			Approval:      approvalInput(dep.Target.Approval),
 		},
 	})
 	if err != nil {
