@@ -42,6 +42,9 @@ func MayAnswer(ctx context.Context, gh *github.Client, dep *store.Deployment, us
 	if err != nil || ok {
 		return ok, "", err
 	}
+	if !approve {
+		return false, fmt.Sprintf("only %s, or people with write access to %s, can reject deployments to %s", approvers(a), dep.Repo, dep.Environment), nil
+	}
 	return false, fmt.Sprintf("only %s can approve deployments to %s", approvers(a), dep.Environment), nil
 }
 
