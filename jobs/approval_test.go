@@ -215,3 +215,27 @@ func TestApprovalTimeoutRollsBack(t *testing.T) {
 		t.Errorf("audit entries %+v, want one timed_out", a)
 	}
 }
+
+// TestCancelWhileAwaitingApproval: Cancel pressed while the new revision
+// waits for approval rolls ECS back as any cancel does; the hook is never
+// answered.
+func TestCancelWhileAwaitingApproval(t *testing.T) {
+	t.Parallel()
+	h := newECSHarness(t, 0, 100, awstest.BlueGreenService{DeploymentConfiguration: blueGreen(1)})
+	h.gh.SetPermission(testRepo, "alice", "write")
+	yml := h.pandaYML("    approval:\n      required: true\n      approvers: [bob]\n")
+	sha := h.commit(map[string]string{"Dockerfile": dockerfile, "hello.txt": "never mind\n"}, yml)
+	h.push(sha, "never mind")
+	dep, _ := h.waitApproval(sha)
+	h.pressVisible(dep, checks.ActionCancel, "alice")
+	dep = h.waitFinal(sha, 2*time.Minute)
+	if dep.Status != store.StatusCanceled || !strings.Contains(dep.Error, "Cancelled by alice") || !strings.Contains(dep.Error, "rolled back to revision 1") {
+		t.Fatalf("deployment %s: %q, want CANCELED by alice, rolled back to revision 1", dep.Status, dep.Error)
+	}
+	if st := h.ecsState(); st.Deployments[0].Status != ecstypes.ServiceDeploymentStatusRollbackSuccessful {
+		t.Errorf("ECS service deployment %s, want ROLLBACK_SUCCESSFUL", st.Deployments[0].Status)
+	}
+	if calls := h.continueCalls(); len(calls) != 0 {
+		t.Errorf("ContinueServiceDeployment calls %v after a cancel, want none", calls)
+	}
+}
