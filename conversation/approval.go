@@ -2,6 +2,7 @@ package conversation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -38,39 +39,48 @@ func MayAnswer(ctx context.Context, gh *github.Client, dep *store.Deployment, us
 	if approve && strings.EqualFold(user, dep.Actor) {
 		return false, fmt.Sprintf("@%s started this deployment, and .panda.yml names the approvers of %s: one of them must approve it", user, dep.Environment), nil
 	}
-	ok, err := isApprover(ctx, gh, a, user)
+	ok, unreadable, err := isApprover(ctx, gh, a, user)
 	if err != nil || ok {
 		return ok, "", err
 	}
+	why := fmt.Sprintf("only %s can approve deployments to %s", approvers(a), dep.Environment)
 	if !approve {
-		return false, fmt.Sprintf("only %s, or people with write access to %s, can reject deployments to %s", approvers(a), dep.Repo, dep.Environment), nil
+		why = fmt.Sprintf("only %s, or people with write access to %s, can reject deployments to %s", approvers(a), dep.Repo, dep.Environment)
 	}
-	return false, fmt.Sprintf("only %s can approve deployments to %s", approvers(a), dep.Environment), nil
+	if len(unreadable) > 0 {
+		why += fmt.Sprintf(" (Panda may not read the members of %s: an owner must grant the App the organization permission Members: read)", strings.Join(unreadable, ", "))
+	}
+	return false, why, nil
 }
 
 // isApprover reports whether user is one of a's named users or an active
 // member of one of its teams. Team members include the members of child
-// teams (REST reference, "Get team membership for a user").
-func isApprover(ctx context.Context, gh *github.Client, a *store.Approval, user string) (bool, error) {
+// teams (REST reference, "Get team membership for a user"). A team whose
+// members the App may not read (403: an installation that has not accepted
+// the Members permission yet) counts as not naming user, and is listed in
+// unreadable so the refusal can say why: failing closed, and telling.
+func isApprover(ctx context.Context, gh *github.Client, a *store.Approval, user string) (ok bool, unreadable []string, err error) {
 	for _, u := range a.Users {
 		if strings.EqualFold(u, user) {
-			return true, nil
+			return true, nil, nil
 		}
 	}
 	for _, t := range a.Teams {
 		org, slug, _ := strings.Cut(t, "/")
 		m, resp, err := gh.Teams.GetTeamMembershipBySlug(ctx, org, slug, user)
-		if resp != nil && resp.StatusCode == http.StatusNotFound {
+		switch {
+		case resp != nil && resp.StatusCode == http.StatusNotFound:
 			continue // "if user has no team membership" (or the team is not visible)
-		}
-		if err != nil {
-			return false, Err(fmt.Sprintf("read membership of %s in %s", user, t), err)
-		}
-		if m.GetState() == "active" {
-			return true, nil
+		case resp != nil && resp.StatusCode == http.StatusForbidden && !rateLimited(err):
+			unreadable = append(unreadable, t)
+			continue
+		case err != nil:
+			return false, nil, Err(fmt.Sprintf("read membership of %s in %s", user, t), err)
+		case m.GetState() == "active":
+			return true, nil, nil
 		}
 	}
-	return false, nil
+	return false, unreadable, nil
 }
 
 // Approvers lists who may approve, for people: "@alice, @bob or members of acme/release".
@@ -95,4 +105,13 @@ func approvers(a *store.Approval) string {
 		return parts[0]
 	}
 	return strings.Join(parts[:len(parts)-1], ", ") + " or " + parts[len(parts)-1]
+}
+
+// rateLimited reports whether err is one of GitHub's rate limits, which it
+// answers 403 too (go-github's RateLimitError and AbuseRateLimitError):
+// those are retried, never read as a missing permission.
+func rateLimited(err error) bool {
+	var primary *github.RateLimitError
+	var secondary *github.AbuseRateLimitError
+	return errors.As(err, &primary) || errors.As(err, &secondary)
 }

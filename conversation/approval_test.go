@@ -26,17 +26,8 @@ func TestMayAnswer(t *testing.T) {
 	for _, u := range []string{"pusher", "writer"} {
 		srv.SetPermission("acme/app", u, "write")
 	}
-	itr, err := ghinstallation.New(http.DefaultTransport, srv.AppID(), 5, srv.PrivateKeyPEM())
-	if err != nil {
-		t.Fatal(err)
-	}
-	itr.BaseURL = srv.URL() + "/api/v3"
-	gh, err := github.NewClient(&http.Client{Transport: itr}).WithEnterpriseURLs(srv.URL(), srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	named := &store.Deployment{Repo: "acme/app", Environment: "production", Actor: "pusher",
-		Target: store.Target{Approval: &store.Approval{Users: []string{"Alice", "pusher"}, Teams: []string{"acme/release"}, TimeoutMinutes: 60}}}
+	gh := client(t, srv, 5)
+	named := namedApproval()
 	open := &store.Deployment{Repo: "acme/app", Environment: "production", Actor: "pusher",
 		Target: store.Target{Approval: &store.Approval{TimeoutMinutes: 60}}}
 	for _, tc := range []struct {
@@ -68,5 +59,40 @@ func TestMayAnswer(t *testing.T) {
 				t.Errorf("MayAnswer(%s, approve %v) = %v, %q; want %v, %q", tc.user, tc.approve, ok, why, tc.want, tc.why)
 			}
 		})
+	}
+}
+
+func namedApproval() *store.Deployment {
+	return &store.Deployment{Repo: "acme/app", Environment: "production", Actor: "pusher",
+		Target: store.Target{Approval: &store.Approval{Users: []string{"Alice", "pusher"}, Teams: []string{"acme/release"}, TimeoutMinutes: 60}}}
+}
+
+// client is a go-github client of installation id on srv.
+func client(t *testing.T, srv *githubtest.Server, id int64) *github.Client {
+	t.Helper()
+	itr, err := ghinstallation.New(http.DefaultTransport, srv.AppID(), id, srv.PrivateKeyPEM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	itr.BaseURL = srv.URL() + "/api/v3"
+	gh, err := github.NewClient(&http.Client{Transport: itr}).WithEnterpriseURLs(srv.URL(), srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gh
+}
+
+// TestMayAnswerWithoutMembers: an installation that has not accepted the
+// Members permission cannot read teams (403); a team member is refused,
+// and told why, rather than the answer failing.
+func TestMayAnswerWithoutMembers(t *testing.T) {
+	t.Parallel()
+	srv := githubtest.NewServer(t)
+	srv.AddInstallation(5, "acme/app")
+	srv.AddTeamMember("acme", "release", "carol", "active")
+	srv.WithoutPermission(5, "members")
+	ok, why, err := conversation.MayAnswer(t.Context(), client(t, srv, 5), namedApproval(), "carol", true)
+	if err != nil || ok || !strings.Contains(why, "Panda may not read the members of acme/release") {
+		t.Errorf("MayAnswer without Members = %v, %q, %v; want a refusal that says why", ok, why, err)
 	}
 }

@@ -85,3 +85,17 @@ func (s *Server) authToken(w http.ResponseWriter, r *http.Request) (*installatio
 	}
 	return tok, true
 }
+
+// WithoutPermission removes permission from installation id, as for an
+// installation whose owner has not yet accepted a permission the App added
+// later (GitHub keeps the old grant until then: "Modifying a GitHub App
+// registration", permissions). Tokens issued afterwards lack it.
+func (s *Server) WithoutPermission(id int64, permission string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inst := s.installations[id]
+	if inst == nil {
+		panic("githubtest: no installation " + itoa(id) + "; call AddInstallation first")
+	}
+	delete(inst.permissions, permission)
+}
