@@ -55,6 +55,32 @@ var v1Stream = pageStream{
 	},
 }
 
+// TestApprovalInChromium shows the deployment page following a rollout held
+// for approval: the wait appears live with the test URL and who may answer,
+// then the answer replaces it.
+func TestApprovalInChromium(t *testing.T) {
+	t.Parallel()
+	b := chromiumtest.Start(t)
+	e := newEnv(t)
+	d := e.deployment()
+	ev := func(ev store.Event) { appendEvent(t, e.st, d.ID, ev) }
+	ev(events.StageStarted{Stage: pipeline.StageDeploy}.Event())
+	session := b.Open(e.srv.URL + "/deployments/" + d.ID)
+	b.WaitPage(session, "the deploy running", 30*time.Second, func(st chromiumtest.Page) bool {
+		return st.Stages["deploy"] == "running" && st.Approval == ""
+	})
+	until := time.Date(2026, 12, 4, 13, 0, 0, 0, time.UTC)
+	ev(events.ApprovalWaiting{TestURL: "http://web-123.elb.amazonaws.com:8080", Approvers: []string{"@alice", "acme/release"}, Until: until}.Event())
+	b.WaitPage(session, "the approval waiting", 30*time.Second, func(st chromiumtest.Page) bool {
+		return st.Approval == "waiting" && strings.Contains(st.ApprovalText, "http://web-123.elb.amazonaws.com:8080") &&
+			strings.Contains(st.ApprovalText, "@alice, acme/release") && strings.Contains(st.ApprovalText, "2026-12-04T13:00:00Z")
+	})
+	ev(events.ApprovalAnswered{Approved: true, Actor: "alice", Message: "Approved by @alice: production traffic moves to the new revision"}.Event())
+	b.WaitPage(session, "the approval answered", 30*time.Second, func(st chromiumtest.Page) bool {
+		return st.Approval == "answered" && strings.Contains(st.ApprovalText, "Approved by @alice") && !strings.Contains(st.ApprovalText, "8080")
+	})
+}
+
 // TestPageInChromium shows the deployment page following a deployment live,
 // surviving a reload in the middle, and ending on SUCCEEDED, on a stream of
 // this version and on one of the version before.

@@ -38,6 +38,7 @@ const (
 	DeploymentAccepted  = "deployment.accepted"  // a deployment was created (any trigger)
 	DeploymentFinished  = "deployment.finished"  // Outcome is its final status
 	FreezeForced        = "freeze.forced"        // an admin's /deploy --force broke a freeze; Reason names it
+	ApprovalAnswered    = "approval.answered"    // Outcome approved, rejected or timed_out; Actor who answered (empty on timeout)
 	ConnectionCreated   = "connection.created"
 	ConnectionDeleted   = "connection.deleted"
 )

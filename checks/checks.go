@@ -67,6 +67,11 @@ const (
 	// go-github cannot send an empty actions list, so a button can only be
 	// replaced, never removed.
 	ActionRedeploy = "redeploy"
+	// ActionApprove and ActionReject are offered on the controls run while
+	// the rollout waits for an approval (.panda.yml approval): move
+	// production traffic to the new revision, or roll it back.
+	ActionApprove = "approve"
+	ActionReject  = "reject"
 )
 
 // Result is how a stage ended, for Finish.

@@ -1,6 +1,8 @@
 // Package command parses the first line of a pull-request comment as a Panda
 // command: "/deploy" or "/deploy <environment>" to deploy, "/deploy cancel" or
-// "/deploy cancel <environment>" to stop what is running.
+// "/deploy cancel <environment>" to stop what is running, "/deploy approve"
+// or "/deploy reject" (each with an optional environment) to answer a
+// rollout waiting for approval.
 //
 // Parse is a pure function. The webhook intake queues every comment whose
 // first line starts with /deploy followed by nothing, a space or a tab; the
@@ -18,18 +20,30 @@ import (
 )
 
 // Usage is the grammar, as a reply quotes it.
-const Usage = "`/deploy` (to the default environment), `/deploy <environment>` (with `--force` to deploy through a freeze: repository admins only), or `/deploy cancel [<environment>]`"
+const Usage = "`/deploy` (to the default environment), `/deploy <environment>` (with `--force` to deploy through a freeze: repository admins only), `/deploy cancel [<environment>]`, or `/deploy approve|reject [<environment>]`"
 
 // CancelWord after /deploy asks to cancel instead of deploying. It is
 // reserved: an environment named "cancel" can be deployed by a push or the
 // API, not by comment.
 const CancelWord = "cancel"
 
+// ApproveWord and RejectWord after /deploy answer a rollout waiting for
+// approval (.panda.yml approval); reserved like CancelWord.
+const (
+	ApproveWord = "approve"
+	RejectWord  = "reject"
+)
+
 // Command is a /deploy line.
 type Command struct {
 	// Cancel asks to cancel the pull request's running deployments (to
 	// Environment only, when it is set) instead of deploying.
 	Cancel bool
+	// Approve and Reject answer the pull request's deployments waiting for
+	// approval (to Environment only, when it is set); at most one of
+	// Cancel, Approve and Reject is set.
+	Approve bool
+	Reject  bool
 	// Environment is the environment named, or "" for the default one (for
 	// Cancel: every environment).
 	Environment string
@@ -46,8 +60,13 @@ type Command struct {
 // String returns the canonical form of a valid command.
 func (c Command) String() string {
 	s := "/deploy"
-	if c.Cancel {
+	switch {
+	case c.Cancel:
 		s += " " + CancelWord
+	case c.Approve:
+		s += " " + ApproveWord
+	case c.Reject:
+		s += " " + RejectWord
 	}
 	if c.Environment != "" {
 		s += " " + c.Environment
@@ -76,11 +95,16 @@ func Parse(line string) (Command, bool) {
 		c.Force = true
 		args = slices.Delete(args, i, i+1)
 	}
-	if len(args) > 0 && strings.EqualFold(args[0], CancelWord) {
-		c.Cancel, args = true, args[1:]
+	verb := ""
+	if len(args) > 0 {
+		switch w := strings.ToLower(args[0]); w {
+		case CancelWord, ApproveWord, RejectWord:
+			verb, args = w, args[1:]
+		}
 	}
-	if c.Cancel && c.Force {
-		return Command{Problem: "`--force` goes with a deployment, not with `/deploy cancel`: cancelling needs no force."}, true
+	c.Cancel, c.Approve, c.Reject = verb == CancelWord, verb == ApproveWord, verb == RejectWord
+	if verb != "" && c.Force {
+		return Command{Problem: fmt.Sprintf("`--force` goes with a deployment, not with `/deploy %s`: it needs no force.", verb)}, true
 	}
 	switch {
 	case len(args) == 0:

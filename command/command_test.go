@@ -18,7 +18,16 @@ func TestParse(t *testing.T) {
 		wantCancel  bool
 		wantProblem string // a substring of the problem; "" means no problem
 		wantForce   bool
+		wantApprove bool
+		wantReject  bool
 	}{
+		{name: "approve", line: "/deploy approve", wantOK: true, wantApprove: true},
+		{name: "approve-environment", line: "/Deploy APPROVE production", wantOK: true, wantApprove: true, wantEnv: "production"},
+		{name: "reject", line: "/deploy reject", wantOK: true, wantReject: true},
+		{name: "reject-environment", line: "/deploy reject qa", wantOK: true, wantReject: true, wantEnv: "qa"},
+		{name: "approve-force", line: "/deploy approve --force", wantOK: true, wantProblem: "not with `/deploy approve`"},
+		{name: "approve-extra-words", line: "/deploy approve qa now", wantOK: true, wantProblem: "/deploy approve|reject [<environment>]"},
+		{name: "approved-is-an-environment", line: "/deploy approved", wantOK: true, wantEnv: "approved"},
 		{name: "cancel", line: "/deploy cancel", wantOK: true, wantCancel: true},
 		{name: "cancel-any-case", line: "/Deploy Cancel ", wantOK: true, wantCancel: true},
 		{name: "cancel-environment", line: "/deploy cancel qa", wantOK: true, wantCancel: true, wantEnv: "qa"},
@@ -65,6 +74,9 @@ func TestParse(t *testing.T) {
 			if got.Force != tt.wantForce {
 				t.Errorf("Parse(%q).Force = %v, want %v", tt.line, got.Force, tt.wantForce)
 			}
+			if got.Approve != tt.wantApprove || got.Reject != tt.wantReject {
+				t.Errorf("Parse(%q) Approve, Reject = %v, %v, want %v, %v", tt.line, got.Approve, got.Reject, tt.wantApprove, tt.wantReject)
+			}
 			if got.Cancel != tt.wantCancel {
 				t.Errorf("Parse(%q).Cancel = %v, want %v", tt.line, got.Cancel, tt.wantCancel)
 			}
@@ -107,7 +119,7 @@ func TestIsDeploy(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"/deploy", "/deploy prod", "/deploy cancel", "/deploy CANCEL qa", "/DePloY staging  ", "/deploy prod please", "/deployx", "/deploy\t\tqa"} {
+	for _, s := range []string{"/deploy", "/deploy prod", "/deploy cancel", "/deploy CANCEL qa", "/DePloY staging  ", "/deploy prod please", "/deployx", "/deploy\t\tqa", "/deploy approve prod", "/deploy REJECT"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
@@ -127,7 +139,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) accepted a line that does not start with /deploy", line)
 		}
 		if c.Problem != "" {
-			if c.Environment != "" || c.Cancel {
+			if c.Environment != "" || c.Cancel || c.Approve || c.Reject {
 				t.Fatalf("Parse(%q) = %+v: a command with a problem names no environment and cancels nothing", line, c)
 			}
 			if strings.ContainsAny(c.Problem, "\n\r") || utf8.RuneCountInString(c.Problem) > 400 {

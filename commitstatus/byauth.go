@@ -17,6 +17,7 @@ type Runs interface {
 	Finish(ctx context.Context, d *store.Deployment, stage string, r checks.Result) error
 	Skip(ctx context.Context, d *store.Deployment, stages ...string) error
 	Refuse(ctx context.Context, d *store.Deployment, why string) error
+	Approval(ctx context.Context, d *store.Deployment, a checks.Approval) error
 }
 
 var (
@@ -66,6 +67,10 @@ func (b ByAuth) Finish(ctx context.Context, d *store.Deployment, stage string, r
 
 func (b ByAuth) Refuse(ctx context.Context, d *store.Deployment, why string) error {
 	return b.pick(d).Refuse(ctx, d, why)
+}
+
+func (b ByAuth) Approval(ctx context.Context, d *store.Deployment, a checks.Approval) error {
+	return b.pick(d).Approval(ctx, d, a)
 }
 
 func (b ByAuth) Skip(ctx context.Context, d *store.Deployment, stages ...string) error {

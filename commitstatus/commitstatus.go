@@ -135,6 +135,11 @@ func (r *Reporter) Skip(context.Context, *store.Deployment, ...string) error { r
 // button anyone could press (a refused /deploy cancel is answered by reply).
 func (r *Reporter) Refuse(context.Context, *store.Deployment, string) error { return nil }
 
+// Approval has nothing to write: a token deployment has no controls run to
+// carry Approve and Reject, and one commit status per change would only
+// repeat the deploy status; /deploy approve and /deploy reject answer it.
+func (r *Reporter) Approval(context.Context, *store.Deployment, checks.Approval) error { return nil }
+
 func shorten(s string, n int) string {
 	runes := []rune(s)
 	if len(runes) <= n {

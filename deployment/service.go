@@ -194,7 +194,15 @@ func TargetOf(env repoconfig.Env) store.Target {
 		Freeze:          env.Freeze,
 		FreezePolicy:    env.FreezePolicy,
 		HealthCheck:     healthCheckOf(env.HealthCheck),
+		Approval:        approvalOf(env.Approval),
 	}
+}
+
+func approvalOf(a *repoconfig.Approval) *store.Approval {
+	if a == nil {
+		return nil
+	}
+	return &store.Approval{Users: a.Users, Teams: a.Teams, TimeoutMinutes: int(a.Timeout.Minutes())}
 }
 
 func scanGate(s *repoconfig.Scan) *store.ScanGate {

@@ -100,6 +100,10 @@ func plain(phase string, ev store.Event) (k Kind, ok bool, err error) {
 		k, err = into[ScanWaiting](ev)
 	case PhaseScanned:
 		k, err = into[Scanned](ev)
+	case PhaseApproval:
+		k, err = into[ApprovalWaiting](ev)
+	case PhaseApproved:
+		k, err = into[ApprovalAnswered](ev)
 	default:
 		return nil, false, nil
 	}

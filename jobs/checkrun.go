@@ -46,6 +46,9 @@ func (h *GitHubHandler) HandleCheckRun(ctx context.Context, t *asynq.Task) error
 	if err != nil {
 		return fmt.Errorf("github client for installation %d: %w", p.InstallationID, err)
 	}
+	if p.Identifier == checks.ActionApprove || p.Identifier == checks.ActionReject {
+		return h.pressApproval(ctx, gh, deps[0], p) // its own rule of who may answer
+	}
 	ok, err := conversation.MayDeploy(ctx, gh, p.Repo, p.Sender)
 	if err != nil {
 		return err

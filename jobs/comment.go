@@ -65,6 +65,9 @@ func (h *GitHubHandler) commentDeploy(ctx context.Context, gh *github.Client, p 
 	if cmd.Cancel {
 		return h.commentCancel(ctx, gh, p, cmd)
 	}
+	if cmd.Approve || cmd.Reject {
+		return h.commentApproval(ctx, gh, p, cmd)
+	}
 	switch {
 	case !p.PullRequest:
 		return "Panda deploys pull requests: comment `/deploy` on a pull request to deploy its head commit. Nothing was deployed.", nil

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"time"
 
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/hibiken/asynq"
 
 	"github.com/pandadeploy/panda/checks"
@@ -45,6 +46,8 @@ type Checks interface {
 	Finish(ctx context.Context, d *store.Deployment, stage string, r checks.Result) error
 	// Refuse tells, on d's controls run, why a press was refused.
 	Refuse(ctx context.Context, d *store.Deployment, why string) error
+	// Approval shows, on d's controls run, a rollout held for approval.
+	Approval(ctx context.Context, d *store.Deployment, a checks.Approval) error
 }
 
 var (
@@ -84,6 +87,7 @@ type Rollout interface {
 	ServiceEvents(ctx context.Context, cluster, service string, since time.Time) ([]string, error)
 	EnsureRule(ctx context.Context, spec rollout.RuleSpec) error
 	FindExecution(ctx context.Context, stateMachineARN, imageTag string, since time.Time) (string, bool, error)
+	Answer(ctx context.Context, a rollout.Awaiting, action ecstypes.DeploymentLifecycleHookAction) error
 }
 
 // AWS hands out the AWS-backed stages for a deployment's target (its region

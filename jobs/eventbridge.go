@@ -54,6 +54,7 @@ func (d *Deployer) ensureRule(ctx context.Context, dep *store.Deployment) error 
 			Cluster: dep.Target.Cluster, Service: dep.Target.Service, TaskFamily: dep.Target.TaskFamily,
 			ContainerPort: dep.Target.ContainerPort, DesiredCount: dep.Target.DesiredCount,
 			Repository: dep.Repo, Environment: dep.Environment, HealthCheck: healthCheckInput(dep.Target.HealthCheck),
+			Approval: approvalInput(dep.Target.Approval),
 		},
 	})
 }

@@ -109,6 +109,7 @@ func (d *Deployer) startExecution(ctx context.Context, dep *store.Deployment) (*
 			Environment:   dep.Environment,
 			DeploymentID:  dep.ID,
 			HealthCheck:   healthCheckInput(dep.Target.HealthCheck),
+			Approval:      approvalInput(dep.Target.Approval),
 		},
 	})
 	if err != nil {
@@ -166,6 +167,11 @@ func (d *Deployer) HandleFollow(ctx context.Context, t *asynq.Task) error {
 	if prog.Cursor.Stop != nil {
 		return d.stopping(ctx, rc, dep, p.Step, prog)
 	}
+	if !prog.Done {
+		if err := d.approval(ctx, rc, dep, &prog.Cursor); err != nil {
+			return err
+		}
+	}
 	if prog.Done {
 		return d.ended(ctx, rc, dep, prog)
 	}
@@ -194,6 +200,9 @@ func (d *Deployer) ended(ctx context.Context, rc Rollout, dep *store.Deployment,
 		return d.finishDeploy(ctx, dep, prog.Cursor, store.StatusTimeout, "The state machine timed out", prog.Output)
 	case prog.Status != rollout.StatusSucceeded || prog.Output.RolledBack || prog.Failure != nil:
 		msg, annotations := d.failure(ctx, rc, dep, prog)
+		if why, status, ok := approvalEnd(prog.Cursor); ok {
+			return d.finishDeploy(ctx, dep, prog.Cursor, status, why+"\n"+msg, prog.Output, annotations...)
+		}
 		return d.finishDeploy(ctx, dep, prog.Cursor, store.StatusFailed, msg, prog.Output, annotations...)
 	}
 	return d.finishDeploy(ctx, dep, prog.Cursor, store.StatusSucceeded, "", prog.Output)

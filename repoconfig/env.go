@@ -45,6 +45,7 @@ var fields = map[string]field{
 	"freeze":        parseFreeze,
 	"freeze_policy": stringField(func(e *Env) *string { return &e.FreezePolicy }, checkFreezePolicy),
 	"health_check":  parseHealthCheck,
+	"approval":      parseApproval,
 }
 
 var (

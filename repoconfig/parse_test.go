@@ -169,7 +169,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "unknown_field_typo", old: "container_port: 8080", new: "container_port: 8080\n    contianer_port: 80",
 			want: ".panda.yml line 12: environments.production.contianer_port: is not a known field (did you mean container_port?)"},
 		{name: "unknown_field", old: "aws: prod", new: "aws: prod\n    replicas: 3",
-			want: ".panda.yml line 6: environments.production.replicas: is not a known field (known: aws, branch, build_args, build_secrets, cluster, container_port, default, desired_count, dockerfile, ecr_repository, events_role_arn, freeze, freeze_policy, health_check, platform, region, scan, service, state_machine_arn, submodules, target, task_family, trigger)"},
+			want: ".panda.yml line 6: environments.production.replicas: is not a known field (known: approval, aws, branch, build_args, build_secrets, cluster, container_port, default, desired_count, dockerfile, ecr_repository, events_role_arn, freeze, freeze_policy, health_check, platform, region, scan, service, state_machine_arn, submodules, target, task_family, trigger)"},
 		{name: "unknown_top_level", old: "environments:", new: "enviroments:",
 			want: ".panda.yml line 1: enviroments: is not a known field (did you mean environments?)"},
 		{name: "duplicate_field", old: "aws: prod", new: "aws: prod\n    aws: dev",

@@ -101,6 +101,9 @@ type Env struct {
 	// HealthCheck, if set, probes the new revision on the test listener
 	// before production traffic moves to it.
 	HealthCheck *HealthCheck
+	// Approval, if set, holds the new revision on the test listener until
+	// an allowed person approves it.
+	Approval *Approval
 }
 
 // ForBranch returns the environments a push to branch deploys, sorted by name.

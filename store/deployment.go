@@ -94,6 +94,23 @@ type Deployment struct {
 	// findings, already cut to fit.
 	ScanSince  time.Time `json:"scanSince,omitzero"`
 	ScanReport string    `json:"scanReport,omitempty"`
+	// Approval is the state of the approval the target requires, once the
+	// rollout waits for it (nil before).
+	Approval *ApprovalState `json:"approval,omitempty"`
+}
+
+// ApprovalState is an approval in progress. The follow task writes Since
+// and TestURL when ECS's PAUSE hook awaits an answer; a press or a comment
+// by someone allowed writes the answer once (Answered), which the follow
+// task then gives ECS.
+type ApprovalState struct {
+	Since   time.Time `json:"since"`
+	TestURL string    `json:"testUrl,omitempty"`
+	// Approved is the answer: true moves production traffic, false rolls
+	// the deployment back. It means something only once Answered is set.
+	Approved bool      `json:"approved,omitempty"`
+	By       string    `json:"by,omitempty"` // the GitHub login who answered
+	Answered time.Time `json:"answered,omitzero"`
 }
 
 // What the outbox of a final deployment can hold.
@@ -141,6 +158,18 @@ type Target struct {
 	Freeze       []freeze.Window `json:"freeze,omitempty"`
 	FreezePolicy string          `json:"freezePolicy,omitempty"` // wait (default) or refuse
 	HealthCheck  *HealthCheck    `json:"healthCheck,omitempty"`
+	// Approval, when set, holds the rollout after the test traffic shift
+	// until someone allowed approves (repoconfig.Approval).
+	Approval *Approval `json:"approval,omitempty"`
+}
+
+// Approval is a target's approval: who may answer (GitHub logins, and
+// org/team-slug teams; neither means people with write permission), and how
+// long the rollout waits.
+type Approval struct {
+	Users          []string `json:"users,omitempty"`
+	Teams          []string `json:"teams,omitempty"`
+	TimeoutMinutes int      `json:"timeoutMinutes"`
 }
 
 // ScanGate is .panda.yml's scan setting.

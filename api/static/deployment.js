@@ -71,6 +71,27 @@
       .catch(() => { $("conn").textContent = "Could not load the result; retrying with the event stream."; });
   }
 
+  // showApproval shows a rollout held for approval (phase "approval": the
+  // test URL, who may answer, until when) and then its answer (phase
+  // "approval_answered": the message says who answered, or that nobody did).
+  function showApproval(d) {
+    const box = $("approval");
+    box.hidden = false;
+    if (d.phase === "approval") {
+      box.dataset.state = "waiting";
+      $("approval-title").textContent = "Waiting for approval.";
+      const who = d.approvers && d.approvers.length ? d.approvers.join(", ") : "someone with write access";
+      $("approval-text").textContent = "Approve or reject on GitHub (" + who + "), before " +
+        new Date(d.until).toISOString().replace(".000Z", "Z") + ". The new revision serves the test listener:";
+      link($("approval-url"), d.testUrl);
+    } else {
+      box.dataset.state = "answered";
+      $("approval-title").textContent = d.approved ? "Approved." : "Not approved.";
+      $("approval-text").textContent = d.message || "";
+      $("approval-url").textContent = "";
+    }
+  }
+
   function log(line) {
     logLines.push(line);
     if (logLines.length > maxLog) logLines.splice(0, logLines.length - maxLog);
@@ -99,6 +120,7 @@
       const dur = d.durationMs ? d.durationMs / 1000 : (state !== "running" ? (t - started[stage]) / 1000 : 0);
       setStage(stage, state, dur);
     }
+    if (d.phase === "approval" || d.phase === "approval_answered") showApproval(d);
     if (ev.message) log((ev.stage ? "[" + ev.stage + "] " : "") + ev.message);
     if ($("status").dataset.status === "QUEUED" || $("status").dataset.status === "") setStatus("RUNNING");
   }

@@ -461,6 +461,47 @@ func scenarios() []scenario {
 			},
 		},
 		{
+			name:   "approval_continued",
+			spec:   awstest.BlueGreenService{DeploymentConfiguration: bake(5), TestTraffic: answer(http.StatusOK, "ok")},
+			input:  map[string]any{"approval": map[string]any{"timeoutMinutes": 30}},
+			during: answerApproval(ecstypes.DeploymentLifecycleHookActionContinue),
+			check: func(t *testing.T, r *rollout, end *sfn.DescribeExecutionOutput) {
+				wantSucceeded(t, r, end)
+				hooks := updateHooks(t, r)
+				if len(hooks) != 1 || hooks[0].TargetType != ecstypes.DeploymentLifecycleHookTargetTypePause || aws.ToInt32(hooks[0].TimeoutConfiguration.TimeoutInMinutes) != 45 {
+					t.Errorf("UpdateService lifecycle hooks %+v, want one PAUSE hook of 30+15 minutes", hooks)
+				}
+				if n := len(r.calls("ContinueServiceDeployment")); n != 1 {
+					t.Errorf("%d ContinueServiceDeployment calls, want only the approver's", n)
+				}
+			},
+		},
+		{
+			name:   "health_check_then_approval_rejected",
+			spec:   awstest.BlueGreenService{DeploymentConfiguration: bake(5), TestTraffic: answer(http.StatusOK, "ok")},
+			input:  map[string]any{"healthCheck": map[string]any{"path": "/healthz"}, "approval": map[string]any{"timeoutMinutes": 60}},
+			setup:  addHealthCheckFunction,
+			during: answerApproval(ecstypes.DeploymentLifecycleHookActionRollback),
+			check: func(t *testing.T, r *rollout, end *sfn.DescribeExecutionOutput) {
+				if end.Status != sfntypes.ExecutionStatusFailed || aws.ToString(end.Error) != "Panda.DeploymentRolledBack" {
+					t.Errorf("execution %s %s: %s; want Panda.DeploymentRolledBack", end.Status, aws.ToString(end.Error), aws.ToString(end.Cause))
+				}
+				if d := r.lastDeployment(t); d.Status != ecstypes.ServiceDeploymentStatusRollbackSuccessful {
+					t.Errorf("ECS service deployment %s, want ROLLBACK_SUCCESSFUL", d.Status)
+				}
+				if st := r.service(t); st.TaskDefinition != r.res.TaskDefinitionARN {
+					t.Errorf("the service runs %s, want the previous %s", st.TaskDefinition, r.res.TaskDefinitionARN)
+				}
+				// The probe passed, so the definition itself never answered the hook.
+				if n := len(r.calls("Invoke")); n != 1 {
+					t.Errorf("the health-check function was invoked %d times", n)
+				}
+				if cont := r.calls("ContinueServiceDeployment"); len(cont) != 1 {
+					t.Errorf("ContinueServiceDeployment calls %v, want only the reject", cont)
+				}
+			},
+		},
+		{
 			name:  "health_check_function_missing_rolled_back",
 			spec:  awstest.BlueGreenService{DeploymentConfiguration: bake(5), TestTraffic: answer(http.StatusOK, "ok")},
 			input: map[string]any{"healthCheck": map[string]any{"path": "/"}},
@@ -561,6 +602,44 @@ func answer(status int, body string) http.Handler {
 // the name the definition derives from the state machine's.
 func addHealthCheckFunction(srv *awstest.Server) {
 	srv.AddLambda("arn:aws:lambda:"+srv.Region()+":"+srv.Account()+":function:panda-bluegreen-health-check", srv.HealthCheckFunction())
+}
+
+// answerApproval plays Panda's part in an approval: it waits for the
+// AwaitApproval state's output in the history, as Panda's follow task reads
+// it, and answers the PAUSE hook it names with action.
+func answerApproval(action ecstypes.DeploymentLifecycleHookAction) func(*testing.T, *rollout) {
+	return func(t *testing.T, r *rollout) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			h, err := r.client.GetExecutionHistory(t.Context(), &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(r.arn), MaxResults: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range h.Events {
+				d := e.StateExitedEventDetails
+				if d == nil || aws.ToString(d.Name) != "AwaitApproval" {
+					continue
+				}
+				var out struct{ HookID, ServiceDeploymentArn, TestURL string }
+				if err := json.Unmarshal([]byte(aws.ToString(d.Output)), &out); err != nil {
+					t.Fatal(err)
+				}
+				if want := "http://" + r.res.DNSName + ":8080"; out.TestURL != want || out.HookID == "" {
+					t.Fatalf("AwaitApproval output %s, want a hook id and the test URL %s", aws.ToString(d.Output), want)
+				}
+				_, err := ecs.NewFromConfig(r.srv.Config()).ContinueServiceDeployment(t.Context(), &ecs.ContinueServiceDeploymentInput{
+					ServiceDeploymentArn: aws.String(out.ServiceDeploymentArn), HookId: aws.String(out.HookID), Action: action,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatal("the execution never reached AwaitApproval")
+	}
 }
 
 // updateHooks returns the lifecycle hooks the execution's UpdateService sent.

@@ -26,6 +26,10 @@ type Page struct {
 	Image string `json:"image"`
 	// Error is the error line ("" when none).
 	Error string `json:"error"`
+	// Approval is the approval box's state (waiting, answered, "" when
+	// hidden) and its text.
+	Approval     string `json:"approval"`
+	ApprovalText string `json:"approvalText"`
 }
 
 const pageJS = `(() => {
@@ -39,7 +43,9 @@ const pageJS = `(() => {
   return JSON.stringify({status: el("status").dataset.status, stages, durations,
     duration: el("f-duration").textContent, log: el("log").textContent,
     blue: el("f-blue").textContent, green: el("f-green").textContent,
-    image: el("f-image").textContent, error: el("error").textContent});
+    image: el("f-image").textContent, error: el("error").textContent,
+    approval: el("approval") && !el("approval").hidden ? el("approval").dataset.state : "",
+    approvalText: el("approval") ? el("approval").textContent : ""});
 })()`
 
 // DeploymentPage reads the deployment page open in the tab of session.

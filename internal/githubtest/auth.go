@@ -41,6 +41,7 @@ func defaultPermissions() map[string]string {
 		"contents":      "read",
 		"deployments":   "write",
 		"issues":        "write",
+		"members":       "read",
 		"metadata":      "read",
 		"pull_requests": "read",
 	}

@@ -31,6 +31,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET "+repo+"/deployments", s.handleListDeployments)
 	mux.HandleFunc("POST "+repo+"/deployments/{id}/statuses", s.handleCreateStatus)
 	mux.HandleFunc("GET "+repo+"/deployments/{id}/statuses", s.handleListStatuses)
+	mux.HandleFunc("GET /orgs/{org}/teams/{team_slug}/memberships/{username}", s.handleTeamMembership)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "Not Found")
 	})

@@ -55,7 +55,8 @@ type Server struct {
 	requests      []Request
 	faults        []Fault
 	violations    []Violation
-	budget        *budget // nil: no primary rate limit
+	budget        *budget          // nil: no primary rate limit
+	teams         map[string]*team // by lower-case "org/slug"
 }
 
 // NewServer starts a Server with a fresh 2048-bit App key and App id 1. It is

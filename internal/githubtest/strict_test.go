@@ -226,6 +226,7 @@ func TestPermissionsAreTheManifests(t *testing.T) {
 	for name, v := range map[string]*string{
 		"checks": p.Checks, "contents": p.Contents, "deployments": p.Deployments, "issues": p.Issues,
 		"metadata": p.Metadata, "pull_requests": p.PullRequests, "statuses": p.Statuses, "administration": p.Administration,
+		"members": p.Members,
 	} {
 		if v != nil {
 			got[name] = *v

@@ -26,6 +26,7 @@ type ECS interface {
 	DescribeServiceDeployments(ctx context.Context, in *ecs.DescribeServiceDeploymentsInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServiceDeploymentsOutput, error)
 	DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
 	ListServiceDeployments(ctx context.Context, in *ecs.ListServiceDeploymentsInput, optFns ...func(*ecs.Options)) (*ecs.ListServiceDeploymentsOutput, error)
+	ContinueServiceDeployment(ctx context.Context, in *ecs.ContinueServiceDeploymentInput, optFns ...func(*ecs.Options)) (*ecs.ContinueServiceDeploymentOutput, error)
 }
 
 var _ ECS = (*ecs.Client)(nil)
@@ -71,6 +72,29 @@ func (c *Client) RollBack(ctx context.Context, arn string) error {
 		return nil
 	}
 	return classify(err, "stop service deployment")
+}
+
+// Answer answers the PAUSE hook a: CONTINUE moves production traffic to the
+// new revision, ROLLBACK rolls the deployment back (ECS API reference,
+// ContinueServiceDeployment: action CONTINUE or ROLLBACK; the hook must be
+// AWAITING_ACTION and the deployment IN_PROGRESS). A ConflictException means
+// the hook no longer awaits an answer — this answer was given before a
+// retry, or the hook timed out — and is not an error: the execution follows
+// what ECS does either way.
+func (c *Client) Answer(ctx context.Context, a Awaiting, action ecstypes.DeploymentLifecycleHookAction) error {
+	if c.ECS == nil {
+		return fmt.Errorf("answer hook %s: no ECS client", a.HookID)
+	}
+	_, err := c.ECS.ContinueServiceDeployment(ctx, &ecs.ContinueServiceDeploymentInput{
+		ServiceDeploymentArn: aws.String(a.ServiceDeploymentARN),
+		HookId:               aws.String(a.HookID),
+		Action:               action,
+	})
+	var conflict *ecstypes.ConflictException
+	if err == nil || errors.As(err, &conflict) {
+		return nil
+	}
+	return classify(err, "continue service deployment")
 }
 
 // DescribeDeployment reads the service deployment arn of service in cluster

@@ -86,6 +86,31 @@ type Cursor struct {
 	ECSAllowance time.Duration `json:"ecsAllowance,omitempty"`
 	// Stop is set once Panda decided to stop the rollout (cancel, timeout).
 	Stop *Stop `json:"stop,omitempty"`
+	// Awaiting is the PAUSE hook the execution left for Panda to answer,
+	// once the history shows it.
+	Awaiting *Awaiting `json:"awaiting,omitempty"`
+}
+
+// AwaitState is the state of the shipped definition whose output names a
+// PAUSE hook for Panda to answer (deploy/aws/bluegreen.asl.json): the
+// execution keeps following the service deployment, and answers nothing.
+const AwaitState = "AwaitApproval"
+
+// Awaiting is the output of AwaitState: the hook, its service deployment and
+// the test listener's URL, and when the history first showed it.
+type Awaiting struct {
+	HookID               string    `json:"hookId"`
+	ServiceDeploymentARN string    `json:"serviceDeploymentArn"`
+	TestURL              string    `json:"testUrl"`
+	Since                time.Time `json:"since"`
+	// Shown reports that the wait was announced (event, check run).
+	Shown bool `json:"shown,omitempty"`
+	// Action is what Panda answered ECS (CONTINUE or ROLLBACK), once it did;
+	// Why says, for ROLLBACK, what the deployment ends with.
+	Action string `json:"action,omitempty"`
+	Why    string `json:"why,omitempty"`
+	// TimedOut reports that Panda answered ROLLBACK because nobody answered in time.
+	TimedOut bool `json:"timedOut,omitempty"`
 }
 
 // Stop is a stop of the rollout Panda decided on: the status and message it
@@ -238,6 +263,9 @@ func (p *Progress) apply(cur *Cursor, e types.HistoryEvent) {
 	}
 	if d := e.StateExitedEventDetails; d != nil {
 		p.Events = append(p.Events, StateEvent{State: aws.ToString(d.Name), Phase: PhaseExited, Time: at})
+		if aws.ToString(d.Name) == AwaitState && cur.Awaiting == nil {
+			cur.Awaiting = awaiting(aws.ToString(d.Output), at)
+		}
 		return
 	}
 	if d := e.TaskScheduledEventDetails; d != nil {
@@ -318,4 +346,15 @@ func taskFailure(e types.HistoryEvent) (errName, cause string, ok bool) {
 		return aws.ToString(e.ActivityFailedEventDetails.Error), aws.ToString(e.ActivityFailedEventDetails.Cause), true
 	}
 	return "", "", false
+}
+
+// awaiting reads AwaitState's output; one that names no hook (a definition
+// of another shape) is none.
+func awaiting(output string, at time.Time) *Awaiting {
+	var a Awaiting
+	if json.Unmarshal([]byte(output), &a) != nil || a.HookID == "" || !strings.HasPrefix(a.ServiceDeploymentARN, "arn:") {
+		return nil
+	}
+	a.Since = at
+	return &a
 }

@@ -72,6 +72,15 @@ type Input struct {
 	// HealthCheck, if set, has the definition probe the test listener before
 	// production traffic moves (omitted: no probe).
 	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
+	// Approval, if set, has the definition hold the PAUSE hook after the
+	// test traffic shift for Panda to answer (omitted: no approval).
+	Approval *Approval `json:"approval,omitempty"`
+}
+
+// Approval is the execution input's approval: how long the PAUSE hook may
+// wait for an answer (the definition adds it to the hook's timeout).
+type Approval struct {
+	TimeoutMinutes int `json:"timeoutMinutes"`
 }
 
 // HealthCheck is the execution input's healthCheck; zero members take the

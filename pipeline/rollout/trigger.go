@@ -45,7 +45,8 @@ func inputTransformer(in Input) *ebtypes.InputTransformer {
 		Repository    string       `json:"repository"`
 		Environment   string       `json:"environment"`
 		HealthCheck   *HealthCheck `json:"healthCheck,omitempty"`
-	}{in.Cluster, in.Service, in.TaskFamily, in.ContainerPort, in.DesiredCount, in.Repository, in.Environment, in.HealthCheck})
+		Approval      *Approval    `json:"approval,omitempty"`
+	}{in.Cluster, in.Service, in.TaskFamily, in.ContainerPort, in.DesiredCount, in.Repository, in.Environment, in.HealthCheck, in.Approval})
 	// The fixed part is JSON made here; the event's values go into quoted
 	// placeholders, so nothing in an event can change the template's shape.
 	tmpl := `{"imageUri":"<account>.dkr.ecr.<region>.amazonaws.com/<repo>@<digest>","imageTag":"<tag>","commit":"<tag>",` +
