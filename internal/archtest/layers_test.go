@@ -6,7 +6,11 @@ package archtest
 import (
 	"encoding/json"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -92,6 +96,34 @@ func TestNoPackageImportsAbove(t *testing.T) {
 			if l, ok := layers[dep]; ok && l > own {
 				t.Errorf("%s (layer %d) imports %s (layer %d), which stands above it", rel, own, dep, l)
 			}
+		}
+	}
+}
+
+// TestDocumentedLayers holds docs/ARCHITECTURE.md's layer table to the one
+// above: the same packages in the same layers.
+func TestDocumentedLayers(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "ARCHITECTURE.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| ([0-9]) \\| (.*?) \\|")
+	name := regexp.MustCompile("`([^`]+)`")
+	documented := map[string]int{}
+	for _, m := range row.FindAllStringSubmatch(string(doc), -1) {
+		layer, _ := strconv.Atoi(m[1])
+		for _, n := range name.FindAllStringSubmatch(m[2], -1) {
+			documented[n[1]] = layer
+		}
+	}
+	for pkg, layer := range layers {
+		if got, ok := documented[pkg]; !ok || got != layer {
+			t.Errorf("docs/ARCHITECTURE.md puts %s in layer %d (found %v), the table here in %d", pkg, got, ok, layer)
+		}
+	}
+	for pkg := range documented {
+		if _, ok := layers[pkg]; !ok {
+			t.Errorf("docs/ARCHITECTURE.md names %s, which has no layer here", pkg)
 		}
 	}
 }
