@@ -107,7 +107,7 @@ func TestDocumentedLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := regexp.MustCompile("(?m)^\\| ([0-9]) \\| (.*?) \\|")
+	row := regexp.MustCompile(`(?m)^\| ([0-9]) \| (.*?) \|`)
 	name := regexp.MustCompile("`([^`]+)`")
 	documented := map[string]int{}
 	for _, m := range row.FindAllStringSubmatch(string(doc), -1) {
