@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-github/v66/github"
 
 	"github.com/pandadeploy/panda/ghtext"
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/store"
 )
 
@@ -34,7 +35,7 @@ func (r *Reporter) Approval(ctx context.Context, d *store.Deployment, a Approval
 		return nil
 	}
 	return r.locked(d, ControlsKey, func(*runState) error {
-		title := fmt.Sprintf("Approve %s on %s? Its test listener serves it", shortSHA(d.SHA), d.Environment)
+		title := fmt.Sprintf("Approve %s on %s? Its test listener serves it", names.ShortSHA(d.SHA), d.Environment)
 		actions := []*github.CheckRunAction{
 			{Label: "Approve", Description: "Move production traffic to it", Identifier: ActionApprove},
 			{Label: "Reject", Description: "Roll this revision back", Identifier: ActionReject},

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-github/v66/github"
 
 	"github.com/pandadeploy/panda/ghtext"
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/store"
 )
@@ -86,9 +87,9 @@ func (r *Reporter) Refuse(ctx context.Context, d *store.Deployment, why string) 
 
 func controlsTitle(d *store.Deployment) string {
 	if d.Status.Final() {
-		return ghtext.Head(fmt.Sprintf("%s of %s to %s ended: %s", d.ID, shortSHA(d.SHA), d.Environment, d.Status), maxTitleBytes)
+		return ghtext.Head(fmt.Sprintf("%s of %s to %s ended: %s", d.ID, names.ShortSHA(d.SHA), d.Environment, d.Status), maxTitleBytes)
 	}
-	return ghtext.Head(fmt.Sprintf("Deploying %s to %s: Cancel stops it", shortSHA(d.SHA), d.Environment), maxTitleBytes)
+	return ghtext.Head(fmt.Sprintf("Deploying %s to %s: Cancel stops it", names.ShortSHA(d.SHA), d.Environment), maxTitleBytes)
 }
 
 func controlsSummary(d *store.Deployment) string {

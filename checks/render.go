@@ -8,6 +8,7 @@ import (
 
 	"github.com/pandadeploy/panda/ghtext"
 	"github.com/pandadeploy/panda/names"
+	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/store"
 )
 
@@ -48,9 +49,9 @@ func phaseOf(d *store.Deployment, stage string) phase {
 
 // firstUnfinished is the first stage of d without a duration, or "".
 func firstUnfinished(d *store.Deployment) string {
-	for _, s := range []string{"clone", "build", "push", "deploy"} {
-		if _, ok := d.StageDurations[s]; !ok {
-			return s
+	for _, s := range pipeline.Stages {
+		if _, ok := d.StageDurations[string(s)]; !ok {
+			return string(s)
 		}
 	}
 	return ""
@@ -127,7 +128,7 @@ func title(d *store.Deployment, stage string, p phase, conclusion string) string
 func runningTitle(d *store.Deployment, stage string) string {
 	switch stage {
 	case "clone":
-		return "Cloning " + d.Repo + "@" + shortSHA(d.SHA)
+		return "Cloning " + d.Repo + "@" + names.ShortSHA(d.SHA)
 	case "deploy":
 		return "Deploying to " + d.Environment
 	}
@@ -137,7 +138,7 @@ func runningTitle(d *store.Deployment, stage string) string {
 func doneTitle(d *store.Deployment, stage string) string {
 	switch stage {
 	case "clone":
-		return "Cloned " + d.Repo + "@" + shortSHA(d.SHA)
+		return "Cloned " + d.Repo + "@" + names.ShortSHA(d.SHA)
 	case "deploy":
 		return "Deployed to " + d.Environment
 	}
@@ -220,7 +221,7 @@ func waitingSummary(d *store.Deployment, behind string, position int) string {
 
 func details(b *strings.Builder, d *store.Deployment) {
 	fmt.Fprintf(b, "- **Repository:** %s\n", code(d.Repo))
-	fmt.Fprintf(b, "- **Commit:** %s", code(shortSHA(d.SHA)))
+	fmt.Fprintf(b, "- **Commit:** %s", code(names.ShortSHA(d.SHA)))
 	if d.Branch != "" {
 		fmt.Fprintf(b, " on %s", code(d.Branch))
 	}
@@ -239,7 +240,8 @@ func details(b *strings.Builder, d *store.Deployment) {
 // conclusion) is the one being reported, the others are inferred from the record.
 func stageTable(b *strings.Builder, d *store.Deployment, stage string, p phase, conclusion string) {
 	b.WriteString("| Stage | State | Duration |\n| --- | --- | --- |\n")
-	for _, s := range []string{"clone", "build", "push", "deploy"} {
+	for _, st := range pipeline.Stages {
+		s := string(st)
 		sp, c := phaseOf(d, s), failedConclusion(d.Status)
 		if s == stage {
 			sp, c = p, conclusion
@@ -340,13 +342,6 @@ func formatDuration(t time.Duration) string {
 		return t.Round(100 * time.Millisecond).String()
 	}
 	return t.Round(time.Second).String()
-}
-
-func shortSHA(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }
 
 func firstLine(s string) string {

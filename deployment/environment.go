@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-github/v66/github"
 
 	"github.com/pandadeploy/panda/githubapp"
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/repoconfig"
 )
@@ -29,10 +30,10 @@ func ReadConfig(ctx context.Context, gh *github.Client, repo, sha string) (cfg r
 		return repoconfig.Config{}, true, repoconfig.TooLarge()
 	}
 	if err != nil {
-		return repoconfig.Config{}, false, fmt.Errorf("read %s of %s at %s: %w", repoconfig.FileName, repo, Short(sha), err)
+		return repoconfig.Config{}, false, fmt.Errorf("read %s of %s at %s: %w", repoconfig.FileName, repo, names.ShortSHA(sha), err)
 	}
 	if file == nil {
-		return repoconfig.Config{}, true, pipeline.UserError(nil, "%s at %s is a directory, not a file", repoconfig.FileName, Short(sha))
+		return repoconfig.Config{}, true, pipeline.UserError(nil, "%s at %s is a directory, not a file", repoconfig.FileName, names.ShortSHA(sha))
 	}
 	content, err := file.GetContent()
 	if err != nil {
@@ -99,7 +100,7 @@ func configFor(ctx context.Context, gh *github.Client, repo, sha string) (repoco
 	case err != nil:
 		return repoconfig.Config{}, pipeline.TransientError(err, "could not read .panda.yml")
 	case !found:
-		return repoconfig.Config{}, pipeline.UserError(nil, "%s has no .panda.yml at %s", repo, Short(sha))
+		return repoconfig.Config{}, pipeline.UserError(nil, "%s has no .panda.yml at %s", repo, names.ShortSHA(sha))
 	}
 	return cfg, nil
 }

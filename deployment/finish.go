@@ -51,7 +51,7 @@ func (d *Service) Finish(ctx context.Context, dep *store.Deployment, status stor
 	if d.OnFinish != nil {
 		d.OnFinish(updated)
 	}
-	d.audit(ctx, audit.ForDeployment(updated, audit.DeploymentFinished, string(status))) // [audit]
+	d.Audited(ctx, audit.ForDeployment(updated, audit.DeploymentFinished, string(status))) // [audit]
 	// The final event is what ends every event stream, so it goes out first,
 	// before the slower GitHub calls; unlike progress lines it must not be
 	// lost. If it cannot be written the task fails, and its retry (which finds

@@ -1,6 +1,7 @@
 package deployment
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"github.com/pandadeploy/panda/checks"
 	"github.com/pandadeploy/panda/conversation"
 	"github.com/pandadeploy/panda/ghtext"
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/store"
 )
 
@@ -74,7 +76,7 @@ func createGitHubDeployment(ctx context.Context, gh *github.Client, owner, name 
 		Ref:         github.String(dep.SHA),
 		Task:        github.String("deploy"),
 		Environment: github.String(dep.Environment),
-		Description: github.String(fmt.Sprintf("%s by %s (%s)", dep.ID, firstNonEmpty(dep.Actor, "Panda"), dep.Trigger)),
+		Description: github.String(fmt.Sprintf("%s by %s (%s)", dep.ID, cmp.Or(dep.Actor, "Panda"), dep.Trigger)),
 		// Panda deploys exactly this commit, whatever its other checks say:
 		// merging the default branch in or waiting for contexts would deploy
 		// something else or nothing at all.
@@ -151,7 +153,7 @@ func (d *Service) deploymentStatus(ctx context.Context, dep *store.Deployment, s
 // Running marks dep's GitHub Deployment in progress: its stages have begun.
 // A failure is logged only: progress may be lost, final updates may not.
 func (d *Service) Running(ctx context.Context, dep *store.Deployment) {
-	if err := d.deploymentStatus(ctx, dep, ghInProgress, "Deploying "+Short(dep.SHA)+" to "+dep.Environment); err != nil {
+	if err := d.deploymentStatus(ctx, dep, ghInProgress, "Deploying "+names.ShortSHA(dep.SHA)+" to "+dep.Environment); err != nil {
 		d.Logger.Warn("GitHub deployment status", "deployment_id", dep.ID, "err", err)
 	}
 }
@@ -179,20 +181,11 @@ func (d *Service) react(ctx context.Context, dep *store.Deployment) error {
 func endState(dep *store.Deployment) (state, description string) {
 	switch dep.Status {
 	case store.StatusSucceeded:
-		return ghSuccess, "Deployed " + Short(dep.SHA) + " to " + dep.Environment
+		return ghSuccess, "Deployed " + names.ShortSHA(dep.SHA) + " to " + dep.Environment
 	case store.StatusTimeout:
-		return ghError, firstNonEmpty(dep.Error, "The deployment timed out")
+		return ghError, cmp.Or(dep.Error, "The deployment timed out")
 	case store.StatusCanceled, store.StatusSuperseded:
-		return ghInactive, firstNonEmpty(dep.Error, "Not deployed")
+		return ghInactive, cmp.Or(dep.Error, "Not deployed")
 	}
-	return ghFailure, firstNonEmpty(dep.Error, "The deployment failed")
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
+	return ghFailure, cmp.Or(dep.Error, "The deployment failed")
 }

@@ -95,9 +95,7 @@ type Auditor interface {
 // said, which holds no secret) rather than undoing it. [audit]
 // Audited appends e to the audit log, if there is one; a failure is logged
 // (the decision it records has been taken already).
-func (d *Service) Audited(ctx context.Context, e audit.Entry) { d.audit(ctx, e) }
-
-func (d *Service) audit(ctx context.Context, e audit.Entry) {
+func (d *Service) Audited(ctx context.Context, e audit.Entry) {
 	if d.Audit == nil {
 		return
 	}
@@ -115,9 +113,7 @@ func (d *Service) now() time.Time {
 
 // BuildLimit is BuildTimeout, or its default: the build task's timeout adds
 // the clone and the push to it.
-func (d *Service) BuildLimit() time.Duration { return d.buildTimeout() }
-
-func (d *Service) buildTimeout() time.Duration {
+func (d *Service) BuildLimit() time.Duration {
 	if d.BuildTimeout > 0 {
 		return d.BuildTimeout
 	}
@@ -141,7 +137,7 @@ func (d *Service) Accept(ctx context.Context, claim string, dep *store.Deploymen
 	log := d.Logger.With("deployment_id", dep.ID, "repo", dep.Repo, "sha", dep.SHA, "installation_id", dep.InstallationID)
 	if created {
 		log.Info("deployment accepted", "environment", dep.Environment, "trigger", dep.Trigger)
-		d.audit(ctx, audit.ForDeployment(dep, audit.DeploymentAccepted, "accepted")) // [audit]
+		d.Audited(ctx, audit.ForDeployment(dep, audit.DeploymentAccepted, "accepted")) // [audit]
 		d.Event(ctx, dep, events.Queued{Environment: dep.Environment, SHA: dep.SHA})
 	}
 	if !checks.AllQueued(dep.CheckRuns) {
@@ -164,7 +160,7 @@ func (d *Service) Accept(ctx context.Context, claim string, dep *store.Deploymen
 		}
 	}
 	dep = d.openGitHubDeployment(ctx, dep)
-	if err := d.enqueue(ctx, tasks.NewBuildTask(dep.ID, d.buildTimeout())); err != nil {
+	if err := d.enqueue(ctx, tasks.NewBuildTask(dep.ID, d.BuildLimit())); err != nil {
 		return nil, err
 	}
 	return dep, nil
@@ -249,12 +245,4 @@ func (d *Service) CheckErr(dep *store.Deployment, what string, err error) {
 	if err != nil {
 		d.Logger.Warn("check run update failed", "deployment_id", dep.ID, "what", what, "err", err)
 	}
-}
-
-// Short is the seven-character form of a commit SHA people read.
-func Short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }

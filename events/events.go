@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/store"
 )
@@ -102,7 +103,7 @@ type Queued struct {
 // Event implements Kind.
 func (e Queued) Event() store.Event {
 	e.Phase, e.Status = PhaseQueued, store.StatusQueued
-	return envelope(store.EventStage, "", fmt.Sprintf("Queued: deploy %s to %s", short(e.SHA), e.Environment), e)
+	return envelope(store.EventStage, "", fmt.Sprintf("Queued: deploy %s to %s", names.ShortSHA(e.SHA), e.Environment), e)
 }
 
 // Running says a worker took the deployment up. Message: "Running: deploy
@@ -118,7 +119,7 @@ type Running struct {
 // Event implements Kind.
 func (e Running) Event() store.Event {
 	e.Phase, e.Status = PhaseRunning, store.StatusRunning
-	return envelope(store.EventStage, "", fmt.Sprintf("Running: deploy %s to %s", short(e.SHA), e.Environment), e)
+	return envelope(store.EventStage, "", fmt.Sprintf("Running: deploy %s to %s", names.ShortSHA(e.SHA), e.Environment), e)
 }
 
 // StageStarted says a stage began. Message: "Git Clone started", "Docker Build
@@ -344,11 +345,4 @@ func (e Ended) Event() store.Event {
 	}
 	e.State = StateFailed
 	return envelope(store.EventError, e.FailedStage, e.Message, e)
-}
-
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/pandadeploy/panda/command"
 	"github.com/pandadeploy/panda/conversation"
 	"github.com/pandadeploy/panda/events"
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/rollout"
 	"github.com/pandadeploy/panda/repoconfig"
@@ -171,7 +172,7 @@ func (d *Deployer) AnswerApproval(ctx context.Context, dep *store.Deployment, ap
 	})
 	switch {
 	case errors.Is(err, errNotWaiting), errors.Is(err, store.ErrFinal):
-		return fmt.Sprintf("%s of `%s` to **%s** does not wait for an approval, so Panda did nothing.", dep.ID, shortSHA(dep.SHA), dep.Environment), nil
+		return fmt.Sprintf("%s of `%s` to **%s** does not wait for an approval, so Panda did nothing.", dep.ID, names.ShortSHA(dep.SHA), dep.Environment), nil
 	case err != nil:
 		return "", fmt.Errorf("answer the approval of %s: %w", dep.ID, err)
 	case earlier != nil:
@@ -179,18 +180,11 @@ func (d *Deployer) AnswerApproval(ctx context.Context, dep *store.Deployment, ap
 		if earlier.Approved {
 			verb = "approved"
 		}
-		return fmt.Sprintf("%s of `%s` to **%s** was already %s by @%s, so Panda did nothing.", dep.ID, shortSHA(dep.SHA), dep.Environment, verb, earlier.By), nil
+		return fmt.Sprintf("%s of `%s` to **%s** was already %s by @%s, so Panda did nothing.", dep.ID, names.ShortSHA(dep.SHA), dep.Environment, verb, earlier.By), nil
 	case approve:
-		return fmt.Sprintf("Approved %s of `%s` to **%s**: production traffic moves to it.", dep.ID, shortSHA(dep.SHA), dep.Environment), nil
+		return fmt.Sprintf("Approved %s of `%s` to **%s**: production traffic moves to it.", dep.ID, names.ShortSHA(dep.SHA), dep.Environment), nil
 	}
-	return fmt.Sprintf("Rejected %s of `%s` to **%s**: it is rolled back, and the previous revision keeps serving.", dep.ID, shortSHA(dep.SHA), dep.Environment), nil
-}
-
-func shortSHA(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
+	return fmt.Sprintf("Rejected %s of `%s` to **%s**: it is rolled back, and the previous revision keeps serving.", dep.ID, names.ShortSHA(dep.SHA), dep.Environment), nil
 }
 
 // minutes renders d for people: "60 minutes", "1 minute".

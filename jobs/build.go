@@ -14,6 +14,7 @@ import (
 	"github.com/pandadeploy/panda/connections"
 	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/events"
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/image"
 	"github.com/pandadeploy/panda/pipeline/rollout"
@@ -344,9 +345,9 @@ func (d *Deployer) reuseImage(ctx context.Context, dep *store.Deployment) (*stor
 	if err != nil {
 		return nil, err
 	}
-	title := fmt.Sprintf("Rolled back to %s: no rebuild needed", deployment.Short(dep.SHA))
+	title := fmt.Sprintf("Rolled back to %s: no rebuild needed", names.ShortSHA(dep.SHA))
 	summary := fmt.Sprintf("This deployment rolls **%s** back to the image built earlier from %s, so nothing was cloned, built or pushed:\n\n`%s`",
-		dep.Environment, deployment.Short(dep.SHA), dep.ImageURI)
+		dep.Environment, names.ShortSHA(dep.SHA), dep.ImageURI)
 	d.event(ctx, updated, events.RollingBack{ImageURI: dep.ImageURI})
 	for _, s := range []pipeline.Stage{pipeline.StageClone, pipeline.StageBuild, pipeline.StagePush} {
 		d.checkErr(updated, "finish", d.Checks.Finish(ctx, updated, string(s),

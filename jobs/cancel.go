@@ -9,7 +9,7 @@ import (
 
 	"github.com/pandadeploy/panda/command"
 	"github.com/pandadeploy/panda/conversation"
-	"github.com/pandadeploy/panda/deployment"
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/store"
 	"github.com/pandadeploy/panda/tasks"
 )
@@ -50,7 +50,7 @@ func (h *GitHubHandler) commentCancel(ctx context.Context, gh *github.Client, p 
 		if err := h.Deployer.Cancel(ctx, dep, p.Author); err != nil {
 			return "", err
 		}
-		done = append(done, fmt.Sprintf("%s of `%s` to **%s**", dep.ID, deployment.Short(dep.SHA), dep.Environment))
+		done = append(done, fmt.Sprintf("%s of `%s` to **%s**", dep.ID, names.ShortSHA(dep.SHA), dep.Environment))
 	}
 	return "Cancelled " + strings.Join(done, ", ") + ".", nil
 }

@@ -113,7 +113,7 @@ func (h *GitHubHandler) commentDeploy(ctx context.Context, gh *github.Client, p 
 	if err != nil {
 		return "", err
 	}
-	msg := fmt.Sprintf("Deploying `%s` to **%s** as %s", deployment.Short(dep.SHA), dep.Environment, dep.ID)
+	msg := fmt.Sprintf("Deploying `%s` to **%s** as %s", names.ShortSHA(dep.SHA), dep.Environment, dep.ID)
 	if u := h.Deployer.Life.PageURL(dep.ID); u != "" {
 		msg += ": follow it at " + u
 	}
@@ -158,11 +158,11 @@ func environmentFor(ctx context.Context, gh *github.Client, repo, sha string, cm
 	cfg, found, err := deployment.ReadConfig(ctx, gh, repo, sha)
 	switch {
 	case err != nil && pipeline.IsPermanent(err):
-		return repoconfig.Env{}, fmt.Sprintf("The `.panda.yml` at %s is invalid, so Panda did not deploy it: %s", deployment.Short(sha), pipeline.UserMessage(err, "")), nil
+		return repoconfig.Env{}, fmt.Sprintf("The `.panda.yml` at %s is invalid, so Panda did not deploy it: %s", names.ShortSHA(sha), pipeline.UserMessage(err, "")), nil
 	case err != nil:
 		return repoconfig.Env{}, "", err
 	case !found:
-		return repoconfig.Env{}, fmt.Sprintf("There is no `.panda.yml` at %s, so Panda does not know where to deploy it.", deployment.Short(sha)), nil
+		return repoconfig.Env{}, fmt.Sprintf("There is no `.panda.yml` at %s, so Panda does not know where to deploy it.", names.ShortSHA(sha)), nil
 	}
 	env, err := deployment.Resolve(cfg, cmd.Environment)
 	var envErr *deployment.EnvError

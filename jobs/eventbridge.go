@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pandadeploy/panda/deployment"
 	"github.com/pandadeploy/panda/events"
+	"github.com/pandadeploy/panda/names"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/pipeline/rollout"
 	"github.com/pandadeploy/panda/repoconfig"
@@ -79,7 +79,7 @@ func (d *Deployer) findExecution(ctx context.Context, dep *store.Deployment, ste
 	if !found {
 		if step >= eventBridgeSteps {
 			err := pipeline.UserError(nil, "EventBridge started no execution of %s for image tag %s: check rule %s and its role",
-				dep.Target.StateMachineARN, rollout.TriggerTag(dep.Environment, deployment.Short(dep.SHA)), ruleName(dep))
+				dep.Target.StateMachineARN, rollout.TriggerTag(dep.Environment, names.ShortSHA(dep.SHA)), ruleName(dep))
 			return nil, d.stageFailed(ctx, dep, pipeline.StageDeploy, err)
 		}
 		return nil, d.enqueue(ctx, tasks.NewStartTask(dep.ID, step+1, eventBridgePoll))

@@ -120,7 +120,7 @@ func (h *GitHubHandler) reportBadConfig(ctx context.Context, gh *github.Client, 
 		Conclusion: github.String("failure"),
 		Output: &github.CheckRunOutput{
 			Title:   github.String("Not deployed: .panda.yml is invalid"),
-			Summary: github.String(fmt.Sprintf("Panda could not read `.panda.yml` at %s:\n\n> %s\n\nFix the file and push again.", deployment.Short(p.SHA), err.Error())),
+			Summary: github.String(fmt.Sprintf("Panda could not read `.panda.yml` at %s:\n\n> %s\n\nFix the file and push again.", names.ShortSHA(p.SHA), err.Error())),
 			Annotations: []*github.CheckRunAnnotation{{
 				Path: github.String(repoconfig.FileName), StartLine: github.Int(line), EndLine: github.Int(line),
 				AnnotationLevel: github.String("failure"), Message: github.String(err.Error()),
@@ -136,9 +136,9 @@ func (h *GitHubHandler) reportBadConfig(ctx context.Context, gh *github.Client, 
 // reportSkipped says on the commit that its deployment was skipped on purpose.
 func (h *GitHubHandler) reportSkipped(ctx context.Context, gh *github.Client, p tasks.PushPayload, envs []repoconfig.Env) error {
 	owner, name, _ := strings.Cut(p.Repo, "/")
-	names := make([]string, 0, len(envs))
+	envNames := make([]string, 0, len(envs))
 	for _, e := range envs {
-		names = append(names, e.Name)
+		envNames = append(envNames, e.Name)
 	}
 	_, _, err := gh.Checks.CreateCheckRun(ctx, owner, name, github.CreateCheckRunOptions{
 		Name:       "panda/deploy",
@@ -148,7 +148,7 @@ func (h *GitHubHandler) reportSkipped(ctx context.Context, gh *github.Client, p 
 		Conclusion: github.String("skipped"),
 		Output: &github.CheckRunOutput{
 			Title:   github.String("Skipped: [skip deploy] in the commit message"),
-			Summary: github.String(fmt.Sprintf("The head commit asks not to deploy, so %s was not deployed to %s.", deployment.Short(p.SHA), strings.Join(names, ", "))),
+			Summary: github.String(fmt.Sprintf("The head commit asks not to deploy, so %s was not deployed to %s.", names.ShortSHA(p.SHA), strings.Join(envNames, ", "))),
 		},
 	})
 	if err != nil {

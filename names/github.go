@@ -232,3 +232,12 @@ func DeliveryID(id string) error {
 	}
 	return nil
 }
+
+// ShortSHA is the seven-character form of a commit SHA people read (what
+// GitHub shows beside a commit); a shorter value is returned as it is.
+func ShortSHA(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}

@@ -101,7 +101,7 @@ func Clone(ctx context.Context, req Request) (_ *Checkout, err error) {
 	out, err := g.run(ctx, "show", "-s", "--format=%ct", "HEAD")
 	secs, perr := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
 	if err != nil || perr != nil {
-		return nil, pipeline.TransientError(err, "clone %s: could not read the commit date of %s", req.Repo, short(req.SHA))
+		return nil, pipeline.TransientError(err, "clone %s: could not read the commit date of %s", req.Repo, names.ShortSHA(req.SHA))
 	}
 	c.CommitTime = time.Unix(secs, 0).UTC()
 	return c, nil
@@ -143,16 +143,16 @@ func checkout(ctx context.Context, g *git, req Request, base string) error {
 	// "--" (checkout reads paths after it) nor --end-of-options (git 2.39's
 	// checkout takes it for a path) can mark it here.
 	if _, err := g.run(ctx, "checkout", "--quiet", "--detach", req.SHA); err != nil {
-		return pipeline.TransientError(err, "clone %s: check out %s failed", req.Repo, short(req.SHA))
+		return pipeline.TransientError(err, "clone %s: check out %s failed", req.Repo, names.ShortSHA(req.SHA))
 	}
 	head, err := g.run(ctx, "rev-parse", "--verify", "HEAD^{commit}")
 	if err != nil || head != req.SHA {
-		return pipeline.TransientError(err, "clone %s: HEAD is %q after checking out %s", req.Repo, short(head), short(req.SHA))
+		return pipeline.TransientError(err, "clone %s: HEAD is %q after checking out %s", req.Repo, names.ShortSHA(head), names.ShortSHA(req.SHA))
 	}
 	if req.Submodules {
 		_, err := g.run(ctx, "submodule", "update", "--init", "--recursive", "--depth", "1")
 		if err != nil {
-			return classify(err, req, "clone %s: submodules of %s", req.Repo, short(req.SHA))
+			return classify(err, req, "clone %s: submodules of %s", req.Repo, names.ShortSHA(req.SHA))
 		}
 	}
 	return nil
@@ -166,7 +166,7 @@ func fetch(ctx context.Context, g *git, req Request) error {
 		return nil
 	}
 	if kindOf(err) != refNotFound || req.Branch == "" {
-		return classify(err, req, "commit %s is not in %s", short(req.SHA), req.Repo)
+		return classify(err, req, "commit %s is not in %s", names.ShortSHA(req.SHA), req.Repo)
 	}
 	refspec := "+refs/heads/" + req.Branch + ":refs/remotes/origin/" + req.Branch
 	if _, err := g.run(ctx, "fetch", "--quiet", "--no-tags", "--depth=1", "--", "origin", refspec); err != nil {
@@ -181,7 +181,7 @@ func fetch(ctx context.Context, g *git, req Request) error {
 		}
 	}
 	if !g.has(ctx, req.SHA) {
-		return pipeline.UserError(nil, "commit %s is not in %s (searched branch %s)", short(req.SHA), req.Repo, req.Branch)
+		return pipeline.UserError(nil, "commit %s is not in %s (searched branch %s)", names.ShortSHA(req.SHA), req.Repo, req.Branch)
 	}
 	return nil
 }
@@ -246,12 +246,4 @@ func containsAny(s string, subs ...string) bool {
 		}
 	}
 	return false
-}
-
-// short abbreviates a SHA for messages.
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }
