@@ -168,7 +168,8 @@ func (s *Server) authRepo(w http.ResponseWriter, r *http.Request, permission, le
 		return nil, false
 	}
 	// A personal access token authenticates the same way ("Authorization:
-	// Bearer" or "token", "Authenticating to the REST API", GitHub Docs).
+	// Bearer" or "token", "Authenticating to the REST API",
+	// https://docs.github.com/rest/authentication/authenticating-to-the-rest-api).
 	if p := s.pats[raw]; p != nil {
 		return s.authPAT(w, r, p, permission, level)
 	}

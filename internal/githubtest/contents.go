@@ -34,6 +34,8 @@ func (s *Server) SetFile(repo, ref, filePath string, content []byte) {
 // field will be an empty string and the encoding field will be "none". ...
 // Greater than 100 MB: This endpoint is not supported." The docs do not say
 // whether MB is 10^6 or 2^20 bytes; the server takes the smaller (stricter).
+// Nor do they say what "not supported" answers over 100 MB; the server sends
+// the same 403 too_large.
 const (
 	contentsMaxInline = 1_000_000
 	contentsMaxAny    = 100_000_000

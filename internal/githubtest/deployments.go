@@ -78,11 +78,12 @@ type deploymentBody struct {
 //   - required_contexts: "If you omit this parameter, GitHub verifies all
 //     unique contexts before creating a deployment. To bypass checking
 //     entirely, pass an empty array." The contexts are the commit's check
-//     runs (the newest of each name; the server models no commit statuses),
-//     and each must have concluded success, else 409 "Conflict: Commit status
-//     checks failed for <ref>." with the failing contexts. A check run that
-//     is still queued or in progress fails the check, as a pending status
-//     does on GitHub.
+//     runs and commit statuses (the newest of each name; "commit statuses
+//     for every submitted context must be in a success state", same page),
+//     and each must be success, else 409 "Conflict: Commit status checks
+//     failed for <ref>." (the reference's 409 example) with the failing
+//     contexts. A check run that is still queued or in progress fails the
+//     check, as a pending status does on GitHub.
 func (s *Server) handleCreateDeployment(w http.ResponseWriter, r *http.Request) {
 	var b deploymentBody
 	if !decodeBody(w, r, &b) {
@@ -142,6 +143,10 @@ func (s *Server) handleCreateDeployment(w http.ResponseWriter, r *http.Request) 
 // deployment." without creating a deployment (the merge commit is pushed
 // instead); a bare SHA cannot take a merge, so it is 409 "Conflict merging
 // main into <ref>.", the reference's answer for a merge that cannot be made.
+// The 202 and 409 bodies are the reference's examples ("Create a
+// deployment", responses 202 "merged-branch-response" and 409); that a bare
+// SHA gets the 409 is this server's choice: no GitHub source says what
+// auto_merge does to a SHA ref.
 // It returns 0 when the deployment may go ahead.
 func (r *repository) autoMerge(ref, sha string) (int, string) {
 	const base = "main"
@@ -157,9 +162,15 @@ func (r *repository) autoMerge(ref, sha string) (int, string) {
 
 // failedContexts returns the contexts of sha that are not success, among
 // required (nil: every context of the commit), in GitHub's
-// {"context", "state"} shape. A required context the commit lacks is pending.
+// {"context", "state"} shape. A context is a check run's name or a commit
+// status's context; when both exist, both must be success (as for required
+// status checks: "If you have a check and a status with the same name ...
+// both the check and the status are required", "Troubleshooting required
+// status checks", GitHub Docs). A required context the commit lacks is
+// pending.
 func (r *repository) failedContexts(sha string, required *[]string) []map[string]string {
 	latest := map[string]*CheckRun{}
+	statuses := map[string]string{} // context → newest state
 	var names []string
 	for _, cr := range r.checkRuns {
 		if cr.HeadSHA != sha {
@@ -170,17 +181,34 @@ func (r *repository) failedContexts(sha string, required *[]string) []map[string
 		}
 		latest[cr.Name] = cr
 	}
+	for _, st := range r.statuses {
+		if st.SHA != sha {
+			continue
+		}
+		if _, seen := statuses[st.Context]; !seen && latest[st.Context] == nil {
+			names = append(names, st.Context)
+		}
+		statuses[st.Context] = st.State
+	}
 	if required != nil {
 		names = *required
 	}
 	var failed []map[string]string
 	for _, name := range names {
+		cr := latest[name]
+		st, hasStatus := statuses[name]
 		state := "pending"
-		if cr := latest[name]; cr != nil && cr.Status == "completed" {
+		if cr != nil && cr.Status == "completed" {
 			state = "failure"
 			if cr.Conclusion == "success" {
 				state = "success"
 			}
+		}
+		switch {
+		case hasStatus && cr == nil:
+			state = st
+		case hasStatus && state == "success":
+			state = st
 		}
 		if state != "success" {
 			failed = append(failed, map[string]string{"context": name, "state": state})
@@ -268,7 +296,9 @@ func (s *Server) handleCreateStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	errs := oneOf("DeploymentStatus", "state", b.State, deploymentStates)
-	// "characters" in the reference; bytes here, the stricter reading.
+	// "The maximum description length is 140 characters" ("Create a
+	// deployment status", https://docs.github.com/rest/deployments/statuses#create-a-deployment-status);
+	// bytes here, the stricter reading.
 	if len(b.Description) > maxStatusDescChars {
 		errs = append(errs, tooLong("DeploymentStatus", "description", maxStatusDescChars))
 	}

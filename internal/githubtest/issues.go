@@ -1,6 +1,7 @@
 package githubtest
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -149,10 +150,16 @@ func (s *Server) handleCreateComment(w http.ResponseWriter, r *http.Request) {
 	case body.Body == nil || *body.Body == "":
 		writeInvalid(w, missing("IssueComment", "body"))
 		return
-	// The reference says "65536 characters"; bytes are modelled, the
-	// stricter reading, as GitHub measures the check-run texts in bytes.
+	// The limit is not in the REST reference; it is GitHub's answer, as
+	// recorded from POST .../issues/{n}/comments (jmikedupont2/ai-ticket#51,
+	// reg-viz/reg-actions#123, objectstack-ai/objectstack#18934):
+	// {"resource":"IssueComment","code":"unprocessable","field":"data",
+	// "message":"Body is too long (maximum is 65536 characters)"}. GitHub
+	// says "characters"; bytes are modelled, the stricter reading, as GitHub
+	// measures the check-run texts in bytes.
 	case len(*body.Body) > maxCommentChars:
-		writeInvalid(w, tooLong("IssueComment", "body", maxCommentChars))
+		writeInvalid(w, fieldError{Resource: "IssueComment", Field: "data", Code: "unprocessable",
+			Message: fmt.Sprintf("Body is too long (maximum is %d characters)", maxCommentChars)})
 		return
 	}
 	c := &Comment{ID: s.newID(), Repo: repo.fullName(), Issue: number, User: botLogin(), Body: *body.Body, CreatedAt: time.Now().UTC().Truncate(time.Second)}
@@ -170,7 +177,9 @@ func (s *Server) handleListComments(w http.ResponseWriter, r *http.Request) {
 	number, _ := strconv.Atoi(r.PathValue("number"))
 	// since: "Only show results that were last updated after the given time"
 	// (https://docs.github.com/rest/issues/comments#list-issue-comments);
-	// comments here are never edited, so updated_at is created_at.
+	// comments here are never edited, so updated_at is created_at. The
+	// reference documents since as an ISO 8601 timestamp but not the answer
+	// to a malformed one; 422 is this server's (stricter) choice.
 	var since time.Time
 	if v := r.URL.Query().Get("since"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)

@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // PAT is a fine-grained personal access token: the non-App way in. GitHub
@@ -72,8 +71,12 @@ func (s *Server) RevokePAT(value string) {
 }
 
 // authPAT is authRepo for a personal access token: 404 for a repository the
-// token was not granted (GitHub hides private repositories it cannot see), 403
-// for a missing permission. The caller holds s.mu.
+// token was not granted (GitHub hides private repositories it cannot see:
+// {"message":"Not Found",...} for a fine-grained token outside its grant,
+// cli/cli#13350), 403 "Resource not accessible by personal access token" for
+// a missing permission (GitHub's answer as recorded in
+// RoamJS/roamjs-components#31 and peter-evans/repository-dispatch#393). The
+// caller holds s.mu.
 func (s *Server) authPAT(w http.ResponseWriter, r *http.Request, tok *pat, permission, level string) (*repository, bool) {
 	full := strings.ToLower(r.PathValue("owner") + "/" + r.PathValue("repo"))
 	repo := s.repos[full]
@@ -89,7 +92,8 @@ func (s *Server) authPAT(w http.ResponseWriter, r *http.Request, tok *pat, permi
 }
 
 // handleGetRepo is GET /repos/{owner}/{repo}: the repository, for any token
-// with metadata read on it ("Get a repository", GitHub REST API docs:
+// with metadata read on it ("Get a repository",
+// https://docs.github.com/rest/repos/repos#get-a-repository:
 // fine-grained tokens need "Metadata" repository permissions (read)).
 func (s *Server) handleGetRepo(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
@@ -127,8 +131,8 @@ var fullSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 // maxStatusesPerContext: "there is a limit of 1000 statuses per sha and
 // context within a repository. Attempts to create more than 1000 statuses
-// will result in a validation error." ("Create a commit status", GitHub REST
-// API docs.)
+// will result in a validation error." ("Create a commit status",
+// https://docs.github.com/rest/commits/statuses#create-a-commit-status.)
 const maxStatusesPerContext = 1000
 
 // handleCreateCommitStatus is POST /repos/{owner}/{repo}/statuses/{sha}
@@ -137,7 +141,10 @@ const maxStatusesPerContext = 1000
 // token needs "Commit statuses" repository permissions (write). GitHub also
 // refuses a description over 140 characters ("description is too long
 // (maximum is 140 characters)"), which the docs do not state; it is modelled
-// as GitHub answers. The SHA must be a commit the repository has.
+// as GitHub answers, counted in bytes, the stricter reading, as for the
+// deployment status description. The SHA must be a commit the repository
+// has; otherwise 422 "No commit found for SHA: <sha>" with no errors array,
+// GitHub's answer.
 func (s *Server) handleCreateCommitStatus(w http.ResponseWriter, r *http.Request) {
 	var b commitStatusBody
 	if !decodeBody(w, r, &b) {
@@ -162,7 +169,7 @@ func (s *Server) handleCreateCommitStatus(w http.ResponseWriter, r *http.Request
 	case !contains([]string{"error", "failure", "pending", "success"}, *b.State):
 		writeInvalid(w, fieldError{Resource: "Status", Field: "state", Code: "custom", Message: "state is not included in the list"})
 		return
-	case b.Description != nil && utf8.RuneCountInString(*b.Description) > 140:
+	case b.Description != nil && len(*b.Description) > 140:
 		writeInvalid(w, fieldError{Resource: "Status", Field: "description", Code: "custom", Message: "description is too long (maximum is 140 characters)"})
 		return
 	}

@@ -7,14 +7,15 @@ import (
 )
 
 // Teams. "Get team membership for a user",
-// GET /orgs/{org}/teams/{team_slug}/memberships/{username} (REST reference,
-// teams/members): 200 with {url, role: member|maintainer, state:
+// GET /orgs/{org}/teams/{team_slug}/memberships/{username}
+// (https://docs.github.com/rest/teams/members#get-team-membership-for-a-user): 200 with {url, role: member|maintainer, state:
 // active|pending} when the user is a member — members of child teams
 // included — or has been invited, and 404 "if user has no team membership".
 // "The team must be visible to the authenticated user": an installation
 // token sees the teams of the organization it is installed on, and needs
 // the organization permission Members (read) ("Permissions required for
-// GitHub Apps", Members); a team of another organization is a 404, a token
+// GitHub Apps", Members,
+// https://docs.github.com/rest/authentication/permissions-required-for-github-apps); a team of another organization is a 404, a token
 // without the permission a 403. Organization names and team slugs are
 // matched without regard to case, like every GitHub name in a path.
 
