@@ -205,7 +205,8 @@ func (s *Server) describeServices(in *ecs.DescribeServicesInput) (*ecs.DescribeS
 	if aerr != nil {
 		return nil, aerr
 	}
-	// ECS API reference, DescribeServices: "services … You may specify up to 10 services."
+	// ECS API reference, DescribeServices: "services … You may specify up to 10
+	// services" and the member is required (aws-sdk-go-v2 ecs.DescribeServicesInput).
 	if len(in.Services) == 0 || len(in.Services) > 10 {
 		return nil, ecsErr("InvalidParameterException", "Services cannot be empty and must have at most 10 elements.")
 	}
@@ -259,12 +260,15 @@ func (s *Server) describeTaskDefinition(in *ecs.DescribeTaskDefinitionInput) (*e
 
 func (s *Server) registerTaskDefinition(in *ecs.RegisterTaskDefinitionInput) (*ecs.RegisterTaskDefinitionOutput, *apiError) {
 	family := aws.ToString(in.Family)
+	// familyRE above (RegisterTaskDefinition, family); ECS answers ClientException.
 	if !familyRE.MatchString(family) {
 		return nil, ecsErr("ClientException", "Family contains invalid characters or is empty.")
 	}
 	// ECS API reference, RegisterTaskDefinition: containerDefinitions is
-	// required; ContainerDefinition: name and image are required for a task
-	// definition to run (the console and API refuse a container without an image).
+	// required. ContainerDefinition name and image are not marked required in
+	// aws-sdk-go-v2 ecs/types.ContainerDefinition, but ECS refuses a container
+	// without them with ClientException "Container.image should not be null
+	// or empty."; the sources disagree and the stricter (refuse) is modelled.
 	if len(in.ContainerDefinitions) == 0 {
 		return nil, ecsErr("ClientException", "Container list cannot be empty.")
 	}
@@ -283,7 +287,8 @@ func (s *Server) registerTaskDefinition(in *ecs.RegisterTaskDefinitionInput) (*e
 			return nil, ecsErr("ClientException", "TrustedExecutionConfiguration.attestationPolicy is required with CONFIDENTIAL_SANDBOX.")
 		}
 	}
-	// ECS API reference, Tag: key 1-128 characters, value 0-256; at most 50 tags.
+	// ECS API reference, Tag: key 1-128 characters, value 0-256;
+	// RegisterTaskDefinition, tags: "Maximum number of tags per resource - 50".
 	if len(in.Tags) > 50 {
 		return nil, ecsErr("InvalidParameterException", "Too many tags.")
 	}

@@ -363,6 +363,7 @@ func (s *Server) checkDeploymentConfiguration(svc *ecsService, cfg ecstypes.Depl
 		// bakeTimeInMinutes: "Valid Range: Minimum value of 0. Maximum value of 1440."
 		return ecsErr("InvalidParameterException", "bakeTimeInMinutes must be between 0 and 1440.")
 	}
+	// Strategy: the aws-sdk-go-v2 ecs/types DeploymentStrategy enum.
 	switch cfg.Strategy {
 	case "", ecstypes.DeploymentStrategyRolling, ecstypes.DeploymentStrategyBlueGreen, ecstypes.DeploymentStrategyLinear, ecstypes.DeploymentStrategyCanary:
 	default:
@@ -407,6 +408,13 @@ func (s *Server) checkDeploymentConfiguration(svc *ecsService, cfg ecstypes.Depl
 		if len(h.LifecycleStages) == 0 || aws.ToString(h.RoleArn) == "" || aws.ToString(h.HookTargetArn) == "" {
 			return ecsErr("InvalidParameterException", "A lifecycle hook needs hookTargetArn, roleArn and lifecycleStages.")
 		}
+	}
+	// aws-sdk-go-v2 ecs/types DeploymentConfiguration.BakeTimeInMinutes: "You
+	// must provide this parameter when you use the BLUE_GREEN deployment
+	// strategy." The API reference gives only the 0-1440 range; the stricter
+	// reading (required) is modelled.
+	if cfg.Strategy == ecstypes.DeploymentStrategyBlueGreen && cfg.BakeTimeInMinutes == nil {
+		return ecsErr("InvalidParameterException", "bakeTimeInMinutes is required with the BLUE_GREEN deployment strategy.")
 	}
 	return nil
 }
@@ -647,6 +655,8 @@ func (s *Server) stopServiceDeployment(in *ecs.StopServiceDeploymentInput) (*ecs
 	s.settle(svc, now)
 	v := s.elapsed(d, now)
 	status, _, _ := d.view(v)
+	// aws-sdk-go-v2 ecs.StopServiceDeployment: "Stops an ongoing service
+	// deployment", read as PENDING or IN_PROGRESS.
 	if status != ecstypes.ServiceDeploymentStatusPending && status != ecstypes.ServiceDeploymentStatusInProgress {
 		// ConflictException: "The request could not be processed because of
 		// conflict in the current state of the resource."

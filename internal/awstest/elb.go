@@ -15,6 +15,10 @@ import (
 // (API version 2015-12-01), as in the API reference's example responses.
 const elbNamespace = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
 
+// elbErr is an ELBv2 client error: HTTP 400 with the query protocol's
+// <ErrorResponse><Error><Type>Sender</Type><Code>… (the codes are the
+// awsQueryError codes of aws-sdk-go-v2 elasticloadbalancingv2/types, e.g.
+// ListenerNotFoundException.ErrorCode() "ListenerNotFound").
 func elbErr(code, message string) *apiError { return errf(400, code, message) }
 
 // handleELB answers the ELBv2 operations the blue/green definition reads, in
@@ -96,7 +100,10 @@ func (s *Server) describeListeners(in *elasticloadbalancingv2.DescribeListenersI
 }
 
 func (s *Server) describeLoadBalancers(in *elasticloadbalancingv2.DescribeLoadBalancersInput) (*elasticloadbalancingv2.DescribeLoadBalancersOutput, *apiError) {
-	// ELBv2 API reference, DescribeLoadBalancers: "You can specify up to 20 load balancers."
+	// ELBv2 API reference, DescribeLoadBalancers: "You can specify up to 20
+	// load balancers" (also aws-sdk-go-v2 elasticloadbalancingv2
+	// DescribeLoadBalancersInput.LoadBalancerArns). Not modelled: ELBv2's
+	// refusal of Names together with LoadBalancerArns.
 	if len(in.LoadBalancerArns) > 20 {
 		return nil, elbErr("ValidationError", "A maximum of 20 load balancer ARNs can be specified")
 	}

@@ -23,7 +23,11 @@ import (
 // and, like every filter but exists:false, matches only fields that are present.
 
 // checkPattern refuses what EventBridge refuses: a pattern that is not an
-// object, a leaf that is not an array, an unknown filter.
+// object, a leaf that is not an array, an unknown filter (InvalidEventPatternException,
+// EventBridge API reference, PutRule / TestEventPattern Errors). Stricter
+// than EventBridge: the numeric, cidr, equals-ignore-case and wildcard
+// filters, and anything-but's other operands, are documented ("Content
+// filtering") but not modelled here, so they are refused.
 func checkPattern(p map[string]any) error {
 	for k, v := range p {
 		switch x := v.(type) {

@@ -75,7 +75,11 @@ type liveCatcher struct {
 
 // matchesError applies ErrorEquals: States.ALL matches every error but
 // States.Runtime; States.TaskFailed every error but States.Timeout and
-// States.Runtime; otherwise names match exactly.
+// States.Runtime; otherwise names match exactly. Step Functions developer
+// guide, "Handling errors in Step Functions", Error names: States.TaskFailed
+// "matches any known error name except for States.Timeout"; States.Runtime
+// "isn't retriable, and will always cause the execution to fail. A retry or
+// catch on States.ALL won't catch States.Runtime errors."
 func matchesError(list []string, name string) bool {
 	if name == "States.Runtime" {
 		return false

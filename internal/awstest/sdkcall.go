@@ -11,7 +11,11 @@ import (
 // sdkServices maps an AWS SDK integration's service name (the Resource's
 // arn:aws:states:::aws-sdk:SERVICE:action) to the server's service and the
 // PascalCase name Step Functions prefixes its errors with ("ServiceName.ErrorName",
-// Step Functions developer guide, "AWS SDK service integrations").
+// Step Functions developer guide, "Learning to use AWS service SDK
+// integrations in Step Functions": both PascalCase, and always with the
+// Exception suffix even where the service's code lacks it, e.g.
+// S3.BucketAlreadyExistsException; hence ListenerNotFound below becomes
+// ElasticLoadBalancingV2.ListenerNotFoundException).
 var sdkServices = map[string]struct{ service, prefix string }{
 	"ecs":                    {ServiceECS, "Ecs"},
 	"elasticloadbalancingv2": {ServiceELB, "ElasticLoadBalancingV2"},

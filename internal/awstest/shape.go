@@ -25,6 +25,8 @@ import (
 // encoding/json matches member names case-insensitively; a member the shape
 // does not have is refused, as ECS refuses it on the wire (SerializationException)
 // and as Step Functions refuses an unknown parameter of an SDK integration.
+// For the wire this is the stricter reading: the ECS and ECR API references
+// do not document how an unknown member is answered.
 func decodeShape(body []byte, v any) *apiError {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")

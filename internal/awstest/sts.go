@@ -122,8 +122,11 @@ func (s *Server) assumeRole(req request) (any, *apiError) {
 	// The external id is a shared secret between the role owner and Panda:
 	// compare it in constant time and answer the same AccessDenied either way,
 	// as AWS does for a role that does not exist, a trust policy that does not
-	// name the caller, and a wrong or missing sts:ExternalId condition.
-	if !ok || !trusts(role, req.caller) || subtle.ConstantTimeCompare([]byte(role.ExternalID), []byte(req.form.Get("ExternalId"))) != 1 {
+	// name the caller, and a wrong or missing sts:ExternalId condition. A role
+	// without that condition ignores an ExternalId sent anyway (IAM User
+	// Guide, "Access to AWS accounts owned by third parties": the external
+	// id is checked by the trust policy's sts:ExternalId condition).
+	if !ok || !trusts(role, req.caller) || (role.ExternalID != "" && subtle.ConstantTimeCompare([]byte(role.ExternalID), []byte(req.form.Get("ExternalId"))) != 1) {
 		return nil, errf(403, "AccessDenied", "User: "+req.caller.arn+" is not authorized to perform: sts:AssumeRole on resource: "+roleARN)
 	}
 	// The request fails when DurationSeconds exceeds the role's maximum
