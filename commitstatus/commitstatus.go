@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-github/v66/github"
 
 	"github.com/pandadeploy/panda/checks"
+	"github.com/pandadeploy/panda/ghtext"
 	"github.com/pandadeploy/panda/pipeline"
 	"github.com/pandadeploy/panda/store"
 )
@@ -57,7 +58,7 @@ func (r *Reporter) post(ctx context.Context, d *store.Deployment, state, descrip
 	st := &github.RepoStatus{
 		State:       github.String(state),
 		Context:     github.String(Context),
-		Description: github.String(shorten(description, maxDescription)),
+		Description: github.String(ghtext.Head(description, maxDescription)), // GitHub counts the 140 in bytes
 	}
 	if r.PublicURL != "" {
 		st.TargetURL = github.String(strings.TrimRight(r.PublicURL, "/") + "/deployments/" + d.ID)
@@ -139,14 +140,6 @@ func (r *Reporter) Refuse(context.Context, *store.Deployment, string) error { re
 // carry Approve and Reject, and one commit status per change would only
 // repeat the deploy status; /deploy approve and /deploy reject answer it.
 func (r *Reporter) Approval(context.Context, *store.Deployment, checks.Approval) error { return nil }
-
-func shorten(s string, n int) string {
-	runes := []rune(s)
-	if len(runes) <= n {
-		return s
-	}
-	return string(runes[:n-1]) + "…"
-}
 
 // TokenClients gives the client of a repository's token connection;
 // *connections.GitHubTokens has it.

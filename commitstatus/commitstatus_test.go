@@ -67,7 +67,7 @@ func TestReporterStates(t *testing.T) {
 			t.Fatalf("%s: %d statuses, want %d", s.name, len(all), before+1)
 		}
 		got := all[len(all)-1]
-		if got.State != s.want || got.Context != "panda/deploy" || got.TargetURL != "https://panda.example/deployments/dep_abcdefghij" || utf8.RuneCountInString(got.Description) > 140 {
+		if got.State != s.want || got.Context != "panda/deploy" || got.TargetURL != "https://panda.example/deployments/dep_abcdefghij" || len(got.Description) > 140 || !utf8.ValidString(got.Description) {
 			t.Errorf("%s: %+v", s.name, got)
 		}
 	}
